@@ -1,0 +1,297 @@
+"""Configuration: YAML files mapped onto frozen dataclasses.
+
+``configs/default.yaml`` documents every key; the defaults below are the same values (a test
+keeps the two in step). Unknown or misspelt keys are errors, so a typo never silently falls back
+to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, param_error
+
+__all__ = [
+    "LoadConfig",
+    "StagingConfig",
+    "DetectionConfig",
+    "SummaryConfig",
+    "LateralityConfig",
+    "BatchConfig",
+    "Config",
+    "load_config",
+    "config_to_dict",
+]
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """How recordings are read."""
+
+    #: EEG channels to keep (canonical names); empty keeps every EEG channel.
+    channels: tuple[str, ...] = ()
+    #: Resample every channel to this rate in Hz; ``None`` keeps the highest EEG rate.
+    resample: float | None = None
+    #: ``"as-recorded"``, ``"linked-mastoid"`` or ``"average"``.
+    reference: str = "as-recorded"
+    #: EDF+D files: ``False`` refuses them, ``True`` keeps the longest continuous segment.
+    longest_segment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reference not in ("as-recorded", "linked-mastoid", "average"):
+            raise param_error(
+                "load.reference", "'as-recorded', 'linked-mastoid' or 'average'", self.reference
+            )
+        if self.resample is not None and not self.resample > 0:
+            raise param_error("load.resample", "a positive rate in Hz or null", self.resample)
+
+
+@dataclass(frozen=True)
+class StagingConfig:
+    """How sleep stages are obtained."""
+
+    #: Use the scored hypnogram when the recording has one.
+    use_scored: bool = True
+    #: EEG channel for automatic staging; ``None`` picks the best central channel.
+    eeg: str | None = None
+    #: EOG and EMG channels for automatic staging; ``None`` uses the first one present.
+    eog: str | None = None
+    emg: str | None = None
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Spindle detection parameters (seconds and Hz)."""
+
+    #: ``"fast"`` (our engine) or ``"yasa"`` (the reference ``yasa.spindles_detect``).
+    method: str = "yasa"
+    #: Stages searched for spindles.
+    stages: tuple[str, ...] = ("N2", "N3")
+    #: Spindle (sigma) band in Hz.
+    freq_sp: tuple[float, float] = (12.0, 15.0)
+    #: Broadband reference band in Hz.
+    freq_broad: tuple[float, float] = (1.0, 30.0)
+    #: Minimum and maximum spindle duration in seconds.
+    duration: tuple[float, float] = (0.5, 2.0)
+    #: Events closer than this (seconds) are merged.
+    min_distance: float = 0.5
+    #: Relative sigma power threshold (0-1); ``None`` disables the criterion.
+    thresh_rel_pow: float | None = 0.2
+    #: Moving correlation threshold (0-1); ``None`` disables the criterion.
+    thresh_corr: float | None = 0.65
+    #: Moving RMS threshold, in trimmed standard deviations; ``None`` disables it.
+    thresh_rms: float | None = 1.5
+    #: Parallel channel workers (1 = serial, -1 = all cores).
+    n_jobs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in DETECTION_METHODS:
+            raise param_error("detection.method", f"one of {DETECTION_METHODS}", self.method)
+        lo, hi = self.freq_sp
+        if not 0 < lo < hi:
+            raise param_error("detection.freq_sp", "a (low, high) band with 0 < low < high", self.freq_sp)
+        lo, hi = self.freq_broad
+        if not 0 < lo < hi:
+            raise param_error(
+                "detection.freq_broad", "a (low, high) band with 0 < low < high", self.freq_broad
+            )
+        dmin, dmax = self.duration
+        if not 0 < dmin < dmax:
+            raise param_error("detection.duration", "(min, max) seconds with 0 < min < max", self.duration)
+        if self.min_distance < 0:
+            raise param_error("detection.min_distance", "a non-negative number of seconds", self.min_distance)
+        if self.n_jobs == 0 or self.n_jobs < -1:
+            raise param_error("detection.n_jobs", "a positive integer or -1", self.n_jobs)
+
+
+#: Detection engines available through :func:`sleepspindles.detect_spindles`.
+DETECTION_METHODS = ("fast", "yasa")
+
+
+@dataclass(frozen=True)
+class SummaryConfig:
+    """How events are aggregated."""
+
+    #: Spindles at or above this frequency (Hz) are "fast", below it "slow".
+    fast_threshold: float = 13.0
+
+
+@dataclass(frozen=True)
+class LateralityConfig:
+    """Homologous electrode pairs compared across hemispheres."""
+
+    #: Left/right pairs (left first); the first present is the motor pair.
+    pairs: tuple[tuple[str, str], ...] = (
+        ("C3", "C4"),
+        ("F3", "F4"),
+        ("P3", "P4"),
+        ("O1", "O2"),
+        ("C5", "C6"),
+        ("FC3", "FC4"),
+        ("CP3", "CP4"),
+    )
+    #: Sigma band (Hz) for the sigma-power measure.
+    sigma_band: tuple[float, float] = (11.0, 16.0)
+    #: Bootstrap resamples for confidence intervals.
+    n_boot: int = 2000
+    #: Sign-flip permutations.
+    n_perm: int = 5000
+    #: Random seed for bootstrap and permutations.
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """Cohort batch runs."""
+
+    #: Worker processes on this machine.
+    jobs: int = 1
+    #: Dask scheduler address (``tcp://host:port``); ``None`` uses the local pool.
+    scheduler: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of a run."""
+
+    load: LoadConfig = field(default_factory=LoadConfig)
+    staging: StagingConfig = field(default_factory=StagingConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    summary: SummaryConfig = field(default_factory=SummaryConfig)
+    laterality: LateralityConfig = field(default_factory=LateralityConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+
+    def replace(self, section: str, **changes: Any) -> "Config":
+        """A copy with some keys of one section changed (validated like YAML values)."""
+        current = getattr(self, section)
+        merged = {**config_to_dict(current), **changes}
+        return dataclasses.replace(self, **{section: _build(type(current), merged, section)})
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-YAML/JSON form of a config dataclass (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(cfg)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config onto the defaults.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        YAML file with any subset of the sections and keys of ``configs/default.yaml``.
+    overrides : dict, optional
+        ``{section: {key: value}}`` applied after the file (used by the CLI flags).
+
+    Returns
+    -------
+    Config
+
+    Raises
+    ------
+    ConfigError
+        For an unreadable file, an unknown section or key, or a value of the wrong type.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            raw = yaml.safe_load(text) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: a config file must be a mapping of sections")
+    for section, values in (overrides or {}).items():
+        raw.setdefault(section, {})
+        raw[section] = {**(raw[section] or {}), **values}
+    where = f"{path}: " if path is not None else ""
+    try:
+        return _build(Config, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and coercing types."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise param_error(prefix or "config", "a mapping", raw)
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"Unknown config key(s) {', '.join(repr(prefix + '.' + k if prefix else k) for k in unknown)}; "
+            f"valid keys{' of ' + repr(prefix) if prefix else ''}: {', '.join(sorted(known))}."
+        )
+    kwargs = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(hints[name], value, key)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # pragma: no cover - guarded by the key check above
+        raise ConfigError(f"{prefix}: {exc}") from None
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Convert a YAML value to the annotated type, or raise a ConfigError naming ``key``."""
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        others = [a for a in args if a is not type(None)]
+        errors = []
+        for option in others:
+            try:
+                return _coerce(option, value, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is tuple:
+        if isinstance(value, str) and args and args[0] is str:
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise param_error(key, "a list", value)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v, key) for v in value)
+        if len(value) != len(args):
+            raise param_error(key, f"a list of {len(args)} values", value)
+        return tuple(_coerce(a, v, key) for a, v in zip(args, value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise param_error(key, "true or false", value)
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise param_error(key, "an integer", value)
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise param_error(key, "a number", value)
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise param_error(key, "a string", value)
+        return value
+    return value
