@@ -144,6 +144,31 @@ class LateralityConfig:
     n_perm: int = 5000
     #: Random seed for bootstrap and permutations.
     seed: int = 42
+    #: Manifest ``night`` value of the baseline (no-training) night; learning nights are
+    #: contrasted against it when a subject has both.
+    baseline_night: str = "baseline"
+    #: Stages whose epochs enter the sigma-power measure.
+    sigma_stages: tuple[str, ...] = ("N2",)
+    #: Broadband (Hz) that relative sigma power is divided by.
+    total_band: tuple[float, float] = (1.0, 30.0)
+    #: Welch segment length in seconds for sigma power.
+    welch_window: float = 4.0
+    #: Fewest subjects with a finite value for a cohort test to be computed.
+    min_subjects: int = 3
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in (("sigma_band", self.sigma_band), ("total_band", self.total_band)):
+            if not 0 < lo < hi:
+                raise param_error(f"laterality.{name}", "a (low, high) band with 0 < low < high", (lo, hi))
+        for left, right in self.pairs:
+            if not left or not right or left == right:
+                raise param_error("laterality.pairs", "(left, right) pairs of two distinct channels", (left, right))
+        if self.n_boot < 100 or self.n_perm < 100:
+            raise param_error("laterality.n_boot/n_perm", "at least 100 resamples", (self.n_boot, self.n_perm))
+        if not self.welch_window > 0:
+            raise param_error("laterality.welch_window", "a positive number of seconds", self.welch_window)
+        if self.min_subjects < 3:
+            raise param_error("laterality.min_subjects", "an integer of at least 3", self.min_subjects)
 
 
 @dataclass(frozen=True)

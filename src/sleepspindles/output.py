@@ -15,7 +15,15 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-__all__ = ["atomic_path", "write_text", "write_bytes", "write_json", "write_csv", "write_parquet"]
+__all__ = [
+    "atomic_path",
+    "write_text",
+    "write_bytes",
+    "write_json",
+    "write_csv",
+    "write_parquet",
+    "write_run",
+]
 
 
 @contextlib.contextmanager
@@ -68,3 +76,22 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
     return Path(path)
+
+
+def write_run(out_dir: str | Path, events: pd.DataFrame, summary: pd.DataFrame, metadata: dict) -> dict[str, Path]:
+    """Write one recording's ``events.csv``, ``summary.csv`` and ``run.json``.
+
+    ``run.json`` is written last, so its presence marks a complete output folder.
+
+    Returns
+    -------
+    dict of str to Path
+        The files written, by name.
+    """
+    out = Path(out_dir)
+    files = {
+        "events": write_csv(out / "events.csv", events),
+        "summary": write_csv(out / "summary.csv", summary),
+    }
+    files["run"] = write_json(out / "run.json", {**metadata, "files": sorted(p.name for p in files.values())})
+    return files

@@ -1,0 +1,202 @@
+"""Command-line interface: ``sleepspindles run | demo | cohort | batch | evaluate``.
+
+The only place logging is configured. Every user error (a :class:`SleepSpindlesError`) is
+printed as one line naming the file or parameter and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .config import Config, load_config
+from .errors import SleepSpindlesError
+
+__all__ = ["main", "build_parser"]
+
+logger = logging.getLogger("sleepspindles")
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The config file plus the flags that override it."""
+    overrides: dict[str, dict] = {}
+    if getattr(args, "channels", None):
+        overrides.setdefault("load", {})["channels"] = args.channels
+    if getattr(args, "reference", None):
+        overrides.setdefault("load", {})["reference"] = args.reference
+    if getattr(args, "method", None):
+        overrides.setdefault("detection", {})["method"] = args.method
+    if getattr(args, "stages", None):
+        overrides.setdefault("detection", {})["stages"] = args.stages
+    if getattr(args, "n_jobs", None) is not None:
+        overrides.setdefault("detection", {})["n_jobs"] = args.n_jobs
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .output import write_run
+    from .pipeline import process_recording
+
+    config = _config(args)
+    result = process_recording(args.recording, args.hypnogram, config, staging=not args.no_staging)
+    files = write_run(args.out, result.events, result.summary, result.metadata)
+    _maybe_report(args, result)
+    print(f"{len(result.events)} spindles on {len(result.recording.eeg_channels)} channel(s); "
+          f"staging: {result.metadata['staging']['source']}; outputs in {Path(args.out)} "
+          f"({', '.join(p.name for p in files.values())})")
+    return EXIT_OK
+
+
+def _maybe_report(args: argparse.Namespace, result) -> None:
+    """Write the HTML report when the report package is available and not disabled."""
+    if getattr(args, "no_report", False):
+        return
+    try:
+        from .report import write_subject_report
+    except ImportError:
+        return
+    write_subject_report(result, Path(args.out), trained_hand=getattr(args, "trained_hand", None))
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args))
+    print(summary)
+    if not args.no_report:
+        _maybe_report(args, summary.result)
+    return EXIT_OK
+
+
+def _cmd_cohort(args: argparse.Namespace) -> int:
+    from .cohort import run_cohort
+
+    result = run_cohort(Path(args.manifest), Path(args.out), _config(args))
+    print(result)
+    return EXIT_FAILURES if getattr(result, "failed", None) else EXIT_OK
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    result = run_batch(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
+    print(result)
+    return EXIT_FAILURES if getattr(result, "failed", None) else EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_files
+
+    result = evaluate_files(args.reference, args.detected, iou=args.iou, how=args.how)
+    print(result)
+    return EXIT_OK
+
+
+def _common(p: argparse.ArgumentParser, *, detection: bool = True) -> None:
+    p.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml); flags override it")
+    if detection:
+        p.add_argument("--method", help="detection engine: fast (default) or yasa (reference)")
+        p.add_argument("--stages", help="stages searched for spindles, comma-separated (default N2,N3)")
+        p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="sleepspindles",
+        description="Sleep spindle detection and hemispheric lateralisation for PSG recordings.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="detect spindles in one recording", description=(
+        "Load an EDF/EDF+/BDF recording, stage it (scored hypnogram, stage annotations in the "
+        "EDF+, or automatic staging with YASA), detect spindles per EEG channel and write "
+        "events.csv, summary.csv, run.json and report.html to --out."))
+    p.add_argument("recording", type=Path, help="EDF, EDF+ or BDF file")
+    p.add_argument("--hypnogram", type=Path, help="hypnogram file (EDF+ annotations, text, CSV, NSRR XML)")
+    p.add_argument("--channels", help="EEG channels to analyse, comma-separated canonical names (e.g. C3,C4)")
+    p.add_argument("--reference", choices=["as-recorded", "linked-mastoid", "average"],
+                   help="re-reference EEG before detection (default as-recorded)")
+    p.add_argument("--no-staging", action="store_true", help="search the whole recording, no staging")
+    p.add_argument("--trained-hand", dest="trained_hand", choices=["left", "right"],
+                   help="hand trained before sleep: adds the lateralisation panel to the report")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    _common(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="make a synthetic night and run the pipeline on it", description=(
+        "Generate a synthetic PSG night with planted spindles (known ground truth, a planted "
+        "left/right asymmetry), write it as EDF+, run the same path as 'run' on it and score the "
+        "detections against the planted spindles."))
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--hours", type=float, default=2.0, help="length of the synthetic night (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    _common(p)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("cohort", help="lateralisation statistics over a cohort manifest", description=(
+        "Run every recording of a manifest (CSV: subject,night,recording,hypnogram,trained_hand,"
+        "score_pre,score_post) and write laterality.csv, cohort_stats.csv and run.json."))
+    p.add_argument("manifest", type=Path, help="cohort manifest CSV")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    _common(p)
+    p.set_defaults(func=_cmd_cohort)
+
+    p = sub.add_parser("batch", help="process a manifest in parallel, resumable", description=(
+        "Process every recording of a manifest with a local process pool or a Dask cluster; "
+        "completed recordings are skipped on rerun; failures are recorded, not fatal."))
+    p.add_argument("manifest", type=Path, help="cohort manifest CSV")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    _common(p)
+    p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("evaluate", help="score detected events against reference events", description=(
+        "By-event precision, recall and F1 (one-to-one matching at an IoU threshold), by-sample "
+        "F1 and Cohen's kappa. Files: our events.csv or the DREAMS scoring format."))
+    p.add_argument("--reference", type=Path, nargs="+", required=True,
+                   help="reference event file(s); two files are combined with --how")
+    p.add_argument("--detected", type=Path, required=True, help="detected events file")
+    p.add_argument("--iou", type=float, default=0.2, help="minimum intersection over union (default 0.2)")
+    p.add_argument("--how", choices=["union", "intersection"], default="union",
+                   help="how two reference files are combined (default union)")
+    p.set_defaults(func=_cmd_evaluate)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbosity < 2:
+        for noisy in ("mne", "numba", "distributed", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sleepspindles`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return args.func(args)
+    except SleepSpindlesError as exc:
+        print(f"sleepspindles: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sleepspindles: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The reference engine: YASA's ``spindles_detect``, one channel at a time.
+
+Kept selectable (``method: yasa``) so every result of our own engine can be checked against the
+field's reference implementation in the same run.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ..config import DetectionConfig
+from ..events import as_events, empty_events
+from ..hypnogram import Hypnogram, Stage
+from ..recording import Recording
+from . import DetectionResult, included_mask, stage_names
+
+__all__ = ["detect"]
+
+logger = logging.getLogger(__name__)
+
+_COLUMNS = {
+    "Start": "start",
+    "Peak": "peak",
+    "End": "end",
+    "Duration": "duration",
+    "Amplitude": "amplitude",
+    "RMS": "rms",
+    "Frequency": "frequency",
+    "Oscillations": "oscillations",
+    "Symmetry": "symmetry",
+}
+
+
+def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> DetectionResult:
+    """Run ``yasa.spindles_detect`` on each channel with the settings of ``cfg``.
+
+    NaN samples are zeroed and masked out (YASA cannot take NaN); flat channels are skipped and
+    reported. The broadband upper edge is lowered below Nyquist when needed (YASA would fail).
+    """
+    sf = recording.sf
+    include = included_mask(recording, hypnogram, cfg)
+    stages = (
+        hypnogram.to_samples(sf, recording.n_samples)
+        if hypnogram is not None
+        else np.full(recording.n_samples, Stage.UNSCORED, dtype=np.int8)
+    )
+    lo, hi = cfg.freq_broad
+    notes: list[str] = []
+    nyquist_edge = 0.45 * sf
+    if hi > nyquist_edge:
+        notes.append(f"yasa: broadband upper edge lowered from {hi:g} to {nyquist_edge:g} Hz (sf={sf:g})")
+        hi = nyquist_edge
+    frames, excluded = [], {}
+    for name, row in zip(recording.channels, recording.data):
+        x = np.asarray(row, dtype=np.float64)
+        finite = np.isfinite(x)
+        mask = include & finite
+        excluded[name] = float((include & ~finite).sum() / sf)
+        if not mask.any() or np.ptp(x[mask]) == 0:
+            excluded[name] = float(include.sum() / sf)
+            notes.append(f"yasa: channel {name} skipped (no usable samples in the searched stages)")
+            continue
+        table = _detect_channel(np.where(finite, x, 0.0), sf, mask, (lo, hi), cfg)
+        if table is None:
+            continue
+        peak_idx = np.clip(np.round(table["peak"].to_numpy() * sf).astype(np.int64), 0, len(x) - 1)
+        table["stage"] = stage_names(stages[peak_idx])
+        table["channel"] = name
+        frames.append(table)
+    events = as_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
+    return DetectionResult(events=events, excluded_seconds=excluded, notes=tuple(notes))
+
+
+def _detect_channel(
+    x: np.ndarray, sf: float, mask: np.ndarray, freq_broad: tuple[float, float], cfg: DetectionConfig
+) -> pd.DataFrame | None:
+    """One ``yasa.spindles_detect`` call restricted to ``mask``; its summary in our column names."""
+    import yasa
+
+    with warnings.catch_warnings():
+        # Zeroed NaN stretches give 0/0 relative power inside YASA; they are masked out anyway.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sp = yasa.spindles_detect(
+            x,
+            sf,
+            hypno=mask.astype(np.int8),
+            include=1,
+            freq_sp=cfg.freq_sp,
+            freq_broad=freq_broad,
+            duration=cfg.duration,
+            min_distance=cfg.min_distance * 1000.0,
+            thresh={"rel_pow": cfg.thresh_rel_pow, "corr": cfg.thresh_corr, "rms": cfg.thresh_rms},
+            verbose="error",
+        )
+    return None if sp is None else sp.summary().rename(columns=_COLUMNS)

@@ -1,0 +1,69 @@
+"""Recording validation and the signal checks that catch unusable input."""
+
+import numpy as np
+import pytest
+
+from sleepspindles import Recording
+from sleepspindles.errors import ConfigError, DataError
+from sleepspindles.recording import check_signal
+
+
+def _noise(n_ch=2, n=1000, scale=20.0, seed=0):
+    return np.random.default_rng(seed).normal(0, scale, (n_ch, n))
+
+
+def test_recording_basic_properties():
+    rec = Recording(_noise(), 100.0, ("C3", "C4"), references=("M2", "M1"))
+    assert rec.n_samples == 1000 and rec.duration == 10.0
+    assert rec.eeg_channels == ("C3", "C4") and rec.reference_of("C4") == "M1"
+    assert np.array_equal(rec.pick(["C4"]).data[0], rec.data[1])
+    with pytest.raises(ValueError):
+        rec.data[0, 0] = 1.0  # read-only
+
+
+def test_missing_channel_lists_present_ones():
+    rec = Recording(_noise(), 100.0, ("C3", "C4"), source="night.edf")
+    with pytest.raises(DataError, match=r"night.edf: channel 'Cz' not found; channels present: C3, C4"):
+        rec.signal("Cz")
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"channels": ("C3",)}, "'channels'"),
+        ({"channels": ("C3", "C3")}, "unique"),
+        ({"sf": 0}, "'sf'"),
+        ({"kinds": ("eeg", "ecg")}, "'kinds'"),
+    ],
+)
+def test_recording_rejects_inconsistent_metadata(kwargs, fragment):
+    args = {"data": _noise(), "sf": 100.0, "channels": ("C3", "C4"), **kwargs}
+    with pytest.raises(ConfigError, match=fragment):
+        Recording(**args)
+
+
+def test_check_signal_accepts_plausible_eeg():
+    check_signal(_noise(), ["C3", "C4"], "ok.edf")
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda x: x.__setitem__(1, np.nan), "channel 'C4' has no finite samples"),
+        (lambda x: x.__setitem__(0, 3.0), "channel 'C3' is flat"),
+        (lambda x: x.__imul__(1e-6), "looks like a signal in volts"),
+        (lambda x: x.__imul__(1e5), "not plausible EEG in microvolts"),
+    ],
+)
+def test_check_signal_errors_name_file_channel_and_problem(mutate, fragment):
+    data = _noise()
+    mutate(data)
+    with pytest.raises(DataError) as info:
+        check_signal(data, ["C3", "C4"], "bad.edf")
+    assert str(info.value).startswith("bad.edf: ") and fragment in str(info.value)
+
+
+def test_check_signal_ignores_units_of_non_eeg_channels():
+    data = _noise()
+    data[1] *= 1e-6  # e.g. an EMG channel in other units is not an EEG unit error
+    check_signal(data, ["C3", "EMG"], "x.edf", kinds=["eeg", "emg"])
