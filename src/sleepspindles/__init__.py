@@ -17,6 +17,22 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+# The public functions live in their stage's module; they are imported on first use so that
+# ``import sleepspindles`` stays fast and does not pull in mne, yasa or numba.
+_LAZY = {
+    "load_recording": "sleepspindles.io",
+    "read_hypnogram": "sleepspindles.io",
+    "stage": "sleepspindles.staging",
+    "detect_spindles": "sleepspindles.detection",
+    "summarize": "sleepspindles.summary",
+    "lateralise": "sleepspindles.laterality",
+    "evaluate": "sleepspindles.evaluation",
+    "load_config": "sleepspindles.config",
+    "Config": "sleepspindles.config",
+    "process_recording": "sleepspindles.pipeline",
+    "make_synthetic_night": "sleepspindles.synthetic",
+}
+
 __all__ = [
     "__version__",
     "SleepSpindlesError",
@@ -25,4 +41,19 @@ __all__ = [
     "Recording",
     "Hypnogram",
     "Stage",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sleepspindles' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

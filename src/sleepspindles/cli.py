@@ -65,12 +65,12 @@ def _maybe_report(args: argparse.Namespace, result) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DEMO_TRAINED_HAND, run_demo
 
-    summary = run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args))
-    print(summary)
-    if not args.no_report:
-        _maybe_report(args, summary.result)
+    demo = run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args))
+    args.trained_hand = DEMO_TRAINED_HAND
+    _maybe_report(args, demo.result)
+    print(demo)
     return EXIT_OK
 
 
@@ -93,7 +93,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_files
 
-    result = evaluate_files(args.reference, args.detected, iou=args.iou, how=args.how)
+    result = evaluate_files(
+        args.reference, args.detected, iou=args.iou, how=args.how, duration=args.duration, sf=args.sf
+    )
     print(result)
     return EXIT_OK
 
@@ -157,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "completed recordings are skipped on rerun; failures are recorded, not fatal."))
     p.add_argument("manifest", type=Path, help="cohort manifest CSV")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    p.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     _common(p)
     p.set_defaults(func=_cmd_batch)
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iou", type=float, default=0.2, help="minimum intersection over union (default 0.2)")
     p.add_argument("--how", choices=["union", "intersection"], default="union",
                    help="how two reference files are combined (default union)")
+    p.add_argument("--duration", type=float, help="recording length in seconds (needed for Cohen's kappa)")
+    p.add_argument("--sf", type=float, help="sampling rate in Hz for by-sample scores (default 0.01 s grid)")
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -89,6 +89,11 @@ class DetectionConfig:
     thresh_rms: float | None = 1.5
     #: Parallel channel workers (1 = serial, -1 = all cores).
     n_jobs: int = 1
+    #: Fast engine: seconds of signal per processing block (memory is bounded by this, not by
+    #: the night's length).
+    block_seconds: float = 300.0
+    #: Fast engine: runs of identical samples at least this long (s) are flat and excluded.
+    flat_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in DETECTION_METHODS:
@@ -108,6 +113,10 @@ class DetectionConfig:
             raise param_error("detection.min_distance", "a non-negative number of seconds", self.min_distance)
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise param_error("detection.n_jobs", "a positive integer or -1", self.n_jobs)
+        if not self.block_seconds >= 30:
+            raise param_error("detection.block_seconds", "a number of seconds >= 30", self.block_seconds)
+        if not self.flat_seconds > 0:
+            raise param_error("detection.flat_seconds", "a positive number of seconds", self.flat_seconds)
 
 
 #: Detection engines available through :func:`sleepspindles.detect_spindles`.

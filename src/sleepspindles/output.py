@@ -23,6 +23,7 @@ __all__ = [
     "write_csv",
     "write_parquet",
     "write_run",
+    "write_edf",
 ]
 
 
@@ -95,3 +96,86 @@ def write_run(out_dir: str | Path, events: pd.DataFrame, summary: pd.DataFrame, 
     }
     files["run"] = write_json(out / "run.json", {**metadata, "files": sorted(p.name for p in files.values())})
     return files
+
+
+#: EDF+ annotation text per stage code (AASM names; artefact and unscored epochs are "?").
+_EDF_STAGE_TEXT = {0: "W", 1: "N1", 2: "N2", 3: "N3", 4: "R", -1: "?", -2: "?"}
+_EDF_LABEL_MAX = 16  # EDF header field width for signal labels
+_EDF_MAX_RECORD_S = 60  # longest data record tried when the sampling rate is not a whole number
+
+
+def _edf_record_duration(sf: float) -> int:
+    """Shortest whole-second data record holding a whole number of samples."""
+    for seconds in range(1, _EDF_MAX_RECORD_S + 1):
+        if abs(sf * seconds - round(sf * seconds)) < 1e-6:
+            return seconds
+    raise ValueError(f"sampling rate {sf} Hz gives no whole number of samples in <= 60 s records")
+
+
+def write_edf(recording, path: str | Path) -> Path:
+    """Write a recording (and its hypnogram) as an EDF+ file, atomically.
+
+    Each channel is stored in microvolts (physical dimension ``"uV"``) with the physical range
+    set to the channel's own minimum and maximum, so nothing is clipped and the 16-bit
+    quantisation step is ``(max - min) / 65535``. Labels are ``recording.original_names``.
+    The hypnogram becomes one EDF+ annotation per epoch, ``"Sleep stage W|N1|N2|N3|R|?"``,
+    at ``offset + i * epoch_length`` lasting one epoch. Data records last 1 s (or the shortest
+    whole number of seconds that holds whole samples); the signal is padded at the end with its
+    last value to a whole number of records.
+
+    Parameters
+    ----------
+    recording : Recording
+        Signals in microvolts; all finite.
+    path : str or Path
+        Destination ``.edf`` file.
+
+    Returns
+    -------
+    Path
+    """
+    import edfio  # heavy import kept local: only this writer needs it
+    import numpy as np
+
+    from .errors import file_error, param_error
+
+    bad = [n for n in recording.original_names if len(n) > _EDF_LABEL_MAX or not n.isascii()]
+    if bad:
+        must = f"ASCII labels of at most {_EDF_LABEL_MAX} characters"
+        raise param_error("recording.original_names", must, bad)
+    finite = np.isfinite(recording.data).all(axis=1)
+    if not finite.all():
+        raise file_error(path, f"cannot write non-finite samples (channel(s) "
+                               f"{[c for c, ok in zip(recording.channels, finite) if not ok]}) to EDF")
+    try:
+        record = _edf_record_duration(recording.sf)
+    except ValueError as exc:
+        raise file_error(path, str(exc)) from None
+    per_record = int(round(recording.sf * record))
+    n_pad = -recording.n_samples % per_record
+    signals = []
+    for row, label in zip(recording.data, recording.original_names):
+        values = np.pad(np.asarray(row, dtype=np.float64), (0, n_pad), mode="edge")
+        low, high = float(values.min()), float(values.max())
+        if high - low < 1e-3:  # a flat channel still needs a non-empty physical range
+            low, high = low - 1.0, high + 1.0
+        signals.append(edfio.EdfSignal(values, recording.sf, label=label, physical_dimension="uV",
+                                       physical_range=(low, high)))
+    annotations = []
+    hypnogram = recording.hypnogram
+    if hypnogram is not None:
+        for i, code in enumerate(hypnogram.stages):
+            onset = hypnogram.offset + i * hypnogram.epoch_length
+            annotations.append(edfio.EdfAnnotation(onset, hypnogram.epoch_length,
+                                                   f"Sleep stage {_EDF_STAGE_TEXT[int(code)]}"))
+    start = recording.start_time
+    edf = edfio.Edf(
+        signals,
+        recording=edfio.Recording(startdate=start.date()) if start is not None else None,
+        starttime=start.time().replace(microsecond=0, tzinfo=None) if start is not None else None,
+        data_record_duration=record,
+        annotations=annotations,
+    )
+    with atomic_path(path) as tmp:
+        edf.write(tmp)
+    return Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -17,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 #: Preference order for the staging EEG channel: YASA's model was trained on central channels.
 _EEG_PREFERENCE = ("C4", "C3", "Cz", "C2", "C1", "C6", "C5", "Fz", "F4", "F3", "Pz", "Fpz")
-_YASA_LABELS = {"W": Stage.W, "N1": Stage.N1, "N2": Stage.N2, "N3": Stage.N3, "R": Stage.REM}
+_YASA_LABELS = {"W": Stage.W, "WAKE": Stage.W, "N1": Stage.N1, "N2": Stage.N2, "N3": Stage.N3,
+                "R": Stage.REM, "REM": Stage.REM}
 _MIN_STAGING_SF = 80.0  # YASA's SleepStaging refuses lower rates
 
 
@@ -94,6 +96,16 @@ def auto_stage(recording: Recording, cfg: StagingConfig | None = None) -> Hypnog
     info = mne.create_info(names, recording.sf, types)
     raw = mne.io.RawArray(data, info, verbose="error")
     logger.info("automatic staging with YASA (eeg=%s, eog=%s, emg=%s)", eeg, eog, emg)
-    labels = yasa.SleepStaging(raw, eeg_name=eeg, eog_name=eog, emg_name=emg).predict()
-    stages = np.array([_YASA_LABELS[str(lab)] for lab in labels], dtype=np.int8)
+    with warnings.catch_warnings():
+        # YASA's bundled model was pickled with an older scikit-learn; the warning is about that
+        # file, not about our data, and YASA's own tests run the same model.
+        warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
+        predicted = yasa.SleepStaging(raw, eeg_name=eeg, eog_name=eog, emg_name=emg).predict()
+    stages = _yasa_codes(predicted)
     return Hypnogram(stages, epoch_length=30.0, offset=0.0, source="yasa")
+
+
+def _yasa_codes(predicted) -> np.ndarray:
+    """Stage codes from YASA's prediction (a ``yasa.Hypnogram`` in YASA >= 0.7, labels before)."""
+    labels = predicted.hypno if hasattr(predicted, "hypno") else predicted
+    return np.array([_YASA_LABELS[str(lab).upper()] for lab in labels], dtype=np.int8)

@@ -1,0 +1,384 @@
+"""Read scored hypnograms: Sleep-EDF/EDF+ annotations, DREAMS text, generic text/CSV, NSRR XML.
+
+Every reader returns a :class:`~sleepspindles.hypnogram.Hypnogram` with ``source="scored"``
+and the file path; :func:`align_hypnogram` fits it to a signal's length.
+
+Rechtschaffen & Kales stages 3 and 4 both become N3; "movement time" becomes ``ARTEFACT``;
+"?" and unscored codes become ``UNSCORED``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import file_error, param_error
+from ..hypnogram import Hypnogram, Stage
+
+__all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORMATS"]
+
+logger = logging.getLogger(__name__)
+
+#: Formats understood by :func:`read_hypnogram` (``"csv"`` is an alias of ``"text"``).
+FORMATS = ("edf", "dreams", "text", "xml")
+_FORMAT_ALIASES = {"csv": "text", "sleep-edf": "edf", "nsrr": "xml", "nsrr-xml": "xml", "txt": "text"}
+
+_EPOCH_S = 30.0  # AASM epoch, the default for every format that does not fix its own
+_DREAMS_EPOCH_S = 5.0  # DREAMS hypnograms give one code per 5 s
+_GRID_TOLERANCE = 0.01  # fraction of an epoch an onset may miss the epoch grid by
+
+# Stage names after "Sleep stage " / "Stage " prefixes are removed, upper-cased, spaces dropped.
+# Digits here are Rechtschaffen & Kales stages (4 = stage 4 = N3), as in Sleep-EDF annotations.
+_RK_LABELS: dict[str, Stage] = {
+    "W": Stage.W, "WAKE": Stage.W, "0": Stage.W,
+    "1": Stage.N1, "N1": Stage.N1, "S1": Stage.N1,
+    "2": Stage.N2, "N2": Stage.N2, "S2": Stage.N2,
+    "3": Stage.N3, "4": Stage.N3, "N3": Stage.N3, "N4": Stage.N3, "S3": Stage.N3, "S4": Stage.N3,
+    "SWS": Stage.N3,
+    "R": Stage.REM, "REM": Stage.REM, "5": Stage.REM,
+    "?": Stage.UNSCORED, "UNSCORED": Stage.UNSCORED, "UNS": Stage.UNSCORED, "U": Stage.UNSCORED,
+    "MOVEMENTTIME": Stage.ARTEFACT, "MOVEMENT": Stage.ARTEFACT, "MT": Stage.ARTEFACT,
+    "M": Stage.ARTEFACT, "ART": Stage.ARTEFACT, "ARTEFACT": Stage.ARTEFACT,
+    "ARTIFACT": Stage.ARTEFACT,
+}  # fmt: skip
+# Numeric codes in generic text follow YASA (4 = REM) unless a 5 shows R&K coding (5 = REM).
+_YASA_NUMERIC = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.REM,
+                 "-1": Stage.ARTEFACT, "-2": Stage.UNSCORED}  # fmt: skip
+_DREAMS_CODES = {5: Stage.W, 4: Stage.REM, 3: Stage.N1, 2: Stage.N2, 1: Stage.N3, 0: Stage.N3,
+                 -1: Stage.UNSCORED, -2: Stage.ARTEFACT}  # fmt: skip
+# NSRR EventConcept codes after the "|".
+_NSRR_CODES = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3,
+               "5": Stage.REM, "6": Stage.ARTEFACT, "9": Stage.UNSCORED}  # fmt: skip
+_STAGE_ANNOTATION = re.compile(r"\s*sleep\s+stage\s+(\S+)\s*", re.IGNORECASE)
+_MOVEMENT_ANNOTATION = re.compile(r"\s*movement(\s+time)?\s*", re.IGNORECASE)
+_LABEL_PREFIX = re.compile(r"^(SLEEP\s*STAGE|STAGE)[\s_:]*", re.IGNORECASE)
+_STAGE_COLUMNS = ("stage", "stages", "hypnogram", "sleep stage", "sleep_stage", "label", "hypno")
+
+
+def _annotation_stage(description: str) -> Stage | None:
+    """The stage an EDF+ annotation scores, or None for other annotations (lights, arousals...)."""
+    if _MOVEMENT_ANNOTATION.fullmatch(description):
+        return Stage.ARTEFACT
+    match = _STAGE_ANNOTATION.fullmatch(description)
+    if match is None:
+        return None
+    return _RK_LABELS.get(match.group(1).upper(), Stage.UNSCORED)
+
+
+def _events_to_stages(
+    onsets: np.ndarray, durations: np.ndarray, stages: Sequence[Stage], epoch_length: float, path
+) -> Hypnogram:
+    """Expand scored intervals (onset, duration, stage) to one stage per epoch."""
+    order = np.argsort(onsets, kind="stable")
+    onsets, durations = np.asarray(onsets, float)[order], np.asarray(durations, float)[order]
+    stages = [stages[i] for i in order]
+    offset = float(onsets[0])
+    if offset < 0:
+        raise file_error(path, f"a stage starts before the recording (onset {offset:g} s)")
+    starts = (onsets - offset) / epoch_length
+    # A zero duration (some exports) means one epoch.
+    counts = np.where(durations > 0, durations / epoch_length, 1.0)
+    for name, values in (("onset", starts), ("duration", counts)):
+        off_grid = np.abs(values - np.round(values)) > _GRID_TOLERANCE
+        if off_grid.any():
+            k = int(np.flatnonzero(off_grid)[0])
+            raise file_error(
+                path,
+                f"stage {name} at {onsets[k]:g} s (duration {durations[k]:g} s) is not a whole "
+                f"number of {epoch_length:g} s epochs; pass the right epoch_length",
+            )
+    starts, counts = np.round(starts).astype(np.int64), np.round(counts).astype(np.int64)
+    out = np.full(int((starts + counts).max()), Stage.UNSCORED, dtype=np.int8)
+    for start, count, stage in zip(starts, counts, stages):
+        out[start : start + count] = stage  # later intervals overwrite overlaps
+    return Hypnogram(out, epoch_length, offset, "scored", None if path is None else str(path))
+
+
+def stages_from_annotations(
+    onsets: Sequence[float],
+    durations: Sequence[float],
+    descriptions: Sequence[str],
+    *,
+    epoch_length: float | None = None,
+    path: str | Path | None = None,
+) -> Hypnogram | None:
+    """Build a hypnogram from EDF+ annotations (``Sleep stage W/1/2/3/4/R/?``, ``N1/N2/N3``).
+
+    Parameters
+    ----------
+    onsets, durations : sequence of float
+        Annotation onsets (seconds from the recording start) and durations in seconds.
+    descriptions : sequence of str
+        Annotation texts; those that score no stage are ignored.
+    epoch_length : float, optional
+        Epoch length in seconds (default 30). Variable-length annotations are split into epochs.
+    path : str or Path, optional
+        The file, for messages and :attr:`Hypnogram.path`.
+
+    Returns
+    -------
+    Hypnogram or None
+        None when no annotation scores a stage. ``offset`` is the first stage's onset.
+    """
+    epoch = _epoch_length(epoch_length, _EPOCH_S)
+    picked = [(o, d, _annotation_stage(str(s))) for o, d, s in zip(onsets, durations, descriptions)]
+    picked = [p for p in picked if p[2] is not None]
+    if not picked:
+        return None
+    on, du, st = zip(*picked)
+    return _events_to_stages(np.array(on), np.array(du), st, epoch, path)
+
+
+def _epoch_length(value: float | None, default: float) -> float:
+    if value is None:
+        return default
+    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+        raise param_error("epoch_length", "a positive number of seconds", value)
+    return float(value)
+
+
+def _read_edf(path: Path, epoch_length: float | None) -> Hypnogram:
+    import mne
+
+    try:
+        annotations = mne.read_annotations(path)
+    except Exception as exc:  # mne raises assorted errors on damaged files
+        raise file_error(path, f"cannot read EDF+ annotations ({type(exc).__name__}: {exc})") from exc
+    hyp = stages_from_annotations(
+        annotations.onset, annotations.duration, annotations.description,
+        epoch_length=epoch_length, path=path,
+    )  # fmt: skip
+    if hyp is None:
+        found = sorted(set(annotations.description))[:10]
+        raise file_error(path, f"no sleep-stage annotations found (annotations present: {found})")
+    return hyp
+
+
+def _read_dreams(path: Path, lines: list[str], epoch_length: float | None) -> Hypnogram:
+    codes = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            codes.append(_DREAMS_CODES[int(line.strip())])
+        except (ValueError, KeyError):
+            raise file_error(
+                path, f"line {number}: {line.strip()!r} is not a DREAMS stage code (5,4,3,2,1,0,-1,-2)"
+            ) from None
+    if not codes:
+        raise file_error(path, "the DREAMS hypnogram has no stage codes after its header")
+    epoch = _epoch_length(epoch_length, _DREAMS_EPOCH_S)
+    return Hypnogram(np.array(codes, dtype=np.int8), epoch, 0.0, "scored", str(path))
+
+
+def _split(line: str) -> list[str]:
+    return [f.strip().strip('"') for f in re.split(r"[,;\t]", line)]
+
+
+def _parse_label(label: str, numeric: dict[str, Stage]) -> Stage | None:
+    key = _LABEL_PREFIX.sub("", label.strip()).upper().replace(" ", "")
+    if key in numeric:
+        return numeric[key]
+    return _RK_LABELS.get(key) if not key.lstrip("-").isdigit() else None
+
+
+def _read_text(path: Path, lines: list[str], epoch_length: float | None) -> Hypnogram:
+    rows = [_split(line) for line in lines if line.strip()]
+    if not rows:
+        raise file_error(path, "the hypnogram file is empty")
+    column = len(rows[0]) - 1  # one label per line, or the last column of a table
+    header = [c.lower() for c in rows[0]]
+    named = next((header.index(c) for c in _STAGE_COLUMNS if c in header), None)
+    if named is not None:
+        column, rows = named, rows[1:]
+    values = [r[column] if column < len(r) else "" for r in rows]
+    numeric = _YASA_NUMERIC
+    if any(v.strip() == "5" for v in values):
+        numeric = {k: v for k, v in _RK_LABELS.items() if k.isdigit()}
+        logger.info("%s: numeric stage 5 present: reading codes as R&K (4 = N3, 5 = REM)", path)
+    if named is None and values and _parse_label(values[0], numeric) is None:
+        values = values[1:]  # an unnamed header line
+    stages = []
+    for number, value in enumerate(values, start=1):
+        stage = _parse_label(value, numeric)
+        if stage is None:
+            raise file_error(
+                path,
+                f"epoch {number}: {value!r} is not a stage label "
+                "(W, N1, N2, N3, N4, R, REM, 0-4, ? or their R&K names)",
+            )
+        stages.append(stage)
+    if not stages:
+        raise file_error(path, "the hypnogram file has no stage labels")
+    epoch = _epoch_length(epoch_length, _EPOCH_S)
+    return Hypnogram(np.array(stages, dtype=np.int8), epoch, 0.0, "scored", str(path))
+
+
+def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise file_error(path, f"not well-formed XML ({exc})") from None
+    onsets, durations, stages = [], [], []
+    for event in root.iter("ScoredEvent"):
+        kind = (event.findtext("EventType") or "").strip()
+        if not kind.lower().startswith("stages"):
+            continue
+        concept = (event.findtext("EventConcept") or "").strip()
+        code = concept.rsplit("|", 1)[-1].strip()
+        if code not in _NSRR_CODES:
+            raise file_error(path, f"unknown NSRR stage concept {concept!r}")
+        try:
+            onsets.append(float(event.findtext("Start")))
+            durations.append(float(event.findtext("Duration")))
+        except (TypeError, ValueError):
+            raise file_error(path, f"stage event {concept!r} lacks a numeric Start/Duration") from None
+        stages.append(_NSRR_CODES[code])
+    if not stages:
+        raise file_error(
+            path, "no <ScoredEvent> with EventType 'Stages' found (not an NSRR XML hypnogram?)"
+        )
+    epoch = _epoch_length(epoch_length, _EPOCH_S)
+    return _events_to_stages(np.array(onsets), np.array(durations), stages, epoch, path)
+
+
+def _detect_format(path: Path, head: bytes) -> str:
+    """Guess the format from the first bytes, then the extension."""
+    if head.startswith(b"0       ") or path.suffix.lower() in (".edf", ".rec"):
+        return "edf"
+    text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
+    if text.startswith("<") or path.suffix.lower() == ".xml":
+        return "xml"
+    if text.lower().startswith("[hypnogram]"):
+        return "dreams"
+    return "text"
+
+
+def read_hypnogram(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    epoch_length: float | None = None,
+    duration: float | None = None,
+) -> Hypnogram:
+    """Read a scored hypnogram.
+
+    Parameters
+    ----------
+    path : str or Path
+        The hypnogram file.
+    format : {"edf", "dreams", "text", "xml"}, optional
+        ``"edf"``: EDF+ stage annotations, either a Sleep-EDF ``*-Hypnogram.edf``
+        (``Sleep stage W/1/2/3/4/R/?``, ``Movement time``; variable durations split into
+        epochs) or a PSG EDF+ with AASM annotations (``Sleep stage N1/N2/N3/R/W``).
+        ``"dreams"``: ``[Hypnogram]`` then one code per 5 s (5 W, 4 REM, 3 N1, 2 N2, 1 and 0
+        N3, -1 unscored, -2 movement). ``"text"`` (or ``"csv"``): one label per epoch (W, N1,
+        N2, N3, N4, R, REM, ?, or numbers: 0-4 in YASA's coding with 4 = REM, or R&K coding
+        with 5 = REM when a 5 occurs), optionally a header line, or a table whose ``stage``
+        column (else its last column) holds the labels. ``"xml"``: NSRR XML
+        (``<ScoredEvent>`` with ``EventType`` ``Stages|Stages``). Default: detected from the
+        content and extension.
+    epoch_length : float, optional
+        Epoch length in seconds: default 30, 5 for DREAMS.
+    duration : float, optional
+        Signal length in seconds: when given, the result goes through
+        :func:`align_hypnogram`.
+
+    Returns
+    -------
+    Hypnogram
+        ``source="scored"``, ``path`` set.
+
+    Raises
+    ------
+    DataError
+        Missing or unreadable file, unknown labels, or a length mismatch with ``duration``.
+    ConfigError
+        Unknown ``format``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise file_error(path, "hypnogram file not found")
+    with open(path, "rb") as fh:
+        head = fh.read(256)
+    if format is None:
+        fmt = _detect_format(path, head)
+    else:
+        fmt = _FORMAT_ALIASES.get(str(format).lower(), str(format).lower())
+    if fmt not in FORMATS:
+        raise param_error("format", f"one of {FORMATS} or None (auto)", format)
+    if fmt == "edf":
+        hyp = _read_edf(path, epoch_length)
+    elif fmt == "xml":
+        hyp = _read_xml(path, epoch_length)
+    else:
+        lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
+        reader = _read_dreams if fmt == "dreams" else _read_text
+        hyp = reader(path, lines, epoch_length)
+    logger.info("%s: %d epochs of %g s (%s format)", path, hyp.n_epochs, hyp.epoch_length, fmt)
+    return hyp if duration is None else align_hypnogram(hyp, duration, path)
+
+
+def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | None = None) -> Hypnogram:
+    """Fit a hypnogram to a signal of ``signal_duration`` seconds.
+
+    Epochs past the end of the signal that are all ``UNSCORED`` are dropped silently: Sleep-EDF
+    hypnograms routinely end with a long ``Sleep stage ?`` stretch after the PSG stops, which
+    is not a mismatch. Then the scored part must end within one epoch of the signal's end:
+    the last epochs are trimmed to the whole epochs that fit in the signal, or padded with
+    ``UNSCORED`` up to them, with a warning. A larger difference is an error.
+
+    Parameters
+    ----------
+    hyp : Hypnogram
+        The hypnogram (its ``offset`` counts: epochs start at ``offset`` seconds).
+    signal_duration : float
+        Length of the signal in seconds.
+    path : str or Path, optional
+        The hypnogram file, for messages.
+
+    Returns
+    -------
+    Hypnogram
+
+    Raises
+    ------
+    DataError
+        When the hypnogram is longer or shorter than the signal by more than one epoch (the
+        message states both lengths in seconds).
+    """
+    where = path if path is not None else hyp.path
+    length = hyp.epoch_length
+    n_fit = max(int(np.floor((signal_duration - hyp.offset) / length + 1e-6)), 0)
+    stages = hyp.stages
+    if stages.size > n_fit and (stages[n_fit:] == Stage.UNSCORED).all():
+        logger.info("%s: dropping %d unscored epochs past the signal's end", where, stages.size - n_fit)
+        stages = stages[:n_fit]
+    end = hyp.offset + stages.size * length
+    if abs(end - signal_duration) > length + 1e-6:
+        raise file_error(
+            where,
+            f"the hypnogram covers {end:g} s ({stages.size} epochs of {length:g} s from "
+            f"{hyp.offset:g} s) but the signal lasts {signal_duration:g} s: they differ by more "
+            "than one epoch (wrong hypnogram file or epoch length?)",
+        )
+    if stages.size != n_fit:
+        verb = "trimmed" if stages.size > n_fit else "padded with UNSCORED"
+        warnings.warn(
+            f"{where}: hypnogram of {stages.size} epochs ({end:g} s) {verb} to {n_fit} epochs to "
+            f"fit the {signal_duration:g} s signal",
+            stacklevel=2,
+        )
+        fitted = np.full(n_fit, Stage.UNSCORED, dtype=np.int8)
+        keep = min(n_fit, stages.size)
+        fitted[:keep] = stages[:keep]
+        stages = fitted
+    if stages.size == hyp.n_epochs:
+        return hyp
+    return Hypnogram(stages, length, hyp.offset, hyp.source, hyp.path)

@@ -1,0 +1,607 @@
+"""Synthetic polysomnography with planted spindles: the project's exact ground truth.
+
+:func:`make_synthetic_night` builds a :class:`~sleepspindles.recording.Recording` (microvolts,
+float32) from a plausible hypnogram (:func:`synthetic_hypnogram`) and returns it with a table of
+every planted spindle. The signal is
+
+* a stage-dependent background: aperiodic 1/f^k noise, alpha (8-12 Hz) in wake, theta (4-7 Hz)
+  in N1 and REM, high-amplitude delta (0.5-2 Hz) in N3 and some in N2. Each component is a
+  stationary Gaussian process shaped in the frequency domain and multiplied by a stage gain
+  that ramps over one second at stage changes, so transitions add no broadband artefact;
+* a component shared by all EEG channels (mixed in with weight ``correlation``) so channels are
+  partly correlated like real scalp EEG;
+* spindles: Tukey-windowed (waxing-waning) sinusoids with known onset, duration, frequency and
+  amplitude, planted independently per channel (a fraction ``shared_fraction`` on every channel
+  at once) at the requested density per minute of N2, non-overlapping within a channel.
+
+Everything is drawn from :class:`numpy.random.Generator` streams keyed by (seed, purpose,
+channel), so the same configuration gives identical arrays and adding a channel does not change
+the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+import pandas as pd
+import scipy.fft
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import lfilter
+from scipy.signal.windows import tukey
+from scipy.stats import truncnorm
+
+from .errors import param_error
+from .hypnogram import Hypnogram, Stage
+from .recording import Recording
+
+__all__ = [
+    "SyntheticConfig",
+    "SyntheticNight",
+    "TRUTH_COLUMNS",
+    "synthetic_hypnogram",
+    "make_synthetic_night",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :attr:`SyntheticNight.truth` (meaning as in :mod:`sleepspindles.events`, plus
+#: ``shared``: the spindle was planted on every EEG channel at once).
+TRUTH_COLUMNS: tuple[str, ...] = (
+    "channel", "stage", "start", "peak", "end", "duration", "amplitude", "frequency", "shared",
+)
+
+# Background components: rms gain per stage, in units of ``background_uv``. Rows follow
+# _STAGE_ROWS; unscored and artefact epochs look like wake.
+_COMPONENTS = ("aperiodic", "alpha", "theta", "delta")
+_STAGE_ROWS = {Stage.W: 0, Stage.N1: 1, Stage.N2: 2, Stage.N3: 3, Stage.REM: 4}
+_GAINS = np.array(
+    [
+        # aperiodic alpha theta delta
+        [0.8, 1.0, 0.2, 0.2],  # W: posterior alpha dominates
+        [0.9, 0.3, 0.8, 0.3],  # N1: alpha drops out, theta appears
+        [1.0, 0.1, 0.4, 0.8],  # N2
+        [1.1, 0.05, 0.4, 3.0],  # N3: high-amplitude slow waves
+        [0.8, 0.3, 0.8, 0.2],  # REM: low-voltage mixed frequency, theta
+    ],
+    dtype=np.float32,
+)
+# Narrow-band rhythms as Gaussian spectral bumps: (centre Hz, standard deviation Hz).
+_BUMPS = {"alpha": (10.0, 0.8), "theta": (5.5, 1.0), "delta": (1.0, 0.5)}
+_HIGHPASS_HZ = 0.3  # like the analogue high-pass of a PSG amplifier
+_CROSSFADE_S = 1.0  # ramp length of stage gains at transitions
+_SPINDLE_TAPER = 0.5  # Tukey alpha: a quarter of the duration waxing, a quarter waning
+_MAX_DENSITY = 10.0  # per minute; beyond any physiological density and keeps placement feasible
+# Stream purposes for the per-(seed, purpose, channel) random generators.
+_RNG_BACKGROUND, _RNG_SHARED, _RNG_SPINDLES, _RNG_AUX = 1, 2, 3, 4
+
+
+def _rng(seed: int, purpose: int, index: int = 0) -> np.random.Generator:
+    return np.random.default_rng([int(seed), purpose, index])
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Parameters of a synthetic night (seconds, Hz, microvolts)."""
+
+    #: Length of the night in hours (ignored when a hypnogram is passed).
+    duration_hours: float = 8.0
+    #: Sampling rate in Hz.
+    sf: float = 256.0
+    #: EEG channel names.
+    channels: tuple[str, ...] = ("C3", "C4")
+    #: Spindles per minute of N2, per channel: one number for all, a sequence aligned with
+    #: ``channels``, or a mapping channel -> density (channels left out get 2.0). Different
+    #: values plant a left/right asymmetry.
+    density: float | tuple[float, ...] | Mapping[str, float] = 2.0
+    #: Spindle density in N3 as a fraction of the N2 density.
+    n3_ratio: float = 0.5
+    #: Fraction of each channel's spindles that are global (planted on every EEG channel).
+    shared_fraction: float = 0.0
+    #: Spindle frequency range in Hz: the support of the frequency distribution.
+    freq_range: tuple[float, float] = (11.0, 16.0)
+    #: Standard deviation in Hz of the frequencies, normal around the middle of ``freq_range``
+    #: and truncated to it (real spindles cluster near 13-14 Hz); ``None`` draws them uniformly.
+    freq_sd: float | None = 1.0
+    #: Spindle duration range in seconds (uniform), envelope support.
+    duration_range: tuple[float, float] = (0.5, 2.0)
+    #: Peak spindle amplitude range in microvolts (half the peak-to-peak), uniform.
+    amplitude_range: tuple[float, float] = (15.0, 50.0)
+    #: Minimum gap in seconds between consecutive spindles of a channel.
+    min_gap: float = 1.0
+    #: RMS in microvolts of the aperiodic background in N2 (the stage rhythms scale with it).
+    background_uv: float = 10.0
+    #: Exponent k of the aperiodic 1/f^k power spectrum.
+    aperiodic_exponent: float = 1.5
+    #: Weight of the component shared by all EEG channels (0 = independent, 1 = identical).
+    correlation: float = 0.5
+    #: Amplitude in microvolts of mains interference on EEG channels (0 = none).
+    line_noise_uv: float = 0.0
+    #: Mains frequency in Hz.
+    line_freq: float = 50.0
+    #: Add two EOG channels (E1, E2) and a chin EMG channel, for automatic staging.
+    eog_emg: bool = False
+    #: Epoch length of the synthetic hypnogram in seconds.
+    epoch_length: float = 30.0
+    #: Seed of every random draw.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        channels = tuple(str(c) for c in self.channels)
+        if not channels or len(set(channels)) != len(channels):
+            raise param_error("channels", "a non-empty list of unique names", self.channels)
+        object.__setattr__(self, "channels", channels)
+        object.__setattr__(self, "density", _densities(self.density, channels))
+        _check_positive("duration_hours", self.duration_hours)
+        _check_positive("sf", self.sf)
+        _check_positive("epoch_length", self.epoch_length)
+        _check_positive("background_uv", self.background_uv)
+        _check_positive("min_gap", self.min_gap)
+        for name, low in (("freq_range", 0.0), ("duration_range", 0.0), ("amplitude_range", 0.0)):
+            value = tuple(float(v) for v in getattr(self, name))
+            if len(value) != 2 or not low < value[0] <= value[1] or not np.isfinite(value[1]):
+                raise param_error(name, "two positive numbers (low, high) with low <= high", value)
+            object.__setattr__(self, name, value)
+        if self.freq_range[1] >= self.sf / 2:
+            nyquist = f"below the Nyquist frequency {self.sf / 2:g} Hz"
+            raise param_error("freq_range", nyquist, self.freq_range)
+        if self.freq_sd is not None:
+            _check_positive("freq_sd", self.freq_sd)
+        for name in ("n3_ratio", "shared_fraction", "correlation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise param_error(name, "a number in [0, 1]", getattr(self, name))
+        # The mains frequency only matters when there is mains interference to plant.
+        if self.line_noise_uv < 0 or (self.line_noise_uv > 0 and not 0 < self.line_freq < self.sf / 2):
+            raise param_error("line_noise_uv/line_freq", "amplitude >= 0 and 0 < frequency < sf/2",
+                              (self.line_noise_uv, self.line_freq))
+
+    def density_of(self, channel: str) -> float:
+        """Requested spindles per minute of N2 on ``channel``."""
+        return self.density[self.channels.index(channel)]
+
+
+def _check_positive(name: str, value) -> None:
+    if not (isinstance(value, (int, float, np.number)) and np.isfinite(value) and value > 0):
+        raise param_error(name, "a positive finite number", value)
+
+
+def _densities(value, channels: tuple[str, ...]) -> tuple[float, ...]:
+    """Normalise the ``density`` parameter to one float per channel."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - set(channels))
+        if unknown:
+            raise param_error("density", f"a mapping over the channels {list(channels)}", unknown)
+        out = tuple(float(value.get(c, 2.0)) for c in channels)
+    elif np.ndim(value) == 0:
+        out = (float(value),) * len(channels)
+    else:
+        out = tuple(float(v) for v in value)
+        if len(out) != len(channels):
+            raise param_error("density", f"{len(channels)} values, one per channel", value)
+    if not all(0.0 <= d <= _MAX_DENSITY for d in out):
+        raise param_error("density", f"spindles per minute in [0, {_MAX_DENSITY:g}]", out)
+    return out
+
+
+@dataclass(frozen=True)
+class SyntheticNight:
+    """A synthetic recording and the spindles planted in it.
+
+    Attributes
+    ----------
+    recording : Recording
+        Signals in microvolts (float32), hypnogram attached, ``source`` None.
+    truth : pandas.DataFrame
+        One row per planted spindle and channel, columns :data:`TRUTH_COLUMNS`; ``amplitude``
+        is the peak-to-peak amplitude of the planted sinusoid, ``stage`` its stage name.
+    config : SyntheticConfig
+        The parameters used.
+    """
+
+    recording: Recording
+    truth: pd.DataFrame
+    config: SyntheticConfig = field(repr=False)
+
+
+# ---------------------------------------------------------------------------------- hypnogram
+
+
+def synthetic_hypnogram(duration_hours: float = 8.0, epoch_length: float = 30.0, seed: int = 0) -> Hypnogram:
+    """A plausible night of sleep stages.
+
+    Wake until sleep onset (10-25 min), then ~90 min NREM-REM cycles: N3 mostly in the first
+    two cycles, REM periods lengthening towards morning, a brief awakening after most REM
+    periods and scattered one-epoch arousals; N2 is about half of sleep.
+
+    Parameters
+    ----------
+    duration_hours : float
+        Length of the night.
+    epoch_length : float
+        Epoch length in seconds.
+    seed : int
+        Seed of the random draws.
+
+    Returns
+    -------
+    Hypnogram
+        ``source="synthetic"``, offset 0, ``round(duration / epoch_length)`` epochs.
+    """
+    _check_positive("duration_hours", duration_hours)
+    _check_positive("epoch_length", epoch_length)
+    n_epochs = max(1, int(round(duration_hours * 3600.0 / epoch_length)))
+    rng = _rng(seed, 0)
+    per_min = 60.0 / epoch_length
+    minutes: list[tuple[Stage, float]] = [(Stage.W, rng.uniform(10, 25)), (Stage.N1, rng.uniform(3, 7))]
+    cycle = 0
+    while sum(m for _, m in minutes) < n_epochs / per_min:
+        length = rng.normal(90, 8)
+        n3 = max(0.0, (45 - 15 * cycle) * rng.uniform(0.8, 1.2))
+        rem = min(45.0, (8 + 7 * cycle) * rng.uniform(0.8, 1.2))
+        n1 = rng.uniform(3, 6) if cycle else 0.0
+        n2 = max(10.0, length - n3 - rem - n1)
+        descending = n2 * (0.7 if n3 > 0 else 1.0)
+        minutes += [(Stage.N1, n1), (Stage.N2, descending), (Stage.N3, n3), (Stage.N2, n2 - descending),
+                    (Stage.REM, rem)]
+        if rng.random() < 0.8:  # awakening at the end of the REM period
+            minutes.append((Stage.W, rng.uniform(1, 4)))
+        cycle += 1
+    stages = np.concatenate([np.full(int(round(m * per_min)), int(s), dtype=np.int8) for s, m in minutes])
+    stages = stages[:n_epochs]
+    # Scattered arousals: single wake epochs inside N2 and REM.
+    arousal = np.isin(stages, [Stage.N2, Stage.REM]) & (rng.random(stages.size) < 0.015)
+    stages[arousal] = Stage.W
+    if stages.size < n_epochs:  # only when rounding left the night short: final wake
+        stages = np.concatenate([stages, np.full(n_epochs - stages.size, int(Stage.W), np.int8)])
+    return Hypnogram(stages, epoch_length=epoch_length, offset=0.0, source="synthetic")
+
+
+# --------------------------------------------------------------------------------- background
+
+
+def _stage_gains(hypnogram: Hypnogram, sf: float, n: int, table: np.ndarray) -> np.ndarray:
+    """Per-sample gains ``table[stage row, k]``, crossfaded at stage changes: (k, n) float32."""
+    codes = hypnogram.to_samples(sf, n)
+    row_of_code = np.zeros(256, dtype=np.intp)  # indexed by code & 0xFF; unscored/artefact -> W
+    for stage, row in _STAGE_ROWS.items():
+        row_of_code[int(stage)] = row
+    rows = row_of_code[codes.astype(np.intp) & 0xFF]
+    size = max(1, int(round(_CROSSFADE_S * sf)))
+    out = np.empty((table.shape[1], n), dtype=np.float32)
+    for k in range(table.shape[1]):
+        # A moving average of the step function is a linear crossfade over one second.
+        uniform_filter1d(table[rows, k], size, output=out[k], mode="nearest")
+    return out
+
+
+def _spectral_shapes(n: int, sf: float, exponent: float) -> np.ndarray:
+    """Amplitude spectra (rfft bins) of the background components, each with unit variance."""
+    freqs = np.fft.rfftfreq(n, 1.0 / sf).astype(np.float32)
+    highpass = freqs**2 / (freqs**2 + np.float32(_HIGHPASS_HZ**2))
+    shapes = np.empty((len(_COMPONENTS), freqs.size), dtype=np.float32)
+    safe = np.maximum(freqs, freqs[1] if freqs.size > 1 else 1.0)
+    shapes[0] = safe ** np.float32(-exponent / 2.0)
+    for k, name in enumerate(_COMPONENTS[1:], start=1):
+        centre, width = _BUMPS[name]
+        shapes[k] = np.exp(-0.5 * ((freqs - centre) / width) ** 2)
+    shapes *= highpass
+    shapes[:, 0] = 0.0
+    # With norm="ortho" and unit complex noise, variance = sum over full spectrum / n.
+    power = 2.0 * np.sum(shapes.astype(np.float64) ** 2, axis=1) / n
+    shapes /= np.sqrt(power)[:, None].astype(np.float32)
+    return shapes
+
+
+def _complex_noise(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Circular complex Gaussian noise with unit expected power per bin."""
+    z = np.empty(size, dtype=np.complex64)
+    z.real = rng.standard_normal(size, dtype=np.float32)
+    z.imag = rng.standard_normal(size, dtype=np.float32)
+    z *= np.float32(np.sqrt(0.5))
+    return z
+
+
+def _background(out: np.ndarray, spectrum: np.ndarray, shapes: np.ndarray, gains: np.ndarray,
+                scale: float) -> None:
+    """Write sum_k gain_k(t) * irfft(spectrum * shape_k) * scale into ``out`` (float32)."""
+    out[:] = 0.0
+    n = out.size
+    for k in range(shapes.shape[0]):
+        component = scipy.fft.irfft(spectrum * shapes[k], n, norm="ortho")
+        component *= gains[k]
+        out += component
+    out *= np.float32(scale)
+
+
+# ---------------------------------------------------------------------------------- spindles
+
+
+def _stage_segments(hypnogram: Hypnogram, stage: Stage, duration: float, margin: float) -> np.ndarray:
+    """Runs of consecutive ``stage`` epochs as (start, end) seconds, shrunk by ``margin``."""
+    is_stage = np.concatenate([[False], hypnogram.stages == int(stage), [False]])
+    edges = np.flatnonzero(np.diff(is_stage.astype(np.int8)))
+    first, last = edges[0::2], edges[1::2]
+    starts = hypnogram.offset + first * hypnogram.epoch_length + margin
+    ends = np.minimum(hypnogram.offset + last * hypnogram.epoch_length, duration) - margin
+    keep = ends > starts
+    return np.column_stack([starts[keep], ends[keep]]).reshape(-1, 2)
+
+
+def _subtract(segments: np.ndarray, busy: np.ndarray, gap: float) -> np.ndarray:
+    """Parts of ``segments`` at least ``gap`` away from every interval of ``busy``."""
+    if busy.size == 0:
+        return segments
+    order = np.argsort(busy[:, 0])
+    blocked_start = busy[order, 0] - gap
+    blocked_end = busy[order, 1] + gap
+    pieces = []
+    for seg_start, seg_end in segments:
+        lo = np.searchsorted(blocked_end, seg_start, side="right")
+        hi = np.searchsorted(blocked_start, seg_end, side="left")
+        cursor = seg_start
+        for b_start, b_end in zip(blocked_start[lo:hi], blocked_end[lo:hi]):
+            if b_start > cursor:
+                pieces.append((cursor, b_start))
+            cursor = max(cursor, b_end)
+        if seg_end > cursor:
+            pieces.append((cursor, seg_end))
+    return np.asarray(pieces, dtype=np.float64).reshape(-1, 2)
+
+
+def _place(segments: np.ndarray, durations: np.ndarray, gap: float, rng: np.random.Generator) -> np.ndarray:
+    """Uniformly random non-overlapping placement of intervals inside ``segments``.
+
+    Each interval goes to a segment with probability proportional to its length; within a
+    segment, the intervals and ``gap``-long spacers are laid out in random order of their slack
+    ("stars and bars"), which is uniform over all valid layouts. Intervals that do not fit (only
+    at implausibly high densities) are dropped.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, 2)
+        (start, end) of the placed intervals, sorted by start.
+    """
+    if durations.size == 0 or segments.size == 0:
+        return np.empty((0, 2))
+    lengths = segments[:, 1] - segments[:, 0]
+    which = rng.choice(lengths.size, size=durations.size, p=lengths / lengths.sum())
+    placed = []
+    for seg in np.unique(which):
+        d = durations[which == seg]
+        need = np.cumsum(d) + gap * np.arange(d.size)
+        d = d[need <= lengths[seg]]
+        if d.size == 0:
+            continue
+        slack = lengths[seg] - d.sum() - gap * (d.size - 1)
+        before = np.concatenate([[0.0], np.cumsum(d[:-1] + gap)])
+        starts = segments[seg, 0] + np.sort(rng.uniform(0.0, slack, d.size)) + before
+        placed.append(np.column_stack([starts, starts + d]))
+    out = np.concatenate(placed) if placed else np.empty((0, 2))
+    if len(out) < durations.size:
+        logger.warning("dropped %d spindle(s) that did not fit", durations.size - len(out))
+    return out[np.argsort(out[:, 0], kind="stable")]
+
+
+def _draw_intervals(
+    config: SyntheticConfig,
+    segments: dict[Stage, np.ndarray],
+    expected: dict[Stage, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Poisson(``expected[stage]``) spindles placed in each stage's free ``segments``.
+
+    Returns (start, end, stage code) rows, sorted by start, with onsets on the sample grid.
+    """
+    rows = [np.empty((0, 3))]
+    step = 1.0 / config.sf
+    for stage, free in segments.items():
+        count = rng.poisson(expected[stage])
+        durations = rng.uniform(*config.duration_range, size=count)
+        durations = np.maximum(np.round(durations * config.sf), 2) * step
+        # One extra sample of gap leaves room to move onsets up onto the sample grid.
+        placed = _place(free, durations, config.min_gap + step, rng)
+        starts = np.ceil(placed[:, 0] * config.sf - 1e-9) * step
+        ends = starts + (placed[:, 1] - placed[:, 0])
+        rows.append(np.column_stack([starts, ends, np.full(starts.size, int(stage))]))
+    out = np.concatenate(rows)
+    return out[np.argsort(out[:, 0], kind="stable")]
+
+
+def _draw_frequencies(config: SyntheticConfig, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Spindle frequencies: truncated normal (or uniform) over ``config.freq_range``."""
+    low, high = config.freq_range
+    if config.freq_sd is None or high == low:
+        return rng.uniform(low, high, size=size)
+    centre = (low + high) / 2.0
+    bound = (high - low) / 2.0 / config.freq_sd
+    return truncnorm.rvs(-bound, bound, loc=centre, scale=config.freq_sd, size=size, random_state=rng)
+
+
+def _render_spindles(row: np.ndarray, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
+                     phases: np.ndarray, sf: float) -> None:
+    """Add Tukey-windowed sinusoids (peak amplitude ``amps``) to ``row`` in place."""
+    for (start, end), freq, amp, phase in zip(intervals[:, :2], freqs, amps, phases):
+        first = int(round(start * sf))
+        n = int(round((end - start) * sf))
+        t = np.arange(n) / sf
+        wave = amp * tukey(n, _SPINDLE_TAPER) * np.sin(2.0 * np.pi * freq * t + phase)
+        row[first:first + n] += wave.astype(np.float32)
+
+
+def _truth_rows(channel: str, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
+                shared: bool) -> pd.DataFrame:
+    start, end = intervals[:, 0], intervals[:, 1]
+    return pd.DataFrame(
+        {
+            "channel": channel,
+            "stage": [Stage(int(c)).name for c in intervals[:, 2]],
+            "start": start,
+            "peak": (start + end) / 2.0,
+            "end": end,
+            "duration": end - start,
+            "amplitude": 2.0 * amps,
+            "frequency": freqs,
+            "shared": shared,
+        },
+        columns=list(TRUTH_COLUMNS),
+    )
+
+
+def _plant_spindles(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram) -> pd.DataFrame:
+    """Plant spindles in the EEG rows of ``data`` (in place); return the truth table."""
+    duration = data.shape[1] / config.sf
+    gap = config.min_gap
+    segments = {s: _stage_segments(hypnogram, s, duration, gap / 2.0) for s in (Stage.N2, Stage.N3)}
+    # Expected spindles per unit of N2 density: N2 minutes, and N3 minutes at the N3 ratio.
+    exposure = {
+        Stage.N2: hypnogram.minutes(Stage.N2),
+        Stage.N3: config.n3_ratio * hypnogram.minutes(Stage.N3),
+    }
+    shared_density = config.shared_fraction * min(config.density)
+    rng = _rng(config.seed, _RNG_SHARED, 1)
+    shared = _draw_intervals(config, segments, {s: shared_density * exposure[s] for s in segments}, rng)
+    shared_freqs = _draw_frequencies(config, len(shared), rng)
+    shared_phases = rng.uniform(0.0, 2.0 * np.pi, size=len(shared))
+    tables = []
+    for i, channel in enumerate(config.channels):
+        rng = _rng(config.seed, _RNG_SPINDLES, i)
+        own_density = config.density[i] - shared_density
+        free = {s: _subtract(seg, shared[:, :2], gap + 1.0 / config.sf) for s, seg in segments.items()}
+        own = _draw_intervals(config, free, {s: own_density * exposure[s] for s in segments}, rng)
+        freqs = _draw_frequencies(config, len(own), rng)
+        phases = rng.uniform(0.0, 2.0 * np.pi, size=len(own))
+        amps = rng.uniform(*config.amplitude_range, size=len(own) + len(shared))
+        _render_spindles(data[i], own, freqs, amps[: len(own)], phases, config.sf)
+        _render_spindles(data[i], shared, shared_freqs, amps[len(own):], shared_phases, config.sf)
+        tables += [_truth_rows(channel, own, freqs, amps[: len(own)], False),
+                   _truth_rows(channel, shared, shared_freqs, amps[len(own):], True)]
+    truth = pd.concat(tables, ignore_index=True)
+    truth = truth.sort_values(["channel", "start"], kind="stable").reset_index(drop=True)
+    return truth.astype({"start": "float64", "amplitude": "float64", "shared": "bool"})
+
+
+# ------------------------------------------------------------------------------ EOG and EMG
+
+# Stage gains (rows as _STAGE_ROWS) of: slow eye movements, saccades per second, chin EMG.
+_AUX_GAINS = np.array(
+    [
+        [0.3, 0.1, 1.0],  # W: occasional saccades and blinks, high tone
+        [1.0, 0.05, 0.6],  # N1: slow rolling eye movements
+        [0.2, 0.0, 0.4],  # N2
+        [0.0, 0.0, 0.35],  # N3
+        [0.1, 1.0, 0.1],  # REM: rapid eye movements, atonia
+    ],
+    dtype=np.float32,
+)
+_EOG_SLOW_UV = 40.0  # rms of slow eye movements at gain 1
+_EOG_SACCADE_UV = (50.0, 150.0)  # saccade step amplitude range
+_EOG_DECAY_S = 1.0  # AC-coupling time constant of the EOG amplifier
+_EOG_EEG_LEAK = 0.3  # fraction of the first EEG channel seen at the EOG electrodes
+_EMG_UV = 20.0  # rms chin EMG at gain 1 (wake)
+
+
+def _shaped_noise(rng: np.random.Generator, n: int, sf: float, shape) -> np.ndarray:
+    """Unit-variance Gaussian noise with amplitude spectrum ``shape(freqs)``, float32."""
+    freqs = np.fft.rfftfreq(n, 1.0 / sf)
+    amp = np.asarray(shape(freqs), dtype=np.float32)
+    amp[0] = 0.0
+    amp /= np.float32(np.sqrt(2.0 * np.sum(amp.astype(np.float64) ** 2) / n))
+    return scipy.fft.irfft(_complex_noise(rng, freqs.size) * amp, n, norm="ortho")
+
+
+def _aux_channels(out: np.ndarray, eeg: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram) -> None:
+    """Write E1, E2 (conjugate eye movements, opposite polarity) and chin EMG into ``out`` (3, n)."""
+    n, sf = out.shape[1], config.sf
+    rng = _rng(config.seed, _RNG_AUX)
+    gains = _stage_gains(hypnogram, sf, n, _AUX_GAINS)
+    slow = _shaped_noise(rng, n, sf, lambda f: np.exp(-0.5 * ((f - 0.3) / 0.15) ** 2))
+    slow *= gains[0] * np.float32(_EOG_SLOW_UV)
+    # Saccades: Poisson impulses at the stage rate, smoothed over 20 ms, decaying like a step
+    # through the amplifier's high-pass.
+    events = rng.random(n) < gains[1] / sf
+    impulses = np.zeros(n, dtype=np.float64)
+    n_events = int(events.sum())
+    impulses[events] = rng.uniform(*_EOG_SACCADE_UV, size=n_events) * rng.choice([-1.0, 1.0], n_events)
+    decay = np.exp(-1.0 / (_EOG_DECAY_S * sf))
+    saccades = uniform_filter1d(lfilter([1.0], [1.0, -decay], impulses), max(1, int(0.02 * sf)))
+    eye = slow + saccades.astype(np.float32)
+    leak = np.float32(_EOG_EEG_LEAK) * eeg
+    for row, sign in ((0, 1.0), (1, -1.0)):
+        noise = _shaped_noise(rng, n, sf, lambda f: np.maximum(f, 0.5) ** -0.5) * np.float32(3.0)
+        out[row] = np.float32(sign) * eye + leak + noise
+    emg = _shaped_noise(rng, n, sf, lambda f: f**2 / (f**2 + 100.0) * (f < 0.45 * sf))
+    out[2] = emg * gains[2] * np.float32(_EMG_UV)
+
+
+# ------------------------------------------------------------------------------------ public
+
+
+def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hypnogram | None = None,
+                         **kwargs) -> SyntheticNight:
+    """Generate a synthetic night with planted spindles.
+
+    Parameters
+    ----------
+    config : SyntheticConfig, optional
+        Parameters; keyword arguments override its fields (or build one when it is None).
+    hypnogram : Hypnogram, optional
+        Stages to follow (offset >= 0); default :func:`synthetic_hypnogram` for
+        ``config.duration_hours``, ``config.epoch_length`` and ``config.seed``.
+    **kwargs
+        Fields of :class:`SyntheticConfig`, e.g. ``duration_hours=2, density={"C3": 2, "C4": 3}``.
+
+    Returns
+    -------
+    SyntheticNight
+        The recording (EEG channels, then E1, E2, EMG when ``eog_emg``; references
+        ``"linked-mastoid"`` for EEG) and the truth table.
+    """
+    known = {f.name for f in fields(SyntheticConfig)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise param_error(unknown[0], f"one of the SyntheticConfig fields {sorted(known)}", unknown)
+    config = replace(config, **kwargs) if config is not None else SyntheticConfig(**kwargs)
+    if hypnogram is None:
+        hypnogram = synthetic_hypnogram(config.duration_hours, config.epoch_length, config.seed)
+    elif not hypnogram.offset >= 0:
+        raise param_error("hypnogram", "a hypnogram with offset >= 0", hypnogram.offset)
+    sf = config.sf
+    n = int(round((hypnogram.offset + hypnogram.duration) * sf))
+    n_eeg = len(config.channels)
+    data = np.empty((n_eeg + (3 if config.eog_emg else 0), n), dtype=np.float32)
+    gains = _stage_gains(hypnogram, sf, n, _GAINS)
+    shapes = _spectral_shapes(n, sf, config.aperiodic_exponent)
+    shared = _complex_noise(_rng(config.seed, _RNG_SHARED), shapes.shape[1])
+    shared *= np.float32(np.sqrt(config.correlation))
+    for i in range(n_eeg):
+        spectrum = _complex_noise(_rng(config.seed, _RNG_BACKGROUND, i), shapes.shape[1])
+        spectrum *= np.float32(np.sqrt(1.0 - config.correlation))
+        spectrum += shared
+        _background(data[i], spectrum, shapes, gains, config.background_uv)
+    del gains, shapes, shared
+    if config.line_noise_uv > 0:
+        phase = _rng(config.seed, _RNG_AUX, 1).uniform(0, 2 * np.pi)
+        mains = config.line_noise_uv * np.sin(2 * np.pi * config.line_freq * np.arange(n) / sf + phase)
+        data[:n_eeg] += mains.astype(np.float32)
+    truth = _plant_spindles(data, config, hypnogram)
+    names = list(config.channels)
+    kinds = ["eeg"] * n_eeg
+    if config.eog_emg:
+        _aux_channels(data[n_eeg:], data[0], config, hypnogram)
+        names += ["E1", "E2", "EMG"]
+        kinds += ["eog", "eog", "emg"]
+    labels = {"eeg": "EEG {}", "eog": "EOG {}", "emg": "EMG Chin"}  # as PSG montages label them
+    recording = Recording(
+        data=data,
+        sf=sf,
+        channels=tuple(names),
+        original_names=tuple(labels[k].format(c) for c, k in zip(names, kinds)),
+        references=tuple("linked-mastoid" if k == "eeg" else None for k in kinds),
+        kinds=tuple(kinds),
+        start_time=None,
+        source=None,
+        hypnogram=hypnogram,
+    )
+    return SyntheticNight(recording=recording, truth=truth, config=config)

@@ -1,0 +1,260 @@
+"""Hypnogram readers on the real Sleep-EDF and DREAMS files and on small files written here."""
+
+from __future__ import annotations
+
+import warnings
+
+import edfio
+import numpy as np
+import pytest
+
+from sleepspindles.errors import ConfigError, DataError
+from sleepspindles.hypnogram import Hypnogram, Stage
+from sleepspindles.io import align_hypnogram, read_hypnogram
+
+W, N1, N2, N3, REM, ART, UNS = (int(s) for s in (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM,
+                                                  Stage.ARTEFACT, Stage.UNSCORED))  # fmt: skip
+
+
+# --- Sleep-EDF (real file) -------------------------------------------------------------------
+
+
+def test_sleep_edf_hypnogram_matches_raw_annotations(shared_data):
+    path = shared_data / "sleep_edf" / "SC4001EC-Hypnogram.edf"
+    hyp = read_hypnogram(path)
+    # Independent count from the raw annotations (edfio's parser, not mne's).
+    seconds: dict[str, float] = {}
+    end = 0.0
+    for ann in edfio.read_edf(path).annotations:
+        seconds[ann.text] = seconds.get(ann.text, 0.0) + ann.duration
+        end = max(end, ann.onset + ann.duration)
+    assert hyp.n_epochs == end / 30 == 2880
+    assert (hyp.epoch_length, hyp.offset, hyp.source, hyp.path) == (30.0, 0.0, "scored", str(path))
+    minutes = hyp.stage_minutes()
+    assert minutes["W"] == seconds["Sleep stage W"] / 60
+    assert minutes["N1"] == seconds["Sleep stage 1"] / 60
+    assert minutes["N2"] == seconds["Sleep stage 2"] / 60
+    assert minutes["N3"] == (seconds["Sleep stage 3"] + seconds["Sleep stage 4"]) / 60
+    assert minutes["REM"] == seconds["Sleep stage R"] / 60
+    assert minutes["UNSCORED"] == seconds["Sleep stage ?"] / 60
+    assert minutes["N2"] == 125.0  # 250 epochs
+    # First scored sleep: stage 1 at 30630 s (epoch 1021).
+    assert hyp.stages[1020] == W and hyp.stages[1021] == N1
+
+
+def test_sleep_edf_trailing_unscored_beyond_psg_is_trimmed_silently(shared_data):
+    hyp = read_hypnogram(shared_data / "sleep_edf" / "SC4001EC-Hypnogram.edf")
+    # The PSG (SC4001E0) lasts 79500 s; the hypnogram ends with 6900 s of "Sleep stage ?".
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aligned = align_hypnogram(hyp, 79500.0)
+    assert aligned.n_epochs == 2650
+    np.testing.assert_array_equal(aligned.stages, hyp.stages[:2650])
+
+
+def _sleep_edf_style(path):
+    """An annotations-only hypnogram EDF+ like Sleep-EDF's, with a long trailing '?'."""
+    annotations = [
+        edfio.EdfAnnotation(0, 90, "Sleep stage W"),
+        edfio.EdfAnnotation(90, 30, "Movement time"),
+        edfio.EdfAnnotation(120, 30, "Sleep stage 3"),
+        edfio.EdfAnnotation(150, 60, "Sleep stage 4"),
+        edfio.EdfAnnotation(210, 30, "Sleep stage R"),
+        edfio.EdfAnnotation(240, 600, "Sleep stage ?"),
+    ]
+    edfio.Edf([], annotations=annotations).write(path)
+    return path
+
+
+def test_sleep_edf_style_written_here(tmp_path):
+    hyp = read_hypnogram(_sleep_edf_style(tmp_path / "X-Hypnogram.edf"))
+    assert hyp.stages.tolist() == [W, W, W, ART, N3, N3, N3, REM] + [UNS] * 20
+
+
+# --- DREAMS (real files) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_dreams_hypnograms(shared_data, n):
+    path = shared_data / "dreams_spindles" / f"Hypnogram_excerpt{n}.txt"
+    hyp = read_hypnogram(path)
+    codes = np.loadtxt(path, skiprows=1, dtype=int)
+    assert hyp.n_epochs == codes.size == 360
+    assert hyp.epoch_length == 5.0 and hyp.duration == 1800.0
+    expected = {W: 5, REM: 4, N1: 3, N2: 2}
+    for stage, code in expected.items():
+        assert (hyp.stages == stage).sum() == (codes == code).sum()
+    assert (hyp.stages == N3).sum() == np.isin(codes, [0, 1]).sum()
+
+
+def test_dreams_codes_written_here(tmp_path):
+    path = tmp_path / "hyp.txt"
+    path.write_text("[Hypnogram]\n5\n4\n3\n2\n1\n0\n-1\n-2\n")
+    hyp = read_hypnogram(path)
+    assert hyp.stages.tolist() == [W, REM, N1, N2, N3, N3, UNS, ART]
+
+
+# --- Generic text / CSV ----------------------------------------------------------------------
+
+
+def test_text_one_label_per_epoch(tmp_path):
+    path = tmp_path / "stages.txt"
+    path.write_text("W\nN1\nN2\nN3\nN4\nR\nREM\n?\nMT\n")
+    hyp = read_hypnogram(path, epoch_length=20)
+    assert hyp.stages.tolist() == [W, N1, N2, N3, N3, REM, REM, UNS, ART]
+    assert hyp.epoch_length == 20.0
+
+
+def test_csv_with_header_and_stage_column(tmp_path):
+    path = tmp_path / "stages.csv"
+    path.write_text("epoch,onset,stage\n1,0,W\n2,30,N2\n3,60,Sleep stage 3\n")
+    hyp = read_hypnogram(path)
+    assert hyp.stages.tolist() == [W, N2, N3]
+    assert hyp.epoch_length == 30.0
+
+
+def test_text_numeric_codes_follow_yasa(tmp_path):
+    path = tmp_path / "yasa.txt"
+    path.write_text("Stage\n0\n1\n2\n3\n4\n-1\n-2\n")
+    assert read_hypnogram(path, format="csv").stages.tolist() == [W, N1, N2, N3, REM, ART, UNS]
+
+
+def test_text_numeric_codes_with_a_5_are_rk(tmp_path):
+    path = tmp_path / "rk.txt"
+    path.write_text("0\n1\n2\n3\n4\n5\n")
+    assert read_hypnogram(path).stages.tolist() == [W, N1, N2, N3, N3, REM]
+
+
+def test_text_unknown_label(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("W\nN2\nX9\n")
+    with pytest.raises(DataError, match=r"bad.txt: epoch 3: 'X9' is not a stage label"):
+        read_hypnogram(path)
+
+
+# --- NSRR XML --------------------------------------------------------------------------------
+
+_NSRR = """<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<PSGAnnotation><SoftwareVersion>Compumedics</SoftwareVersion><EpochLength>30</EpochLength>
+<ScoredEvents>
+<ScoredEvent><EventType/><EventConcept>Recording Start Time</EventConcept><Start>0</Start>
+<Duration>120.0</Duration><ClockTime>00.00.00 22.10.00</ClockTime></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Wake|0</EventConcept>
+<Start>0.0</Start><Duration>60.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 1 sleep|1</EventConcept>
+<Start>60.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Respiratory|Respiratory</EventType><EventConcept>Hypopnea|Hypopnea</EventConcept>
+<Start>75.2</Start><Duration>12.1</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 2 sleep|2</EventConcept>
+<Start>90.0</Start><Duration>90.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 3 sleep|3</EventConcept>
+<Start>180.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Stage 4 sleep|4</EventConcept>
+<Start>210.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>REM sleep|5</EventConcept>
+<Start>240.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Movement|6</EventConcept>
+<Start>270.0</Start><Duration>30.0</Duration></ScoredEvent>
+<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>Unscored|9</EventConcept>
+<Start>300.0</Start><Duration>30.0</Duration></ScoredEvent>
+</ScoredEvents></PSGAnnotation>
+"""
+
+
+def test_nsrr_xml(tmp_path):
+    path = tmp_path / "shhs1-200001-nsrr.xml"
+    path.write_text(_NSRR)
+    hyp = read_hypnogram(path)
+    assert hyp.stages.tolist() == [W, W, N1, N2, N2, N2, N3, N3, REM, ART, UNS]
+    assert (hyp.epoch_length, hyp.offset, hyp.path) == (30.0, 0.0, str(path))
+
+
+def test_nsrr_xml_detected_by_content(tmp_path):
+    path = tmp_path / "annotations.dat"
+    path.write_text(_NSRR)
+    assert read_hypnogram(path).n_epochs == 11
+
+
+def test_xml_without_stages(tmp_path):
+    path = tmp_path / "empty.xml"
+    path.write_text("<PSGAnnotation><ScoredEvents/></PSGAnnotation>")
+    with pytest.raises(DataError, match="no <ScoredEvent> with EventType 'Stages'"):
+        read_hypnogram(path)
+
+
+# --- AASM annotations inside a PSG EDF+ ------------------------------------------------------
+
+
+def _psg_with_stages(path, descriptions, start=0.0, seconds=150):
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 20, seconds * 100)
+    signal = edfio.EdfSignal(values, 100, label="EEG C3-M2", physical_dimension="uV")
+    annotations = [edfio.EdfAnnotation(start + 30 * k, 30.0, d) for k, d in enumerate(descriptions)]
+    annotations.append(edfio.EdfAnnotation(12.5, None, "Lights off"))
+    edfio.Edf([signal], annotations=annotations).write(path)
+
+
+def test_aasm_annotations_inside_psg_edf(tmp_path):
+    path = tmp_path / "SN001.edf"
+    stages = ["Sleep stage W", "Sleep stage N1", "Sleep stage N2", "Sleep stage N3", "Sleep stage R"]
+    _psg_with_stages(path, stages)
+    hyp = read_hypnogram(path)
+    assert hyp.stages.tolist() == [W, N1, N2, N3, REM]
+    assert hyp.offset == 0.0
+
+
+def test_annotations_starting_late_set_the_offset(tmp_path):
+    path = tmp_path / "late.edf"
+    _psg_with_stages(path, ["Sleep stage N2", "Sleep stage N2"], start=60.0)
+    with pytest.warns(UserWarning, match="padded with UNSCORED to 3 epochs"):
+        hyp = read_hypnogram(path, duration=150.0)
+    assert hyp.offset == 60.0 and hyp.stages.tolist() == [N2, N2, UNS]
+    assert hyp.stage_at([59.0, 60.0, 149.0]).tolist() == [UNS, N2, UNS]
+
+
+def test_edf_without_stage_annotations(tmp_path):
+    path = tmp_path / "nostages.edf"
+    _psg_with_stages(path, [])
+    with pytest.raises(DataError, match="no sleep-stage annotations found"):
+        read_hypnogram(path)
+
+
+# --- Alignment and argument errors -----------------------------------------------------------
+
+
+def test_length_mismatch_names_both_lengths():
+    hyp = Hypnogram(np.full(20, N2), 30.0, path="h.txt")
+    with pytest.raises(DataError, match=r"h.txt: the hypnogram covers 600 s .* the signal lasts 300 s"):
+        align_hypnogram(hyp, 300.0)
+    with pytest.raises(DataError, match=r"covers 600 s .* lasts 900 s"):
+        align_hypnogram(hyp, 900.0)
+
+
+def test_within_one_epoch_longer_is_trimmed_with_a_warning():
+    hyp = Hypnogram(np.full(10, N2), 30.0)
+    with pytest.warns(UserWarning, match="trimmed to 9 epochs"):
+        out = align_hypnogram(hyp, 290.0)
+    assert out.n_epochs == 9 and (out.stages == N2).all()
+
+
+def test_within_one_epoch_shorter_is_padded_with_a_warning():
+    hyp = Hypnogram(np.full(10, N2), 30.0)
+    with pytest.warns(UserWarning, match="padded with UNSCORED to 11 epochs"):
+        out = align_hypnogram(hyp, 330.0)
+    assert out.stages.tolist() == [N2] * 10 + [UNS]
+
+
+def test_exact_length_is_unchanged():
+    hyp = Hypnogram(np.full(10, N2), 30.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert align_hypnogram(hyp, 300.0) is hyp
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(DataError, match="hypnogram file not found"):
+        read_hypnogram(tmp_path / "nope.txt")
+    path = tmp_path / "h.txt"
+    path.write_text("W\n")
+    with pytest.raises(ConfigError, match="'format' parameter"):
+        read_hypnogram(path, format="matlab")
