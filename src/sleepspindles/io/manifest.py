@@ -1,0 +1,214 @@
+"""Read a cohort manifest: which recording belongs to which subject, night and trained hand.
+
+The manifest is a CSV file with a header::
+
+    subject,night,recording,hypnogram,trained_hand,score_pre,score_post[,age,sex,...]
+
+* ``subject``, ``night``, ``recording`` and ``trained_hand`` are required and non-empty.
+* ``night`` is free text; the value of ``config.laterality.baseline_night`` (``"baseline"``)
+  marks the no-training night that learning nights are contrasted against.
+* ``recording`` and ``hypnogram`` are paths, relative to the manifest's folder unless
+  absolute. ``hypnogram`` may be empty (stages in the EDF+ file, or automatic staging).
+* ``trained_hand`` is ``left`` or ``right`` (any case) and must be the same on every row of a
+  subject: it says which hemisphere is contralateral, also on the baseline night.
+* ``score_pre`` / ``score_post`` are optional numbers (empty = missing).
+* Any other column is kept as a covariate.
+
+Rows are numbered from 1 for the first data row (the header is not counted), and every
+problem is reported as ``"<manifest> row <n>: field '<name>' ..."``. File existence is not
+checked here: a missing recording makes only its own row fail when the cohort is run.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, file_error
+
+__all__ = ["MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "Manifest", "read_manifest", "percent_gain"]
+
+#: The standard columns, in output order.
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "subject",
+    "night",
+    "recording",
+    "hypnogram",
+    "trained_hand",
+    "score_pre",
+    "score_post",
+)
+#: Columns a manifest must have.
+REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "night", "recording", "trained_hand")
+_HANDS = ("left", "right")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated cohort manifest.
+
+    Attributes
+    ----------
+    path : str
+        Absolute path of the manifest file.
+    table : pandas.DataFrame
+        One row per recording: ``row`` (1-based data row number), the standard columns
+        (absolute ``recording`` paths, ``hypnogram`` absolute or ``None``, ``trained_hand``
+        lower case, scores as float with NaN when missing) then the covariates.
+    covariates : tuple of str
+        Names of the extra columns.
+    """
+
+    path: str
+    table: pd.DataFrame
+    covariates: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def where(self, row: int) -> str:
+        """``"<manifest name> row <n>"``, the prefix of every message about that row."""
+        return f"{Path(self.path).name} row {row}"
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and validate a cohort manifest.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV file.
+
+    Returns
+    -------
+    Manifest
+
+    Raises
+    ------
+    DataError
+        For an unreadable file, missing columns, or a bad row (naming the row and the field),
+        e.g. ``manifest.csv row 3: field 'trained_hand' must be 'left' or 'right'; got 'lft'``.
+    """
+    path = Path(path).resolve()
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            records = list(csv.reader(handle))
+    except OSError as exc:
+        raise file_error(path, f"cannot read manifest ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise file_error(path, "manifest is not UTF-8 text") from None
+    records = [r for r in records if any(cell.strip() for cell in r)]
+    if not records:
+        raise file_error(path, "manifest is empty; expected a header line " + ",".join(MANIFEST_COLUMNS))
+    header = [h.strip() for h in records[0]]
+    _check_header(path, header)
+    rows = []
+    for number, cells in enumerate(records[1:], start=1):
+        if len(cells) != len(header):
+            raise DataError(
+                f"{path.name} row {number}: has {len(cells)} fields but the header has {len(header)}"
+            )
+        raw = {name: cell.strip() for name, cell in zip(header, cells)}
+        rows.append(_parse_row(path, number, raw))
+    if not rows:
+        raise file_error(path, "manifest has a header but no rows")
+    covariates = tuple(h for h in header if h not in MANIFEST_COLUMNS)
+    table = pd.DataFrame(rows, columns=["row", *MANIFEST_COLUMNS, *covariates])
+    # object dtype keeps None for "no hypnogram" (a string column would turn it into NaN)
+    table["hypnogram"] = pd.Series([r["hypnogram"] for r in rows], dtype=object)
+    _check_consistency(path, table)
+    return Manifest(path=str(path), table=table, covariates=covariates)
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    """Refuse missing required columns, empty or duplicated column names."""
+    if any(not h for h in header):
+        raise file_error(path, "manifest header has an empty column name")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise file_error(path, f"manifest header repeats column(s) {duplicated}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise file_error(
+            path,
+            f"manifest lacks required column(s) {missing}; the header must include "
+            + ",".join(REQUIRED_COLUMNS),
+        )
+
+
+def _parse_row(path: Path, number: int, raw: dict[str, str]) -> dict:
+    """Validate one data row and return its parsed values."""
+    where = f"{path.name} row {number}"
+    for name in REQUIRED_COLUMNS:
+        if not raw.get(name):
+            raise DataError(f"{where}: field {name!r} is empty")
+    hand = raw["trained_hand"].lower()
+    if hand not in _HANDS:
+        raise DataError(f"{where}: field 'trained_hand' must be 'left' or 'right'; got {raw['trained_hand']!r}")
+    out = {
+        "row": number,
+        "subject": raw["subject"],
+        "night": raw["night"],
+        "recording": _resolve(path, raw["recording"]),
+        "hypnogram": _resolve(path, raw["hypnogram"]) if raw.get("hypnogram") else None,
+        "trained_hand": hand,
+    }
+    for name in ("score_pre", "score_post"):
+        out[name] = _number(where, name, raw.get(name, ""))
+    out.update({k: v for k, v in raw.items() if k not in MANIFEST_COLUMNS})
+    return out
+
+
+def _resolve(manifest: Path, value: str) -> str:
+    """Absolute path of ``value``, relative to the manifest's folder unless already absolute."""
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute():
+        candidate = manifest.parent / candidate
+    return str(candidate.resolve())
+
+
+def _number(where: str, name: str, value: str) -> float:
+    """A finite float, or NaN for an empty cell."""
+    if value == "" or value.lower() in ("na", "nan"):
+        return float("nan")
+    try:
+        number = float(value)
+    except ValueError:
+        raise DataError(f"{where}: field {name!r} must be a number or empty; got {value!r}") from None
+    if not np.isfinite(number):
+        raise DataError(f"{where}: field {name!r} must be a finite number or empty; got {value!r}")
+    return number
+
+
+def _check_consistency(path: Path, table: pd.DataFrame) -> None:
+    """One row per subject and night; one trained hand per subject."""
+    seen: dict[tuple[str, str], int] = {}
+    hands: dict[str, tuple[str, int]] = {}
+    for rec in table.itertuples(index=False):
+        key = (rec.subject, rec.night)
+        if key in seen:
+            raise DataError(
+                f"{path.name} row {rec.row}: field 'night' repeats subject {rec.subject!r} night "
+                f"{rec.night!r} of row {seen[key]}"
+            )
+        seen[key] = rec.row
+        first = hands.setdefault(rec.subject, (rec.trained_hand, rec.row))
+        if first[0] != rec.trained_hand:
+            raise DataError(
+                f"{path.name} row {rec.row}: field 'trained_hand' is {rec.trained_hand!r} but subject "
+                f"{rec.subject!r} has {first[0]!r} in row {first[1]}; the trained hand must be the "
+                "same on every night of a subject"
+            )
+
+
+def percent_gain(score_pre, score_post) -> np.ndarray:
+    """Behavioural gain in percent: ``100 * (post - pre) / |pre|``; NaN when missing or pre = 0."""
+    pre = np.asarray(score_pre, dtype=np.float64)
+    post = np.asarray(score_post, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = 100.0 * (post - pre) / np.abs(pre)
+    return np.where(pre == 0, np.nan, gain)

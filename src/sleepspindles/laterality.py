@@ -1,0 +1,417 @@
+"""Hemispheric lateralisation of spindle measures relative to the trained hand.
+
+For every homologous pair (left, right) of ``config.laterality.pairs`` present in a night, the
+channel **contralateral** to the trained hand is the right-hemisphere one (C4) for left-hand
+training and the left-hemisphere one (C3) for right-hand training; the other is **ipsilateral**.
+Per subject, night, pair, measure and band (``all``, ``fast``, ``slow``):
+
+* ``contra`` (C) and ``ipsi`` (I): the measure on each side;
+* ``D = C - I`` (positive = contralateral larger);
+* ``LI = (C - I) / (C + I)`` in [-1, 1] for non-negative measures (NaN when ``C + I = 0``).
+
+Measures (names of the ``measure`` column):
+
+==============  ======  ===================================================================
+measure         unit    definition
+==============  ======  ===================================================================
+density_n2      1/min   spindles detected in N2 per minute of N2
+density_n2n3    1/min   spindles in N2 or N3 per minute of N2+N3
+amplitude       uV      mean peak-to-peak amplitude of the N2 spindles
+sigma_abs       uV^2    Welch power in the sigma band over ``laterality.sigma_stages`` epochs
+sigma_rel       -       sigma power / power in ``laterality.total_band``
+==============  ======  ===================================================================
+
+Spindles at or above ``config.summary.fast_threshold`` Hz are ``fast``, the others ``slow``
+(the spindle measures come from :func:`sleepspindles.summary.summarize`); for sigma power
+``slow`` is ``[sigma_low, threshold]`` and ``fast`` is ``[threshold, sigma_high]``.
+
+:func:`lateralise` is the public entry point: nights in, tidy tables out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .config import Config
+from .errors import param_error
+from .hypnogram import Hypnogram, Stage
+from .io.manifest import percent_gain
+from .recording import Recording
+from .spectral import SIGMA_COLUMNS, sigma_power
+from .summary import summarize
+
+__all__ = [
+    "MEASURES",
+    "BANDS",
+    "LATERALITY_COLUMNS",
+    "NightData",
+    "Sides",
+    "LateralityResult",
+    "contra_ipsi",
+    "night_data",
+    "channel_measures",
+    "night_laterality",
+    "lateralise",
+]
+
+logger = logging.getLogger(__name__)
+
+MEASURES = ("density_n2", "density_n2n3", "amplitude", "sigma_abs", "sigma_rel")
+BANDS = ("all", "fast", "slow")
+#: Columns of the laterality table (covariate columns of the manifest follow them).
+LATERALITY_COLUMNS = (
+    "subject",
+    "night",
+    "trained_hand",
+    "pair",
+    "role",
+    "contra_channel",
+    "ipsi_channel",
+    "measure",
+    "band",
+    "contra",
+    "ipsi",
+    "D",
+    "LI",
+    "n2_minutes",
+    "score_pre",
+    "score_post",
+    "gain",
+)
+# Where each spindle measure is read in the summary table: (stage label, column).
+_SUMMARY_SOURCES = {
+    "density_n2": ("N2", "density"),
+    "density_n2n3": ("N2+N3", "density"),
+    "amplitude": ("N2", "amplitude"),
+}
+_SIGMA_SOURCES = {"sigma_abs": "power", "sigma_rel": "relative"}
+
+
+@dataclass(frozen=True)
+class Sides:
+    """The contralateral and ipsilateral channel of a pair for one trained hand."""
+
+    contra: str
+    ipsi: str
+
+
+def contra_ipsi(pair: Sequence[str], trained_hand: str) -> Sides:
+    """Map a (left, right) pair to contralateral/ipsilateral channels.
+
+    Motor cortex controls the opposite hand, so left-hand training makes the right-hemisphere
+    channel (C4 of C3/C4) contralateral, and right-hand training the left one (C3).
+
+    Raises
+    ------
+    ConfigError
+        For a hand other than ``"left"`` / ``"right"``.
+    """
+    left, right = pair
+    if trained_hand == "left":
+        return Sides(contra=right, ipsi=left)
+    if trained_hand == "right":
+        return Sides(contra=left, ipsi=right)
+    raise param_error("trained_hand", "'left' or 'right'", trained_hand)
+
+
+@dataclass(frozen=True)
+class NightData:
+    """What lateralisation needs from one subject's night.
+
+    Attributes
+    ----------
+    subject, night : str
+    trained_hand : str
+        ``"left"`` or ``"right"``.
+    summary : pandas.DataFrame
+        :func:`sleepspindles.summary.summarize` table (densities, amplitudes, per band).
+    sigma : pandas.DataFrame
+        :func:`sleepspindles.spectral.sigma_power` table (may be empty: no sigma measures).
+    n2_minutes : float
+        Minutes of N2 (covariate of the partial correlations).
+    score_pre, score_post : float
+        Behavioural scores (NaN when missing).
+    covariates : mapping
+        Extra manifest columns (age, sex...), copied to every output row.
+    """
+
+    subject: str
+    night: str
+    trained_hand: str
+    summary: pd.DataFrame
+    sigma: pd.DataFrame
+    n2_minutes: float
+    score_pre: float = math.nan
+    score_post: float = math.nan
+    covariates: Mapping[str, object] = field(default_factory=dict)
+
+
+def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
+    """Named sigma bands: all, and the slow/fast halves split at the fast threshold (when inside)."""
+    lo, hi = config.laterality.sigma_band
+    split = config.summary.fast_threshold
+    if not lo < split < hi:
+        return {"all": (lo, hi)}
+    return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
+
+
+def _pair_channels(channels: Sequence[str], config: Config) -> list[str]:
+    """Channels of ``channels`` that belong to a configured pair, in recording order."""
+    wanted = {c for pair in config.laterality.pairs for c in pair}
+    return [c for c in channels if c in wanted]
+
+
+def night_data(
+    events: pd.DataFrame,
+    hypnogram: Hypnogram,
+    recording: Recording,
+    *,
+    subject: str,
+    night: str,
+    trained_hand: str,
+    score_pre: float = math.nan,
+    score_post: float = math.nan,
+    covariates: Mapping[str, object] | None = None,
+    summary: pd.DataFrame | None = None,
+    config: Config | None = None,
+) -> NightData:
+    """Build a :class:`NightData` from events, stages and the signal.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`).
+    hypnogram : Hypnogram
+        Stages aligned to ``recording``.
+    recording : Recording
+        Gives the EEG channels and the signal for sigma power (only channels of configured
+        pairs are used).
+    subject, night, trained_hand, score_pre, score_post, covariates
+        See :class:`NightData`.
+    summary : pandas.DataFrame, optional
+        An already computed summary of ``events`` (the pipeline's); computed when omitted.
+    config : Config, optional
+    """
+    config = config or Config()
+    lat = config.laterality
+    if summary is None:
+        summary = summarize(events, hypnogram, recording, config)
+    picked = _pair_channels(recording.eeg_channels, config)
+    if picked:
+        sub = recording.pick(picked)
+        sigma = sigma_power(
+            sub.data,
+            sub.sf,
+            sub.channels,
+            hypnogram,
+            bands=_sigma_bands(config),
+            total_band=lat.total_band,
+            stages=lat.sigma_stages,
+            window=lat.welch_window,
+        )
+    else:
+        sigma = pd.DataFrame(columns=list(SIGMA_COLUMNS))
+    return NightData(
+        subject=str(subject),
+        night=str(night),
+        trained_hand=trained_hand,
+        summary=summary,
+        sigma=sigma,
+        n2_minutes=hypnogram.minutes(Stage.N2),
+        score_pre=float(score_pre),
+        score_post=float(score_post),
+        covariates=dict(covariates or {}),
+    )
+
+
+def channel_measures(night: NightData) -> pd.DataFrame:
+    """Long table ``channel, measure, band, value`` of every measure available for a night."""
+    parts = []
+    summary = night.summary
+    for measure, (stage, column) in _SUMMARY_SOURCES.items():
+        sel = summary.loc[summary["stage"] == stage, ["channel", "band", column]]
+        parts.append(sel.rename(columns={column: "value"}).assign(measure=measure))
+    for measure, column in _SIGMA_SOURCES.items():
+        if len(night.sigma):
+            sel = night.sigma.loc[:, ["channel", "band", column]]
+            parts.append(sel.rename(columns={column: "value"}).assign(measure=measure))
+    table = pd.concat(parts, ignore_index=True)
+    table["value"] = table["value"].astype(np.float64)
+    return table.loc[:, ["channel", "measure", "band", "value"]]
+
+
+def _channels(night: NightData) -> set[str]:
+    """Channels with data in a night."""
+    return set(night.summary["channel"]) | set(night.sigma["channel"] if len(night.sigma) else ())
+
+
+def night_laterality(
+    night: NightData, config: Config | None = None, expected: Sequence[tuple[str, str]] | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Contralateral/ipsilateral values, D and LI for every pair present in one night.
+
+    Parameters
+    ----------
+    night : NightData
+    config : Config, optional
+    expected : sequence of (left, right), optional
+        Pairs whose absence is worth a note (default: every configured pair); :func:`lateralise`
+        passes the pairs recorded somewhere in the cohort so an absent montage is noted once.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns :data:`LATERALITY_COLUMNS` except ``role`` and ``gain`` (set cohort-wide by
+        :func:`lateralise`); one row per pair x measure x band.
+    problems : list of str
+        Human-readable notes (missing pairs, no N2, missing measures).
+    """
+    config = config or Config()
+    who = f"subject {night.subject!r} night {night.night!r}"
+    values = channel_measures(night)
+    present = _channels(night)
+    expected = config.laterality.pairs if expected is None else expected
+    problems, rows = [], []
+    missing = []
+    for pair in config.laterality.pairs:
+        absent = [c for c in pair if c not in present]
+        if absent:
+            if tuple(pair) in {tuple(p) for p in expected}:
+                missing.append(f"{pair[0]}/{pair[1]} (no {', '.join(absent)})")
+            continue
+        rows.append(_pair_rows(values, pair, night))
+    if missing:
+        problems.append(f"{who}: electrode pair(s) not analysed: {'; '.join(missing)}")
+    if night.n2_minutes <= 0:
+        problems.append(f"{who}: no N2 epochs, so N2 spindle density and N2 sigma power are undefined (NaN)")
+    if not rows:
+        problems.append(f"{who}: none of the configured electrode pairs is present; night skipped")
+        return pd.DataFrame(columns=[c for c in LATERALITY_COLUMNS if c not in ("role", "gain")]), problems
+    table = pd.concat(rows, ignore_index=True)
+    table.insert(0, "subject", night.subject)
+    table.insert(1, "night", night.night)
+    table.insert(2, "trained_hand", night.trained_hand)
+    table["n2_minutes"] = night.n2_minutes
+    table["score_pre"] = night.score_pre
+    table["score_post"] = night.score_post
+    for name, value in night.covariates.items():
+        table[name] = value
+    return table, problems
+
+
+def _pair_rows(values: pd.DataFrame, pair: Sequence[str], night: NightData) -> pd.DataFrame:
+    """Rows of one pair: contra/ipsi values side by side, D and LI."""
+    sides = contra_ipsi(pair, night.trained_hand)
+    key = ["measure", "band"]
+    contra = values.loc[values["channel"] == sides.contra, [*key, "value"]].rename(columns={"value": "contra"})
+    ipsi = values.loc[values["channel"] == sides.ipsi, [*key, "value"]].rename(columns={"value": "ipsi"})
+    merged = contra.merge(ipsi, on=key, how="outer")
+    rank = {name: i for i, name in enumerate((*MEASURES, *BANDS))}  # documented order, not alphabetical
+    merged = merged.sort_values(key, key=lambda column: column.map(rank), kind="stable").reset_index(drop=True)
+    c, i = merged["contra"].to_numpy(), merged["ipsi"].to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = c + i
+        merged["D"] = c - i
+        merged["LI"] = np.where(total != 0, (c - i) / np.where(total != 0, total, 1.0), np.nan)
+    merged.insert(0, "pair", f"{pair[0]}/{pair[1]}")
+    merged.insert(1, "contra_channel", sides.contra)
+    merged.insert(2, "ipsi_channel", sides.ipsi)
+    return merged
+
+
+@dataclass(frozen=True)
+class LateralityResult:
+    """Tables of a cohort lateralisation.
+
+    Attributes
+    ----------
+    laterality : pandas.DataFrame
+        One row per subject x night x pair x measure x band (:data:`LATERALITY_COLUMNS` +
+        covariates).
+    stats : pandas.DataFrame
+        Cohort statistics (:data:`sleepspindles.stats.STATS_COLUMNS`).
+    specificity : pandas.DataFrame
+        The main statistics with the pairs side by side (motor pair first).
+    problems : tuple of str
+        Notes about skipped pairs, nights without N2, missing scores.
+    """
+
+    laterality: pd.DataFrame
+    stats: pd.DataFrame
+    specificity: pd.DataFrame
+    problems: tuple[str, ...] = ()
+
+
+def lateralise(nights: Sequence[NightData], config: Config | None = None) -> LateralityResult:
+    """Lateralisation table and cohort statistics for a set of subject-nights.
+
+    Parameters
+    ----------
+    nights : sequence of NightData
+        One per subject and night (see :func:`night_data`).
+    config : Config, optional
+        ``laterality`` section (pairs, seed, resamples, baseline night) and
+        ``summary.fast_threshold``.
+
+    Returns
+    -------
+    LateralityResult
+        Positive ``D``, ``LI`` and ``effect_size`` (C vs I tests) mean contralateral larger.
+    """
+    from .stats import cohort_stats, specificity_table
+
+    config = config or Config()
+    recorded = set().union(*(_channels(n) for n in nights)) if nights else set()
+    expected = [p for p in config.laterality.pairs if set(p) & recorded]
+    never = [f"{a}/{b}" for a, b in config.laterality.pairs if (a, b) not in expected]
+    tables, problems = [], []
+    if never:
+        problems.append(f"electrode pair(s) {', '.join(never)} in no recording of the cohort; not analysed")
+    for night in nights:
+        table, notes = night_laterality(night, config, expected)
+        problems.extend(notes)
+        if len(table):
+            tables.append(table)
+    if not tables:
+        empty = pd.DataFrame(columns=list(LATERALITY_COLUMNS))
+        return LateralityResult(empty, cohort_stats(empty, config), pd.DataFrame(), tuple(problems))
+    laterality = pd.concat(tables, ignore_index=True)
+    laterality.insert(4, "role", _roles(laterality["pair"], config))
+    gain, notes = _subject_gain(nights, config.laterality.baseline_night)
+    problems.extend(notes)
+    position = list(laterality.columns).index("score_post") + 1
+    laterality.insert(position, "gain", laterality["subject"].map(gain).astype(np.float64))
+    for note in problems:
+        logger.warning(note)
+    stats = cohort_stats(laterality, config)
+    return LateralityResult(laterality, stats, specificity_table(stats), tuple(problems))
+
+
+def _roles(pairs: pd.Series, config: Config) -> np.ndarray:
+    """``"motor"`` for the first configured pair present in the cohort, ``"control"`` otherwise."""
+    labels = [f"{a}/{b}" for a, b in config.laterality.pairs]
+    present = set(pairs)
+    motor = next((p for p in labels if p in present), None)
+    return np.where(pairs.to_numpy() == motor, "motor", "control")
+
+
+def _subject_gain(nights: Sequence[NightData], baseline: str) -> tuple[dict[str, float], list[str]]:
+    """Percent gain per subject, from a learning night's scores (a baseline row's as fallback)."""
+    gain: dict[str, float] = {}
+    for night in sorted(nights, key=lambda n: n.night == baseline):
+        value = float(percent_gain(night.score_pre, night.score_post))
+        if night.subject not in gain or (np.isnan(gain[night.subject]) and not np.isnan(value)):
+            gain[night.subject] = value
+    notes = [
+        f"subject {s!r}: behavioural gain unavailable (score_pre/score_post missing or score_pre = 0); "
+        "excluded from the correlations with gain"
+        for s, g in gain.items()
+        if np.isnan(g)
+    ]
+    return gain, notes

@@ -1,0 +1,217 @@
+"""Per-subject lateralisation: hand -> contralateral mapping, D and LI by hand, fast/slow split,
+missing pairs and nights without N2; and one end-to-end effect-recovery test on synthetic EEG
+nights (events = the generator's planted spindles, so no detector is involved).
+
+Sign convention under test: ``D = contra - ipsi`` and ``LI = D / (contra + ipsi)``, so positive
+values (and positive ``effect_size`` in the statistics) mean the hemisphere opposite the trained
+hand is larger.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from _laterality_data import synthetic_night_data
+
+from sleepspindles import Hypnogram, Recording
+from sleepspindles.config import Config
+from sleepspindles.errors import ConfigError
+from sleepspindles.events import as_events
+from sleepspindles.laterality import (
+    LATERALITY_COLUMNS,
+    channel_measures,
+    contra_ipsi,
+    lateralise,
+    night_data,
+    night_laterality,
+)
+
+SF = 100.0
+
+
+def test_left_hand_makes_c4_contralateral_and_right_hand_c3():
+    assert contra_ipsi(("C3", "C4"), "left").contra == "C4"
+    assert contra_ipsi(("C3", "C4"), "left").ipsi == "C3"
+    assert contra_ipsi(("C3", "C4"), "right").contra == "C3"
+    assert contra_ipsi(("O1", "O2"), "right").ipsi == "O2"
+    with pytest.raises(ConfigError, match="trained_hand"):
+        contra_ipsi(("C3", "C4"), "both")
+
+
+def _spindles(channel, stage, times, freq, amp):
+    return [dict(channel=channel, stage=stage, start=t, peak=t + 0.5, end=t + 1.0, duration=1.0, amplitude=amp,
+                 rms=amp / 3, frequency=freq, oscillations=13, symmetry=0.5) for t in times]
+
+
+@pytest.fixture()
+def hand_night():
+    """10 epochs N2 (5 min), 4 epochs N3 (2 min), 6 wake; C4 has more (and faster) spindles.
+
+    N2: C4 4 fast (14 Hz, 40 uV) + 2 slow (12 Hz, 20 uV) -> 1.2/min; C3 3 slow (12 Hz, 30 uV) -> 0.6/min.
+    N3: C4 1 slow, C3 1 slow.
+    """
+    stages = np.array([0] * 3 + [2] * 10 + [3] * 4 + [0] * 3)
+    hyp = Hypnogram(stages, 30.0)
+    rng = np.random.default_rng(0)
+    rec = Recording(rng.normal(0, 10, (4, int(stages.size * 30 * SF))), SF, ("C3", "C4", "F3", "Fz"),
+                    hypnogram=hyp)
+    rows = (_spindles("C4", "N2", [100, 120, 140, 160], 14.0, 40.0) + _spindles("C4", "N2", [200, 220], 12.0, 20.0)
+            + _spindles("C3", "N2", [100, 150, 250], 12.0, 30.0)
+            + _spindles("C4", "N3", [420], 12.0, 50.0) + _spindles("C3", "N3", [430], 12.0, 50.0))
+    return as_events(pd.DataFrame(rows)), hyp, rec
+
+
+def _value(table, measure, band, column):
+    row = table[(table["pair"] == "C3/C4") & (table["measure"] == measure) & (table["band"] == band)]
+    assert len(row) == 1
+    return float(row[column].iloc[0])
+
+
+def test_hand_computed_density_d_li_fast_slow(hand_night):
+    events, hyp, rec = hand_night
+    night = night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left")
+    table, problems = night_laterality(night)
+    assert _value(table, "density_n2", "all", "contra") == pytest.approx(1.2)
+    assert _value(table, "density_n2", "all", "ipsi") == pytest.approx(0.6)
+    assert _value(table, "density_n2", "all", "D") == pytest.approx(0.6)
+    assert _value(table, "density_n2", "all", "LI") == pytest.approx(0.6 / 1.8)
+    assert _value(table, "density_n2", "fast", "LI") == pytest.approx(1.0)  # fast spindles only on C4
+    assert _value(table, "density_n2", "slow", "D") == pytest.approx(0.4 - 0.6)
+    assert _value(table, "density_n2n3", "all", "D") == pytest.approx(7 / 7 - 4 / 7)
+    assert _value(table, "amplitude", "all", "contra") == pytest.approx((4 * 40 + 2 * 20) / 6)
+    assert _value(table, "amplitude", "fast", "ipsi") != _value(table, "amplitude", "fast", "ipsi")  # NaN
+    assert np.isfinite(_value(table, "sigma_abs", "all", "D")) and _value(table, "sigma_rel", "all", "contra") > 0
+    assert night.n2_minutes == 5.0
+    # F3/F4 lacks F4; the other configured pairs are absent altogether: one clear note.
+    assert set(table["pair"]) == {"C3/C4"}
+    assert len(problems) == 1 and "F3/F4 (no F4)" in problems[0] and "subject 'S1' night 'post'" in problems[0]
+    # in a cohort, pairs recorded nowhere get one cohort-level note, half pairs one note per night
+    result = lateralise([night, night_data(events, hyp, rec, subject="S2", night="post", trained_hand="right")])
+    assert sum("F3/F4 (no F4)" in p for p in result.problems) == 2
+    assert sum("P3/P4" in p for p in result.problems) == 1
+    assert any(p.startswith("electrode pair(s) P3/P4, O1/O2, C5/C6, FC3/FC4, CP3/CP4 in no recording")
+               for p in result.problems)
+
+
+def test_swapping_the_trained_hand_flips_every_sign(hand_night):
+    events, hyp, rec = hand_night
+    left = night_laterality(night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left"))[0]
+    right = night_laterality(night_data(events, hyp, rec, subject="S1", night="post", trained_hand="right"))[0]
+    assert (left["contra_channel"] == "C4").all() and (right["contra_channel"] == "C3").all()
+    np.testing.assert_allclose(right["D"], -left["D"], equal_nan=True)
+    np.testing.assert_allclose(right["LI"], -left["LI"], equal_nan=True)
+    np.testing.assert_allclose(right["contra"], left["ipsi"], equal_nan=True)
+
+
+def test_fast_threshold_comes_from_the_summary_config(hand_night):
+    events, hyp, rec = hand_night
+    config = Config().replace("summary", fast_threshold=12.0)  # every spindle is now fast
+    night = night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left", config=config)
+    table = night_laterality(night, config)[0]
+    assert _value(table, "density_n2", "fast", "D") == pytest.approx(0.6)
+    assert _value(table, "density_n2", "slow", "contra") == 0.0
+    # sigma bands split at 12 Hz: slow = 11-12 Hz, fast = 12-16 Hz
+    assert set(night.sigma.loc[night.sigma["band"] == "fast", "low"]) == {12.0}
+    assert set(night.sigma.loc[night.sigma["band"] == "slow", "high"]) == {12.0}
+    measures = channel_measures(night)
+    sigma = measures[measures["measure"] == "sigma_abs"].set_index(["channel", "band"])["value"]
+    assert sigma[("C3", "fast")] + sigma[("C3", "slow")] > sigma[("C3", "all")] * 0.99
+    # a threshold outside the sigma band leaves only the whole band for sigma power
+    outside = Config().replace("summary", fast_threshold=17.0)
+    night = night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left", config=outside)
+    assert set(night.sigma["band"]) == {"all"}
+
+
+def test_night_without_n2_is_reported_and_gives_nan_n2_measures(hand_night):
+    events, hyp, rec = hand_night
+    no_n2 = hyp.with_stages(np.where(hyp.stages == 2, 1, hyp.stages))  # N2 rescored as N1
+    night = night_data(events[events["stage"] == "N3"], no_n2, rec, subject="S9", night="post", trained_hand="left")
+    table, problems = night_laterality(night)
+    assert np.isnan(_value(table, "density_n2", "all", "D"))
+    assert np.isnan(_value(table, "sigma_abs", "all", "D"))
+    assert _value(table, "density_n2n3", "all", "D") == pytest.approx(0.0)  # 1 N3 spindle each side / 2 min
+    assert any("subject 'S9' night 'post': no N2 epochs" in p for p in problems)
+
+
+def test_cohort_with_a_no_n2_subject_still_analyses_the_others(hand_night):
+    events, hyp, rec = hand_night
+    no_n2 = hyp.with_stages(np.where(hyp.stages == 2, 1, hyp.stages))
+    nights = [night_data(events, hyp, rec, subject=f"S{s}", night="post", trained_hand=hand)
+              for s, hand in enumerate(["left", "left", "right"])]
+    nights.append(night_data(events, no_n2, rec, subject="S9", night="post", trained_hand="left"))
+    result = lateralise(nights, Config().replace("laterality", n_boot=100, n_perm=100))
+    t = result.stats[(result.stats["test"] == "paired_t") & (result.stats["pair"] == "C3/C4")
+                     & (result.stats["band"] == "all")].set_index("measure")
+    assert t.loc["density_n2", "n"] == 3 and t.loc["density_n2n3", "n"] == 4
+    assert any("subject 'S9' night 'post': no N2 epochs" in p for p in result.problems)
+
+
+def test_no_configured_pair_skips_the_night_with_a_message(hand_night):
+    events, hyp, rec = hand_night
+    rec = rec.pick(["C3", "Fz"])
+    result = lateralise([night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left")])
+    assert result.laterality.empty and result.stats.empty
+    assert any("none of the configured electrode pairs" in p for p in result.problems)
+
+
+@pytest.fixture(scope="module")
+def synthetic_cohort():
+    """16 subjects, half trained with each hand, baseline and post nights (80 min, 60 min N2).
+
+    Per subject: symmetric base density b ~ U(1.5, 3)/min plus a stable contralateral bias
+    a ~ U(-0.4, 0.4) on both nights; on the post night the contralateral side gains
+    ``extra`` (a grid with mean exactly 1.0/min). Gain (%) = 10 + 20 * extra + N(0, 3).
+    """
+    rng = np.random.default_rng(11)
+    hyp = Hypnogram(np.array([0] * 20 + [2] * 60 + [3] * 20 + [2] * 60), 30.0)
+    extras = np.linspace(0.25, 1.75, 16)
+    config = Config().replace("laterality", n_boot=300, n_perm=1000)
+    nights = []
+    for s, extra in enumerate(rng.permutation(extras)):
+        hand = "left" if s % 2 == 0 else "right"
+        contra, ipsi = ("C4", "C3") if hand == "left" else ("C3", "C4")
+        base, bias = rng.uniform(1.5, 3.0), rng.uniform(-0.4, 0.4)
+        gain = 10 + 20 * extra + rng.normal(0, 3)
+        for k, night in enumerate(("baseline", "post")):
+            density = {contra: base + bias + (extra if night == "post" else 0.0), ipsi: base,
+                       "F3": base, "F4": base}
+            nights.append(synthetic_night_data(f"S{s:02d}", night, hand, density, seed=100 * s + k,
+                                               score_pre=100.0, score_post=100.0 + gain, hypnogram=hyp,
+                                               config=config))
+    return lateralise(nights, config)
+
+
+def _stat(stats, night, pair, test, variable, measure="density_n2", band="all"):
+    row = stats[(stats["night"] == night) & (stats["pair"] == pair) & (stats["test"] == test)
+                & (stats["variable"] == variable) & (stats["measure"] == measure) & (stats["band"] == band)]
+    assert len(row) == 1
+    return row.iloc[0]
+
+
+@pytest.mark.slow
+def test_synthetic_cohort_recovers_planted_effect_and_gain_correlation(synthetic_cohort):
+    """End to end on EEG from the generator: the planted +1.0/min contralateral N2 density
+    increase (post - baseline) is found, its bootstrap CI covers 1.0, both hands map the same
+    way, the effect is specific to C3/C4, and D correlates with the planted gain."""
+    lat, stats = synthetic_cohort.laterality, synthetic_cohort.stats
+    assert list(lat.columns[: len(LATERALITY_COLUMNS)]) == list(LATERALITY_COLUMNS)
+    assert set(lat["role"][lat["pair"] == "C3/C4"]) == {"motor"} and set(lat["role"][lat["pair"] == "F3/F4"]) == {"control"}
+    contrast = _stat(stats, "post-baseline", "C3/C4", "paired_t", "C-I")
+    assert contrast["n"] == 16 and contrast["p_value"] < 1e-4 and contrast["effect_size"] > 1
+    assert contrast["ci_low"] <= 1.0 <= contrast["ci_high"]
+    assert abs(contrast["estimate"] - 1.0) < 0.3
+    for test in ("wilcoxon", "sign_flip"):
+        assert _stat(stats, "post-baseline", "C3/C4", test, "C-I")["p_value"] < 0.01
+    assert _stat(stats, "post", "C3/C4", "one_sample_t", "LI")["effect_size"] > 0
+    # both hands: D is positive for left- and right-trained subjects alike
+    post = lat[(lat["night"] == "post") & (lat["pair"] == "C3/C4") & (lat["measure"] == "density_n2")
+               & (lat["band"] == "all")]
+    assert post.groupby("trained_hand")["D"].mean().min() > 0.5
+    # specificity: the control pair shows no asymmetry, and the motor pair beats it
+    assert _stat(stats, "post-baseline", "F3/F4", "paired_t", "C-I")["p_value"] > 0.05
+    assert _stat(stats, "post-baseline", "F3/F4", "motor_vs_control", "D_motor-D_F3/F4")["p_value"] < 0.01
+    # gain: planted as 20 %/(spindle/min) of the increase -> strong positive correlation of the change in D
+    r = _stat(stats, "post-baseline", "C3/C4", "pearson", "D")
+    assert r["statistic"] > 0.6 and r["p_value"] < 0.01 and r["ci_low"] > 0
+    assert _stat(stats, "post-baseline", "C3/C4", "spearman", "D")["statistic"] > 0.5
+    assert abs(_stat(stats, "post-baseline", "F3/F4", "pearson", "D")["statistic"]) < 0.6
+    assert synthetic_cohort.specificity.columns[5].startswith("C3/C4")

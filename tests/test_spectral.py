@@ -1,0 +1,79 @@
+"""Band power over stage epochs: scipy kernel vs its numpy twin, and known-power sinusoids."""
+
+import numpy as np
+import pytest
+
+from sleepspindles.errors import ConfigError
+from sleepspindles.hypnogram import Hypnogram
+from sleepspindles.spectral import (
+    SIGMA_COLUMNS,
+    band_power_reference,
+    sigma_power,
+    stage_epoch_starts,
+    welch_band_power,
+)
+
+SF = 100.0
+
+
+@pytest.fixture()
+def signals():
+    """Two channels over 8 epochs: C3 = 13 Hz sine of amplitude 10 uV + noise, C4 = noise."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(8 * 30 * SF)) / SF
+    data = np.vstack([10 * np.sin(2 * np.pi * 13 * t) + rng.normal(0, 2, t.size), rng.normal(0, 2, t.size)])
+    hyp = Hypnogram(np.array([0, 2, 2, 3, 2, 1, 2, 4]), 30.0)
+    return data, hyp
+
+
+def test_epoch_starts_keep_complete_epochs_of_the_stages():
+    hyp = Hypnogram(np.array([2, 0, 2, 3, 2]), 30.0, offset=10.0)
+    # 150 s of signal: the last N2 epoch (130-160 s) runs past the end and is dropped.
+    starts = stage_epoch_starts(hyp, SF, int(150 * SF), ["N2"])
+    np.testing.assert_array_equal(starts, [1000, 7000])
+    np.testing.assert_array_equal(stage_epoch_starts(hyp, SF, int(150 * SF), ["N2", "N3"]), [1000, 7000, 10000])
+
+
+def test_kernel_matches_numpy_twin(signals):
+    data, hyp = signals
+    starts = stage_epoch_starts(hyp, SF, data.shape[1], ["N2", "N3"])
+    bands = [(11.0, 16.0), (1.0, 30.0), (0.5, 4.0)]
+    fast = welch_band_power(data, SF, starts, 3000, bands, window=4.0)
+    ref = band_power_reference(data, SF, starts, 3000, bands, window=4.0)
+    np.testing.assert_allclose(fast, ref, rtol=1e-10)
+
+
+def test_sine_power_is_half_the_squared_amplitude(signals):
+    data, hyp = signals
+    table = sigma_power(data, SF, ["C3", "C4"], hyp, bands={"all": (11, 16)}, stages=["N2"])
+    assert list(table.columns) == list(SIGMA_COLUMNS)
+    c3 = table.set_index("channel").loc["C3"]
+    noise_in_band = 4.0 * 5.0 / 50.0  # white noise variance 4 uV^2 spread over 0-50 Hz
+    assert c3["power"] == pytest.approx(50.0 + noise_in_band, rel=0.05)
+    assert c3["n_epochs"] == 4 and c3["stages"] == "N2"
+    # relative = sigma / (1-30 Hz power) = (50 + 0.4) / (50 + 4 * 29/50)
+    assert c3["relative"] == pytest.approx(50.4 / (50 + 4 * 29 / 50), rel=0.05)
+
+
+def test_non_finite_epochs_are_skipped_per_channel(signals):
+    data, hyp = signals
+    dirty = data.copy()
+    dirty[1, 3100] = np.nan  # inside the second epoch (an N2 epoch) of C4 only
+    starts = stage_epoch_starts(hyp, SF, data.shape[1], ["N2"])
+    got = welch_band_power(dirty, SF, starts, 3000, [(11, 16)])
+    clean_c4 = welch_band_power(data[1:], SF, starts[1:], 3000, [(11, 16)])
+    assert np.isfinite(got).all()
+    assert got[0, 1] == pytest.approx(clean_c4[0, 0])
+    np.testing.assert_allclose(got, band_power_reference(dirty, SF, starts, 3000, [(11, 16)]))
+
+
+def test_no_epoch_in_the_stages_gives_nan(signals):
+    data, hyp = signals
+    table = sigma_power(data, SF, ["C3", "C4"], hyp.with_stages(np.zeros(8)), bands={"all": (11, 16)})
+    assert table["power"].isna().all() and (table["n_epochs"] == 0).all()
+
+
+def test_band_beyond_nyquist_is_refused(signals):
+    data, hyp = signals
+    with pytest.raises(ConfigError, match="band 'all'"):
+        sigma_power(data, SF, ["C3", "C4"], hyp, bands={"all": (11, 60)})
