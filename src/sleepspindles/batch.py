@@ -1,0 +1,380 @@
+"""Batch runs: every recording of a manifest, in parallel, resumable and failure-isolated.
+
+Each manifest row is one task, run by :func:`process_task` in a worker (a local process pool,
+or a Dask distributed cluster when a scheduler address is given). A task writes the same files
+as ``sleepspindles run`` into ``<out>/<subject>_<night>/`` (``report.html`` first, ``run.json``
+last), so a folder whose ``run.json`` records the same input checksums and configuration is
+complete and is skipped on a rerun. A failing recording is recorded with its error; the others
+go on. At the end the results of every completed recording are gathered into
+``events.parquet``, ``summaries.parquet``, ``summaries.csv`` and ``status.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from . import output
+from .config import Config, config_to_dict
+from .errors import SleepSpindlesError, file_error, param_error
+
+__all__ = ["Task", "BatchResult", "STATUS_COLUMNS", "BATCH_FILES", "make_tasks", "process_task", "run_batch"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of ``status.csv`` (one row per manifest row).
+STATUS_COLUMNS = ("row", "subject", "night", "recording", "status", "n_spindles", "seconds", "error", "out_dir")
+#: Cohort files written by :func:`run_batch`, by key.
+BATCH_FILES = {
+    "events": "events.parquet",
+    "summaries": "summaries.parquet",
+    "summaries_csv": "summaries.csv",
+    "status": "status.csv",
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One recording to process (picklable: sent to worker processes or Dask workers)."""
+
+    row: int
+    subject: str
+    night: str
+    recording: str
+    hypnogram: str | None
+    trained_hand: str | None
+    out_dir: str
+    config: Config
+
+
+def folder_name(subject: str, night: str) -> str:
+    """``<subject>_<night>`` with characters unsafe in file names replaced by ``-``."""
+    return _UNSAFE.sub("-", f"{subject}_{night}")
+
+
+def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -> list[Task]:
+    """One :class:`Task` per manifest row (the manifest is validated as for ``cohort``)."""
+    from .io.manifest import read_manifest
+
+    manifest = read_manifest(manifest_path)
+    out = Path(out_dir).resolve()
+    return [
+        Task(
+            row=int(r["row"]),
+            subject=str(r["subject"]),
+            night=str(r["night"]),
+            recording=str(r["recording"]),
+            hypnogram=r["hypnogram"],
+            trained_hand=r["trained_hand"],
+            out_dir=str(out / folder_name(str(r["subject"]), str(r["night"]))),
+            config=config,
+        )
+        for r in manifest.table.to_dict("records")
+    ]
+
+
+def _inputs(task: Task) -> dict:
+    """The ``inputs`` block that ``run.json`` must record for the task's outputs to be current."""
+    from .io.checksum import sha256_file
+
+    inputs = {"recording": {"path": task.recording, "sha256": sha256_file(task.recording)}}
+    if task.hypnogram is not None:
+        inputs["hypnogram"] = {"path": task.hypnogram, "sha256": sha256_file(task.hypnogram)}
+    return inputs
+
+
+def is_complete(task: Task) -> dict | None:
+    """The task's ``run.json`` when its outputs are complete and current, else ``None``.
+
+    Current means: same recording (and hypnogram) SHA-256 and same configuration; complete
+    means every file ``run.json`` lists, plus ``report.html``, exists.
+    """
+    from .io.results import read_run_json
+
+    run = read_run_json(task.out_dir)
+    if run is None:
+        return None
+    wanted_config = json.loads(json.dumps(config_to_dict(task.config)))
+    if run.get("config") != wanted_config:
+        return None
+    try:
+        current = _inputs(task)
+    except SleepSpindlesError:
+        return None
+    recorded = run.get("inputs", {})
+    if set(recorded) != set(current) or any(recorded[k].get("sha256") != v["sha256"] for k, v in current.items()):
+        return None
+    folder = Path(task.out_dir)
+    if not all((folder / name).is_file() for name in [*run.get("files", []), "report.html"]):
+        return None
+    return run
+
+
+def process_task(task: Task) -> dict:
+    """Process one recording (or skip it when complete); never raises for a bad recording.
+
+    Returns
+    -------
+    dict
+        A row of the status table (:data:`STATUS_COLUMNS`); ``status`` is ``"done"``,
+        ``"skipped"`` or ``"failed"`` (with ``error``).
+    """
+    started = time.perf_counter()
+    status = {"row": task.row, "subject": task.subject, "night": task.night, "recording": task.recording,
+              "status": "done", "n_spindles": -1, "seconds": 0.0, "error": "", "out_dir": task.out_dir}
+    try:
+        run = is_complete(task)
+        if run is not None:
+            status.update(status="skipped", n_spindles=int(run.get("detection", {}).get("n_events", -1)))
+        else:
+            status["n_spindles"] = _compute(task)
+    except Exception as exc:  # noqa: BLE001 - one bad recording must not stop the batch
+        message = str(exc) if isinstance(exc, SleepSpindlesError) else f"{type(exc).__name__}: {exc}"
+        logger.debug("row %d failed", task.row, exc_info=True)
+        status.update(status="failed", error=message)
+    status["seconds"] = round(time.perf_counter() - started, 3)
+    return status
+
+
+def _compute(task: Task) -> int:
+    """Run the pipeline and write the folder; ``run.json`` is removed first and written last."""
+    from .pipeline import process_recording
+    from .report import write_subject_report
+
+    folder = Path(task.out_dir)
+    (folder / "run.json").unlink(missing_ok=True)  # a half-updated folder must never look complete
+    if not Path(task.recording).is_file():
+        raise file_error(task.recording, "recording file not found")
+    if task.hypnogram is not None and not Path(task.hypnogram).is_file():
+        raise file_error(task.hypnogram, "hypnogram file not found")
+    result = process_recording(task.recording, task.hypnogram, task.config)
+    write_subject_report(result, folder, trained_hand=task.trained_hand, subject=task.subject, night=task.night)
+    metadata = {**result.metadata, "subject": task.subject, "night": task.night}
+    output.write_run(folder, result.events, result.summary, metadata)
+    return int(len(result.events))
+
+
+# ----------------------------------------------------------------------- executors
+
+
+def _serial(tasks: list[Task]) -> Iterator[dict]:
+    for task in tasks:
+        yield process_task(task)
+
+
+def _local_pool(tasks: list[Task], jobs: int) -> Iterator[dict]:
+    """Tasks on a pool of ``jobs`` fresh (spawned) processes, results as they complete."""
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    futures = {pool.submit(process_task, t): t for t in tasks}
+    try:
+        for future in as_completed(futures):
+            yield _outcome(future, futures[future])
+    finally:  # Ctrl-C or an early close: drop what has not started
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _dask(tasks: list[Task], address: str) -> Iterator[dict]:
+    """Tasks on a Dask distributed cluster (workers must see the same file paths)."""
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise param_error("scheduler", "usable only with dask installed (pip install 'sleepspindles[dask]')",
+                          address) from None
+    with Client(address) as client:
+        futures = client.map(process_task, tasks, pure=False)
+        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        try:
+            for future in dask_completed(futures):
+                yield _outcome(future, by_key[future.key])
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+
+
+def _outcome(future, task: Task) -> dict:
+    """A future's status row; a crashed worker becomes a failed row, not a crashed batch."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OOM killer
+        return {"row": task.row, "subject": task.subject, "night": task.night, "recording": task.recording,
+                "status": "failed", "n_spindles": -1, "seconds": 0.0,
+                "error": f"worker failed: {type(exc).__name__}: {exc}", "out_dir": task.out_dir}
+
+
+def _executor(tasks: list[Task], jobs: int, scheduler: str | None) -> Iterator[dict]:
+    if scheduler:
+        return _dask(tasks, scheduler)
+    if jobs == 1 or len(tasks) <= 1:
+        return _serial(tasks)
+    return _local_pool(tasks, jobs)
+
+
+# ----------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Outcome of :func:`run_batch`; ``str()`` is the one-line summary.
+
+    Attributes
+    ----------
+    out_dir : Path
+    status : pandas.DataFrame
+        One row per manifest row (:data:`STATUS_COLUMNS`), in manifest order.
+    seconds : float
+        Wall time of the batch.
+    files : dict of str to Path
+        Cohort files written (:data:`BATCH_FILES`).
+    """
+
+    out_dir: Path
+    status: pd.DataFrame
+    seconds: float
+    files: dict = field(default_factory=dict)
+
+    def _labels(self, state: str) -> list[str]:
+        sel = self.status[self.status["status"] == state]
+        return [f"{s}/{n}" for s, n in zip(sel["subject"], sel["night"])]
+
+    @property
+    def failed(self) -> list[str]:
+        """``subject/night`` of every failed recording (empty when all succeeded)."""
+        return self._labels("failed")
+
+    @property
+    def done(self) -> list[str]:
+        """Recordings computed in this run."""
+        return self._labels("done")
+
+    @property
+    def skipped(self) -> list[str]:
+        """Recordings already complete (same input checksum and configuration), not recomputed."""
+        return self._labels("skipped")
+
+    def __str__(self) -> str:
+        n = len(self.status)
+        line = (f"batch: {n} recording(s) in {self.seconds:.1f} s: {len(self.done)} processed, "
+                f"{len(self.skipped)} already complete, {len(self.failed)} failed; tables in {self.out_dir}")
+        if self.failed:
+            shown = ", ".join(self.failed[:5]) + (", ..." if len(self.failed) > 5 else "")
+            line += f"; failed: {shown} (errors in {BATCH_FILES['status']})"
+        return line
+
+
+def _tagged(frame: pd.DataFrame, status: dict) -> pd.DataFrame:
+    """``frame`` with ``subject`` and ``night`` columns first."""
+    out = frame.copy()
+    out.insert(0, "night", status["night"])
+    out.insert(0, "subject", status["subject"])
+    return out
+
+
+def gather_tables(status: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cohort events and summaries from the folders of every completed recording, in manifest order.
+
+    Always read back from the files, so a resumed batch gives the same tables as an
+    uninterrupted one.
+    """
+    from .events import EVENT_COLUMNS
+    from .io.results import read_run_tables
+    from .summary import SUMMARY_COLUMNS
+
+    events, summaries = [], []
+    for row in status.sort_values("row").to_dict("records"):
+        if row["status"] in ("done", "skipped"):
+            ev, summ = read_run_tables(row["out_dir"])
+            events.append(_tagged(ev, row))
+            summaries.append(_tagged(summ, row))
+    if not events:
+        return (pd.DataFrame(columns=["subject", "night", *EVENT_COLUMNS]),
+                pd.DataFrame(columns=["subject", "night", *SUMMARY_COLUMNS]))
+    return pd.concat(events, ignore_index=True), pd.concat(summaries, ignore_index=True)
+
+
+def _progress(outcomes: Iterable[dict], total: int, progress: bool) -> list[dict]:
+    """Consume outcomes under a tqdm bar (elapsed, remaining); failures logged as they come."""
+    from tqdm.auto import tqdm
+
+    rows = []
+    with tqdm(total=total, unit="rec", desc="recordings", disable=None if progress else True) as bar:
+        for row in outcomes:
+            rows.append(row)
+            if row["status"] == "failed":
+                logger.warning("%s/%s failed: %s", row["subject"], row["night"], row["error"])
+            bar.update(1)
+            bar.set_postfix(failed=sum(r["status"] == "failed" for r in rows), refresh=False)
+    return rows
+
+
+def run_batch(
+    manifest_path: str | Path,
+    out_dir: str | Path,
+    config: Config | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    *,
+    progress: bool = True,
+) -> BatchResult:
+    """Process every recording of a manifest; resumable and failure-isolated.
+
+    Parameters
+    ----------
+    manifest_path : str or Path
+        Cohort manifest CSV (:mod:`sleepspindles.io.manifest`), one row per recording.
+    out_dir : str or Path
+        Output folder: one sub-folder per recording plus the cohort tables.
+    config : Config, optional
+    jobs : int, optional
+        Local worker processes (default ``config.batch.jobs``); 1 runs in this process.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:port``; default ``config.batch.scheduler``). When
+        given, tasks go to that cluster instead of the local pool.
+    progress : bool
+        Show a progress bar (only on a terminal).
+
+    Returns
+    -------
+    BatchResult
+        ``failed`` lists the recordings that failed (their errors are in ``status.csv``).
+
+    Raises
+    ------
+    DataError
+        When the manifest itself is invalid (a bad recording only fails its own row).
+    """
+    config = config or Config()
+    jobs = config.batch.jobs if jobs is None else jobs
+    scheduler = config.batch.scheduler if scheduler is None else scheduler
+    if not isinstance(jobs, int) or jobs < 1:
+        raise param_error("jobs", "a positive integer", jobs)
+    started = time.perf_counter()
+    tasks = make_tasks(manifest_path, out_dir, config)
+    rows = _progress(_executor(tasks, jobs, scheduler), len(tasks), progress)
+    status = pd.DataFrame(rows, columns=list(STATUS_COLUMNS)).sort_values("row", ignore_index=True)
+    events, summaries = gather_tables(status)
+    out = Path(out_dir)
+    files = {
+        "events": output.write_parquet(out / BATCH_FILES["events"], events),
+        "summaries": output.write_parquet(out / BATCH_FILES["summaries"], summaries),
+        "summaries_csv": output.write_csv(out / BATCH_FILES["summaries_csv"], summaries),
+        "status": output.write_csv(out / BATCH_FILES["status"], status),
+    }
+    files["report"] = _cohort_report(status, out)
+    return BatchResult(out_dir=out, status=status, seconds=time.perf_counter() - started, files=files)
+
+
+def _cohort_report(status: pd.DataFrame, out: Path) -> Path:
+    """The cohort report page: every recording's status (statistics come from ``cohort``)."""
+    from .report import write_cohort_report
+
+    return write_cohort_report(None, status, out, title="Batch report")

@@ -1,0 +1,136 @@
+"""Batch runs: failure isolation, resumption after an interrupt, Dask cluster = local pool."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sleepspindles.batch import BATCH_FILES, is_complete, make_tasks, run_batch
+from sleepspindles.cli import main
+from sleepspindles.config import Config
+from sleepspindles.hypnogram import Hypnogram, Stage
+from sleepspindles.output import write_edf
+from sleepspindles.synthetic import make_synthetic_night
+
+GOOD = ("s1", "s2", "s3", "s4")
+HEADER = "subject,night,recording,hypnogram,trained_hand,score_pre,score_post"
+
+
+def _hypnogram(minutes: int = 20) -> Hypnogram:
+    pattern = [Stage.W] * 2 + [Stage.N1] * 2 + [Stage.N2] * 16 + [Stage.N3] * 8 + [Stage.REM] * 4
+    stages = (pattern + [Stage.N2] * 2 * minutes)[: 2 * minutes]
+    return Hypnogram(np.array([int(s) for s in stages], dtype=np.int8), 30.0, source="scored")
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    """Four good 20-min 2-channel EDF+ nights and one corrupt (truncated) file, with manifests."""
+    folder = tmp_path_factory.mktemp("cohort")
+    rows = []
+    for i, subject in enumerate(GOOD):
+        night = make_synthetic_night(hypnogram=_hypnogram(), duration_hours=1 / 3, sf=128.0, channels=("C3", "C4"),
+                                     density={"C3": 3.0, "C4": 4.0}, seed=10 + i)
+        write_edf(night.recording, folder / f"{subject}.edf")
+        rows.append(f"{subject},learning,{subject}.edf,,{'left' if i % 2 else 'right'},10,{11 + i}")
+    whole = (folder / "s1.edf").read_bytes()
+    (folder / "broken.edf").write_bytes(whole[: len(whole) // 3])  # header intact, data cut short
+    (folder / "good.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    bad_row = "s5,learning,broken.edf,,left,,"
+    (folder / "mixed.csv").write_text("\n".join([HEADER, rows[0], bad_row, *rows[1:]]) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(cohort, tmp_path_factory):
+    """An uninterrupted run of the mixed manifest on a local pool of 2 processes."""
+    out = tmp_path_factory.mktemp("reference")
+    return run_batch(cohort / "mixed.csv", out, Config(), jobs=2, progress=False)
+
+
+def tables(out: Path) -> dict[str, pd.DataFrame]:
+    return {key: pd.read_parquet(out / BATCH_FILES[key]) for key in ("events", "summaries")}
+
+
+def test_bad_recording_fails_alone(reference, cohort):
+    status = reference.status
+    assert reference.failed == ["s5/learning"]
+    bad = status.set_index("subject").loc["s5"]
+    assert bad["status"] == "failed" and "broken.edf" in bad["error"] and "Traceback" not in bad["error"]
+    assert set(status.loc[status["status"] == "done", "subject"]) == set(GOOD)
+    assert (status.loc[status["status"] == "done", "n_spindles"] > 0).all()
+    assert "1 failed" in str(reference) and "s5/learning" in str(reference)
+    # Cohort tables hold every good recording and nothing of the bad one.
+    t = tables(reference.out_dir)
+    assert set(t["events"]["subject"]) == set(GOOD)
+    per_subject = t["events"].groupby("subject").size()
+    assert per_subject.to_dict() == status.set_index("subject").loc[list(GOOD), "n_spindles"].to_dict()
+    csv = pd.read_csv(reference.out_dir / "summaries.csv")
+    pd.testing.assert_frame_equal(csv, t["summaries"], check_dtype=False)
+    on_disk = pd.read_csv(reference.out_dir / "status.csv", keep_default_na=False)
+    assert on_disk["status"].tolist() == status["status"].tolist()
+    assert (reference.out_dir / "s1_learning" / "report.html").is_file()
+    assert "Batch report" in (reference.out_dir / "cohort_report.html").read_text(encoding="utf-8")
+    # The CLI on the same folder: everything good is already complete, the exit code says one failed.
+    assert main(["batch", str(cohort / "mixed.csv"), "--out", str(reference.out_dir)]) == 1
+
+
+def test_outputs_are_current_only_for_same_input_and_config(reference, cohort):
+    task = next(t for t in make_tasks(cohort / "mixed.csv", reference.out_dir, Config()) if t.subject == "s1")
+    assert is_complete(task) is not None
+    changed = make_tasks(cohort / "mixed.csv", reference.out_dir, Config().replace("detection", thresh_rms=2.0))
+    assert is_complete(next(t for t in changed if t.subject == "s1")) is None
+    other_input = task.__class__(**{**task.__dict__, "recording": str(cohort / "s2.edf")})
+    assert is_complete(other_input) is None
+
+
+def _interrupted_run(manifest: Path, out: Path, after: int) -> int:
+    """Run the CLI in a subprocess and send it SIGINT once ``after`` recordings are complete."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sleepspindles.cli", "batch", str(manifest), "--out", str(out),
+                             "--jobs", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    while proc.poll() is None and len(list(out.glob("*/run.json"))) < after:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    return proc.returncode
+
+
+def test_interrupt_then_resume(cohort, reference, tmp_path):
+    code = _interrupted_run(cohort / "good.csv", tmp_path, after=2)
+    finished = sorted(p.parent.name for p in tmp_path.glob("*/run.json"))
+    assert code == 130 and 2 <= len(finished) < len(GOOD)
+    assert not list(tmp_path.rglob("*.part"))  # the interrupted write left no temporary file
+    before = {name: (tmp_path / name / "run.json").read_bytes() for name in finished}
+    stamps = {name: (tmp_path / name / "events.csv").stat().st_mtime_ns for name in finished}
+    resumed = run_batch(cohort / "good.csv", tmp_path, Config(), jobs=1, progress=False)
+    assert sorted(f"{s.replace('/', '_')}" for s in resumed.skipped) == finished
+    assert len(resumed.done) == len(GOOD) - len(finished) and not resumed.failed
+    for name in finished:  # not recomputed: same provenance (creation time inside) and untouched files
+        assert (tmp_path / name / "run.json").read_bytes() == before[name]
+        assert (tmp_path / name / "events.csv").stat().st_mtime_ns == stamps[name]
+    ours, theirs = tables(tmp_path), tables(reference.out_dir)
+    for key in ours:
+        pd.testing.assert_frame_equal(ours[key], theirs[key])
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_local_pool(cohort, reference, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        result = run_batch(cohort / "mixed.csv", tmp_path, Config(), scheduler=cluster.scheduler_address,
+                           progress=False)
+    assert result.failed == ["s5/learning"] and len(result.done) == len(GOOD)
+    ours, theirs = tables(tmp_path), tables(reference.out_dir)
+    for key in ours:
+        pd.testing.assert_frame_equal(ours[key], theirs[key])
+    pd.testing.assert_frame_equal(result.status[["subject", "status", "n_spindles", "error"]],
+                                  reference.status[["subject", "status", "n_spindles", "error"]])
