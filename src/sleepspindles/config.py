@@ -70,7 +70,7 @@ class DetectionConfig:
     """Spindle detection parameters (seconds and Hz)."""
 
     #: ``"fast"`` (our engine) or ``"yasa"`` (the reference ``yasa.spindles_detect``).
-    method: str = "yasa"
+    method: str = "fast"
     #: Stages searched for spindles.
     stages: tuple[str, ...] = ("N2", "N3")
     #: Spindle (sigma) band in Hz.

@@ -8,11 +8,11 @@ column        unit    meaning
 channel       -       canonical channel name (``"C3"``)
 stage         -       sleep stage at the spindle peak (``"N2"``, ``"N3"``...)
 start         s       onset
-peak          s       time of the largest absolute sigma-band amplitude
+peak          s       time of the most prominent sigma-band peak
 end           s       offset
 duration      s       ``end - start``
-amplitude     uV      peak-to-peak amplitude of the sigma-filtered signal
-rms           uV      root mean square of the sigma-filtered signal
+amplitude     uV      peak-to-peak amplitude of the detrended broadband signal
+rms           uV      root mean square of the detrended broadband signal
 frequency     Hz      median instantaneous frequency in the sigma band
 oscillations  -       number of positive peaks of the sigma-filtered signal
 symmetry      -       position of the peak within the event (0 = start, 1 = end)

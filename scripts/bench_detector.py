@@ -1,0 +1,152 @@
+"""Time our spindle detector against YASA on a synthetic night, each in its own subprocess.
+
+Prints, for each engine: seconds per channel-hour, peak RSS (MB), and the ratio YASA/ours,
+plus the by-event F1 (IoU >= 0.5) between the two event tables.
+
+    python scripts/bench_detector.py                       # 8 h, 6 channels, 256 Hz
+    python scripts/bench_detector.py --hours 1 --channels 2 --sf 100
+    python scripts/bench_detector.py --big                 # 64 channels, 8 h, 256 Hz, ours only
+    python scripts/bench_detector.py --threads 2           # ours with n_jobs=2
+
+The signal (coloured noise plus 11.5-15 Hz waxing-waning bursts, float64) is generated inside
+each subprocess, one channel at a time, so the raw data is the only large allocation. BLAS and
+numba run single-threaded unless --threads is given (YASA always single-threaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_night(hours: float, n_ch: int, sf: float, seed: int = 0):
+    """(data float64 (n_ch, n), sf): coloured noise and a waxing-waning burst every ~7 s."""
+    import numpy as np
+    from scipy.signal import lfilter
+
+    n = int(hours * 3600 * sf)
+    data = np.empty((n_ch, n))
+    period = int(7.1 * sf)
+    for c in range(n_ch):
+        rng = np.random.default_rng([seed, c])
+        data[c] = rng.standard_normal(n)
+        data[c] = lfilter([3.0], [1, -0.95], data[c]) + 2.0 * rng.standard_normal(n)
+        for s0 in range(int(3 * sf), n - period, period):
+            d = rng.uniform(0.6, 1.8)
+            m = int(d * sf)
+            tt = np.arange(m) / sf
+            a, f = rng.uniform(15, 40), rng.uniform(11.5, 15)
+            data[c, s0 : s0 + m] += a * np.sin(np.pi * tt / d) ** 2 * np.sin(2 * np.pi * f * tt)
+    return data
+
+
+def _child(args) -> None:
+    """Run one engine and write timing, peak RSS and events to a JSON file."""
+    import resource
+
+    import numpy as np
+
+    from sleepspindles.config import DetectionConfig
+    from sleepspindles.recording import Recording
+
+    data = make_night(args.hours, args.channels, args.sf)
+    rec = Recording(data, args.sf, tuple(f"E{i}" for i in range(args.channels)))
+    del data
+    if args.engine == "fast":
+        from sleepspindles.detection import fast as engine
+
+        # Compile (or load the cache) on a small signal so the timing is the steady state.
+        small = Recording(np.random.default_rng(1).standard_normal((1, int(120 * args.sf))), args.sf, ("X",))
+        engine.detect(small, None, DetectionConfig(method="fast"))
+        cfg = DetectionConfig(method="fast", n_jobs=args.threads)
+    else:
+        from sleepspindles.detection import yasa_ref as engine
+
+        cfg = DetectionConfig(method="yasa")
+    t0 = time.perf_counter()
+    res = engine.detect(rec, None, cfg)
+    elapsed = time.perf_counter() - t0
+    ev = res.events
+    out = {
+        "seconds": elapsed,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "raw_mb": args.channels * rec.n_samples * 8 / 2**20,
+        "channel_hours": args.channels * args.hours,
+        "events": {c: ev[c].tolist() for c in ("channel", "start", "end")},
+    }
+    Path(args.out).write_text(json.dumps(out))
+
+
+def _run(engine: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        env = dict(os.environ)
+        threads = "1" if engine == "yasa" else str(args.threads)
+        env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
+                   NUMBA_NUM_THREADS=threads)
+        cmd = [sys.executable, __file__, "--child", engine, "--out", str(out), "--hours", str(args.hours),
+               "--channels", str(args.channels), "--sf", str(args.sf), "--threads", str(args.threads)]
+        subprocess.run(cmd, check=True, env=env)
+        return json.loads(out.read_text())
+
+
+def _f1(a: dict, b: dict) -> float:
+    import numpy as np
+
+    from sleepspindles.matching import match_events
+
+    tp = n_a = n_b = 0
+    for ch in sorted(set(a["channel"]) | set(b["channel"])):
+        sa = [i for i, c in enumerate(a["channel"]) if c == ch]
+        sb = [i for i, c in enumerate(b["channel"]) if c == ch]
+        m = match_events(np.take(a["start"], sa), np.take(a["end"], sa), np.take(b["start"], sb),
+                         np.take(b["end"], sb), iou=0.5)
+        tp, n_a, n_b = tp + m.n_matched, n_a + len(sa), n_b + len(sb)
+    return 2 * tp / (n_a + n_b) if n_a + n_b else float("nan")
+
+
+def _report(name: str, r: dict) -> None:
+    per = r["seconds"] / r["channel_hours"]
+    budget = 1.5 * r["raw_mb"] + 300
+    print(f"{name:5s}: {r['seconds']:8.2f} s total, {per:.4f} s per channel-hour, peak RSS "
+          f"{r['peak_rss_mb']:8.0f} MB (raw float64 {r['raw_mb']:.0f} MB; budget 1.5x+300 = {budget:.0f} MB), "
+          f"{len(r['events']['start'])} events")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hours", type=float, default=8.0)
+    p.add_argument("--channels", type=int, default=6)
+    p.add_argument("--sf", type=float, default=256.0)
+    p.add_argument("--threads", type=int, default=1, help="n_jobs of our engine (YASA: always 1)")
+    p.add_argument("--big", action="store_true", help="64 channels, 8 h, 256 Hz, 2 threads, ours only")
+    p.add_argument("--no-yasa", action="store_true", help="time our engine only")
+    p.add_argument("--child", choices=("fast", "yasa"), help=argparse.SUPPRESS)
+    p.add_argument("--out", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        args.engine = args.child
+        _child(args)
+        return 0
+    if args.big:
+        args.hours, args.channels, args.sf, args.threads, args.no_yasa = 8.0, 64, 256.0, 2, True
+    print(f"night: {args.hours:g} h x {args.channels} channels at {args.sf:g} Hz; ours with n_jobs={args.threads}")
+    ours = _run("fast", args)
+    _report("ours", ours)
+    if args.no_yasa:
+        return 0
+    ref = _run("yasa", args)
+    _report("yasa", ref)
+    print(f"ratio YASA/ours: {ref['seconds'] / ours['seconds']:.1f}x")
+    print(f"parity F1 (IoU >= 0.5): {_f1(ref['events'], ours['events']):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

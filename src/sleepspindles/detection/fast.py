@@ -1,0 +1,468 @@
+"""Our spindle engine: YASA's method (Lacourse et al. 2018 family), streamed and compiled.
+
+Method (as ``yasa.spindles_detect``): broadband (``freq_broad``) and sigma (``freq_sp``, 1.5 Hz
+transitions) zero-phase FIR filters designed by MNE; three criteria per sample -- relative sigma
+power of 2 s Hann STFT frames every 0.2 s, moving correlation of sigma and broadband signals and
+moving RMS of the sigma signal (0.3 s windows every 0.1 s, linearly interpolated); the RMS
+threshold is ``mean + thresh_rms * trimmed SD`` (10 % cut each side, capped at 10 uV) over the
+included samples of the whole night; a ~100 ms moving mean of the vote count must exceed
+``n_criteria - 1``; runs closer than ``min_distance`` merge; ``duration[0] < d < duration[1]``.
+
+How it differs in execution (not in method):
+
+* Every channel is first brought to a fixed internal rate (100 Hz, more only for a broadband
+  edge above 40 Hz) *inside the filtering FFT*: one forward FFT of a native-rate block, multiply
+  by the FIR responses designed at the internal rate, inverse FFT at the internal rate. So the
+  same continuous signal gives the same spindles at 100, 128, 200, 256 or 512 Hz (YASA's window
+  lengths and STFT bins shift with the rate), and the work after the first FFT does not grow
+  with the sampling rate.
+* The night is processed in overlapping blocks (``block_seconds``) in two passes: pass 1
+  accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.kernels.TrimmedStats`),
+  pass 2 detects. A block owns the events that *start* in its core; its margins cover the
+  filters, windows, merging and longest duration, so results do not depend on block edges.
+* Channels are processed in batched FFTs, in ``n_jobs`` threads over channel groups (numba
+  kernels release the GIL); each channel's result does not depend on its group.
+
+Deliberate differences: amplitude is the peak-to-peak of the detrended broadband signal with
+parabolic (vertex) interpolation of the two extremes, so it does not shrink at low sampling
+rates; NaN samples and flat stretches (``flat_seconds``) are excluded from the threshold and from
+detection and reported in ``excluded_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import scipy.fft as sfft
+
+from .. import kernels
+from ..config import DetectionConfig
+from ..errors import param_error
+from ..events import as_events, empty_events
+from ..hypnogram import Hypnogram, Stage, parse_stages
+from ..recording import Recording
+from . import DetectionResult, stage_names
+
+__all__ = ["detect", "internal_rate"]
+
+logger = logging.getLogger(__name__)
+
+_BASE_RATE = 100  # internal sampling rate (Hz) for the default 1-30 Hz broadband
+_MAX_BATCH = 16  # channels per batched FFT (bounds block memory for 64-channel nights)
+_RMS_CAP = 10.0  # uV, YASA's cap on the RMS threshold (artefacts in wake)
+_RMS_CUT = 0.10  # trimmed SD: fraction cut at each end
+
+
+def internal_rate(freq_broad_hi: float) -> int:
+    """Internal rate (Hz): a multiple of 100 with Nyquist above the broadband stop edge."""
+    return int(_BASE_RATE * max(1, math.ceil(2.5 * freq_broad_hi / _BASE_RATE)))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything fixed for one (rate, length, config): grids, blocks, filters, windows."""
+
+    sf: float
+    rate: int
+    p: int  # native samples per q internal samples
+    q: int
+    n_nat: int
+    n_int: int
+    l_nat: int
+    l_int: int
+    margin: int  # internal samples of context on each side of a block core
+    hop: int  # internal samples per block core
+    h_broad: np.ndarray  # response at the block's FFT bins, scaled for the inverse FFT
+    h_sigma: np.ndarray  # idem, doubled (analytic signal) except at 0 Hz
+    nat_lo: np.ndarray  # native neighbours of each internal sample (for exclusion masks)
+    nat_hi: np.ndarray
+    frame_len: int
+    frame_step: int
+    knot_step: int
+    knot_half: int
+    soft_w: int
+    sig_bins: tuple[int, int]
+    broad_bins: tuple[int, int]
+    det_left: int
+    det_right: int
+    min_gap: float
+    flat_len: int
+    peak_distance: int
+
+    @property
+    def n_blocks(self) -> int:
+        return max(1, -(-self.n_int // self.hop))
+
+
+@lru_cache(maxsize=8)
+def _fir(rate: int, lo: float, hi: float, l_trans: float, h_trans: float) -> np.ndarray:
+    """MNE's zero-phase FIR (firwin, Hamming, automatic length), as ``filter_data`` builds it."""
+    from mne.filter import create_filter
+
+    return create_filter(
+        None, float(rate), lo, hi, l_trans_bandwidth=l_trans, h_trans_bandwidth=h_trans,
+        method="fir", fir_design="firwin", verbose=False,
+    )
+
+
+def _auto_trans(lo: float, hi: float, sf: float) -> tuple[float, float]:
+    """MNE's automatic transition bands for a band-pass at the *native* rate ``sf``."""
+    return min(max(0.25 * lo, 2.0), lo), min(max(0.25 * hi, 2.0), sf / 2.0 - hi)
+
+
+def _response(h: np.ndarray, l_int: int, n_bins: int) -> np.ndarray:
+    """Real response of a symmetric FIR at the first ``n_bins`` bins of an ``l_int``-point DFT."""
+    half = h.size // 2
+    wrapped = np.zeros(l_int)
+    wrapped[: half + 1] = h[half:]
+    wrapped[l_int - half :] = h[:half]
+    return np.fft.rfft(wrapped)[:n_bins].real
+
+
+def _smooth5(n: int) -> int:
+    """Smallest 2-3-5-smooth integer >= n (pocketfft is fastest on those lengths)."""
+    while True:
+        m = n
+        for f in (2, 3, 5):
+            while m % f == 0:
+                m //= f
+        if m == 1:
+            return n
+        n += 1
+
+
+def _make_plan(sf: float, n_nat: int, cfg: DetectionConfig, broad_hi: float) -> _Plan:
+    rate = internal_rate(broad_hi)
+    frac = Fraction(sf).limit_denominator(1000)
+    if abs(float(frac) - sf) > 1e-9 * sf:
+        raise param_error("sf", "a sampling rate with at most 3 decimals (resample first)", sf)
+    ratio = frac / rate
+    p, q = ratio.numerator, ratio.denominator
+    # Transition bands as YASA gets them at the native rate (they narrow only near Nyquist).
+    h_b = _fir(rate, cfg.freq_broad[0], broad_hi, *_auto_trans(cfg.freq_broad[0], broad_hi, sf))
+    h_s = _fir(rate, cfg.freq_sp[0], cfg.freq_sp[1], 1.5, 1.5)
+    frame_step, frame_len = rate // 5, 2 * rate
+    unit_int = math.lcm(q, frame_step)
+    unit_nat = unit_int * p // q
+    det_left = math.ceil(cfg.min_distance * rate) + 2
+    det_right = math.ceil((cfg.duration[1] + cfg.min_distance) * rate) + 2
+    soft_w = max(int(0.1 * rate), 1)
+    context = max(h_b.size, h_s.size) // 2 + rate // 2 + frame_len // 2 + 2 * frame_step + rate // 2 + soft_w
+    margin_s = max((context + max(det_left, det_right)) / rate, cfg.flat_seconds + 0.5)
+    margin = unit_int * math.ceil(margin_s * rate / unit_int)
+    n_int = -(-n_nat * q // p)
+    wanted = min(cfg.block_seconds * rate, n_int + unit_int) + 2 * margin
+    n_units = _smooth5(math.ceil(wanted / unit_int))
+    l_int, l_nat = n_units * unit_int, n_units * unit_nat
+    n_bins = min(l_int, l_nat) // 2 + 1
+    scale = l_int / l_nat
+    h_sigma = 2 * scale * _response(h_s, l_int, n_bins)
+    h_sigma[0] /= 2
+    pos = np.arange(l_int) * p / q
+    return _Plan(
+        sf=sf, rate=rate, p=p, q=q, n_nat=n_nat, n_int=n_int, l_nat=l_nat, l_int=l_int,
+        margin=margin, hop=l_int - 2 * margin,
+        h_broad=(scale * _response(h_b, l_int, n_bins)).astype(np.float32),
+        h_sigma=h_sigma.astype(np.float32),
+        nat_lo=np.floor(pos).astype(np.int64), nat_hi=np.minimum(np.ceil(pos), l_nat - 1).astype(np.int64),
+        frame_len=frame_len, frame_step=frame_step, knot_step=rate // 10, knot_half=math.ceil(0.15 * rate),
+        soft_w=soft_w,
+        sig_bins=(math.ceil(cfg.freq_sp[0] * 2 - 1e-9), math.floor(cfg.freq_sp[1] * 2 + 1e-9)),
+        broad_bins=(math.ceil(cfg.freq_broad[0] * 2 - 1e-9), math.floor(broad_hi * 2 + 1e-9)),
+        det_left=det_left, det_right=det_right, min_gap=cfg.min_distance * rate,
+        flat_len=max(int(round(cfg.flat_seconds * sf)), 2), peak_distance=math.ceil(0.06 * rate),
+    )
+
+
+# --------------------------------------------------------------------------- one block
+@dataclass(frozen=True)
+class _Block:
+    """Filtered signals of a batch of channels over one block (internal rate, local indices)."""
+
+    g0: int  # global internal index of local sample 0
+    core: slice  # local samples this block owns
+    valid: np.ndarray  # (c, l_int) bool: included stage, finite, not flat, inside the night
+    excluded: np.ndarray  # (c,) samples of the core in searched stages but unusable
+    sigma: np.ndarray  # (c, l_int) float32 or complex64 analytic signal
+    broad: np.ndarray | None
+
+
+def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``data`` over native ``[a, a + l_nat)``, odd-reflected at the night's edges (as MNE).
+
+    Also returns the unusable samples: non-finite (zeroed) or inside a flat run.
+    """
+    n = plan.n_nat
+    lo, hi = max(a, 0), min(a + plan.l_nat, n)
+    seg = np.zeros((len(rows), plan.l_nat), dtype=np.float32)
+    bad = np.zeros(seg.shape, dtype=np.bool_)
+    kernels.prepare_rows(data, rows, lo, hi, lo - a, plan.flat_len, seg, bad)
+    if a < 0 or a + plan.l_nat > n:
+        idx = np.arange(a, a + plan.l_nat)
+        left = (idx < 0) & (-idx < n)
+        right = (idx >= n) & (2 * (n - 1) - idx >= 0)
+        for where, src, edge in ((left, -idx[left], 0), (right, 2 * (n - 1) - idx[right], n - 1)):
+            if src.size:
+                lo_src = int(src.min())
+                near = data[rows, lo_src : int(src.max()) + 1]
+                values = 2 * data[rows, edge : edge + 1] - near[:, src - lo_src]
+                seg[:, where] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    return seg, bad
+
+
+def _included(hypnogram: Hypnogram | None, codes: np.ndarray, g0: int, plan: _Plan) -> np.ndarray:
+    """Internal samples (global ``g0 ..``) inside the night and in the searched stages."""
+    idx = np.arange(g0, g0 + plan.l_int)
+    inside = (idx >= 0) & (idx < plan.n_int)
+    if hypnogram is None:
+        return inside
+    return inside & np.isin(_stage_at(hypnogram, idx / plan.rate), codes)
+
+
+def _stage_at(hypnogram: Hypnogram, t: np.ndarray) -> np.ndarray:
+    epoch = np.floor((t - hypnogram.offset) / hypnogram.epoch_length).astype(np.int64)
+    ok = (epoch >= 0) & (epoch < hypnogram.n_epochs)
+    out = np.full(t.shape, int(Stage.UNSCORED), dtype=np.int8)
+    out[ok] = hypnogram.stages[epoch[ok]]
+    return out
+
+
+def _block(data, rows, k: int, plan: _Plan, include: np.ndarray, with_broad: bool) -> _Block:
+    g0 = k * plan.hop - plan.margin
+    seg, bad_nat = _native_segment(data, rows, g0 * plan.p // plan.q, plan)
+    spec = sfft.rfft(seg, axis=1)[:, : plan.h_sigma.size]
+    del seg
+    if bad_nat.any():
+        bad = bad_nat[:, plan.nat_lo] | bad_nat[:, plan.nat_hi]
+        valid = include[None, :] & ~bad
+    else:
+        bad = np.zeros((len(rows), plan.l_int), dtype=np.bool_)
+        valid = np.broadcast_to(include, bad.shape)
+    core = slice(plan.margin, plan.margin + min(plan.hop, plan.n_int - k * plan.hop))
+    excluded = (include[None, core] & bad[:, core]).sum(1)
+    outside = ~((np.arange(g0, g0 + plan.l_int) >= 0) & (np.arange(g0, g0 + plan.l_int) < plan.n_int))
+    if with_broad:
+        sigma = sfft.ifft(spec * plan.h_sigma, n=plan.l_int, axis=1).astype(np.complex64, copy=False)
+        broad = sfft.irfft(spec * plan.h_broad, n=plan.l_int, axis=1).astype(np.float32, copy=False)
+        broad[:, outside] = 0
+    else:
+        sigma = sfft.irfft(spec * (0.5 * plan.h_sigma), n=plan.l_int, axis=1).astype(np.float32, copy=False)
+        broad = None
+    sigma[:, outside] = 0
+    return _Block(g0=g0, core=core, valid=valid, excluded=excluded, sigma=sigma, broad=broad)
+
+
+# --------------------------------------------------------------------------- criteria
+@dataclass(frozen=True)
+class _Criteria:
+    """Per-sample criteria over local ``[start, start + n)`` (rows: enabled criteria)."""
+
+    start: int
+    values: np.ndarray  # (n_criteria, n) float32
+    thresholds: np.ndarray  # (n_criteria,)
+
+
+def _knots(x, y, start: int, stop: int, plan: _Plan) -> tuple[int, np.ndarray, np.ndarray]:
+    first = (start // plan.knot_step) * plan.knot_step
+    n_knots = (stop - 1 - first) // plan.knot_step + 2
+    rms, corr = kernels.moving_rms_corr(x, y, first, plan.knot_step, plan.knot_half, n_knots)
+    return first, rms, corr
+
+
+def _rel_power(broad: np.ndarray, start: int, stop: int, plan: _Plan) -> np.ndarray:
+    half, step = plan.frame_len // 2, plan.frame_step
+    f_first = (start - half) // step
+    f_last = -(-(stop - half) // step)
+    ratios = kernels.stft_band_ratio(
+        broad[f_first * step : f_last * step + plan.frame_len], plan.frame_len, step, plan.sig_bins, plan.broad_bins
+    )
+    return kernels.interp_knots(ratios, f_first * step + half, step, start, stop - start)
+
+
+def _criteria(block: _Block, i: int, start: int, stop: int, plan: _Plan, cfg: DetectionConfig, rms_thr: float) -> _Criteria:
+    """The YASA criteria; a later method adds its own function with the same output."""
+    sigma = np.ascontiguousarray(block.sigma[i].real)
+    rows, thr = [], []
+    if cfg.thresh_rel_pow is not None:
+        rows.append(_rel_power(block.broad[i], start, stop, plan))
+        thr.append(cfg.thresh_rel_pow)
+    if cfg.thresh_corr is not None or cfg.thresh_rms is not None:
+        first, rms, corr = _knots(sigma, block.broad[i], start, stop, plan)
+        if cfg.thresh_corr is not None:
+            rows.append(kernels.interp_knots(corr, first, plan.knot_step, start, stop - start))
+            thr.append(cfg.thresh_corr)
+        if cfg.thresh_rms is not None:
+            rows.append(kernels.interp_knots(rms, first, plan.knot_step, start, stop - start))
+            thr.append(rms_thr)
+    return _Criteria(start=start, values=np.vstack(rows), thresholds=np.asarray(thr, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- passes
+def _rms_stats(data, rows, plan: _Plan, hyp, codes) -> list[kernels.TrimmedStats]:
+    """Pass 1: moving-RMS statistics over the valid samples of the whole night."""
+    stats = [kernels.TrimmedStats() for _ in rows]
+    for k in range(plan.n_blocks):
+        include = _included(hyp, codes, k * plan.hop - plan.margin, plan)
+        if not include[plan.margin : plan.margin + plan.hop].any():
+            continue
+        block = _block(data, rows, k, plan, include, with_broad=False)
+        c0, c1 = block.core.start, block.core.stop
+        for i, st in enumerate(stats):
+            first = (c0 // plan.knot_step) * plan.knot_step
+            n_knots = (c1 - 1 - first) // plan.knot_step + 2
+            rms = kernels.moving_rms(block.sigma[i], first, plan.knot_step, plan.knot_half, n_knots)
+            st.add(kernels.interp_knots(rms, first, plan.knot_step, c0, c1 - c0), block.valid[i, c0:c1])
+    return stats
+
+
+@dataclass(frozen=True)
+class _ChannelEvents:
+    start: np.ndarray  # global internal sample of the first sample
+    last: np.ndarray
+    params: kernels.EventParams
+
+
+def _block_events(block: _Block, i: int, plan: _Plan, cfg: DetectionConfig, rms_thr: float) -> _ChannelEvents | None:
+    c0, c1 = block.core.start, block.core.stop
+    d0, d1 = c0 - plan.det_left, c1 + plan.det_right
+    crit = _criteria(block, i, d0, d1, plan, cfg, rms_thr)
+    votes = kernels.count_votes(crit.values, crit.thresholds)
+    supra = kernels.soft_vote(votes, block.valid[i, d0:d1], plan.soft_w, crit.values.shape[0] - 1)
+    starts, lasts = kernels.mask_runs(supra)
+    starts, lasts = kernels.merge_runs(starts, lasts, plan.min_gap)
+    starts, lasts = starts + d0, lasts + d0
+    dur = (lasts - starts) / plan.rate
+    keep = (dur > cfg.duration[0]) & (dur < cfg.duration[1]) & (starts >= c0) & (starts < c1)
+    if not keep.any():
+        return None
+    starts, lasts = starts[keep], lasts[keep]
+    params = kernels.event_params(block.broad[i], block.sigma[i], starts, lasts, plan.rate, plan.peak_distance)
+    return _ChannelEvents(start=starts + block.g0, last=lasts + block.g0, params=params)
+
+
+@dataclass(frozen=True)
+class _GroupResult:
+    events: list[pd.DataFrame]
+    excluded: dict
+    notes: list[str]
+
+
+def _run_group(data, rows: list[int], names: list[str], plan: _Plan, hyp, codes, cfg: DetectionConfig) -> _GroupResult:
+    stats = _rms_stats(data, rows, plan, hyp, codes)
+    notes, thresholds, live = [], {}, []
+    for i, st in enumerate(stats):
+        if st.n < 2:
+            notes.append(f"fast: channel {names[i]} skipped (no usable samples in the searched stages)")
+            continue
+        thr = st.mean() + (cfg.thresh_rms or 0.0) * st.trimmed_std(_RMS_CUT)
+        thresholds[i] = min(thr, _RMS_CAP)
+        live.append(i)
+    found: dict[int, list[_ChannelEvents]] = {i: [] for i in live}
+    excluded = np.zeros(len(rows))
+    included = np.zeros(len(rows))
+    sub = [rows[i] for i in live]
+    for k in range(plan.n_blocks):
+        include = _included(hyp, codes, k * plan.hop - plan.margin, plan)
+        core_inc = include[plan.margin : plan.margin + min(plan.hop, plan.n_int - k * plan.hop)].sum()
+        included += core_inc
+        if not core_inc or not sub:
+            continue
+        block = _block(data, sub, k, plan, include, with_broad=True)
+        for j, i in enumerate(live):
+            excluded[i] += block.excluded[j]
+            ev = _block_events(block, j, plan, cfg, thresholds[i])
+            if ev is not None:
+                found[i].append(ev)
+    for i in range(len(rows)):
+        if i not in found:
+            excluded[i] = included[i]
+    frames = [_events_frame(names[i], found[i], plan, hyp) for i in live if found[i]]
+    return _GroupResult(
+        events=frames, excluded={names[i]: float(excluded[i] / plan.rate) for i in range(len(rows))}, notes=notes
+    )
+
+
+def _events_frame(name: str, parts: list[_ChannelEvents], plan: _Plan, hyp) -> pd.DataFrame:
+    start = np.concatenate([p.start for p in parts]) / plan.rate
+    end = np.concatenate([p.last for p in parts]) / plan.rate
+    par = {f: np.concatenate([getattr(p.params, f) for p in parts]) for f in kernels.EventParams.__dataclass_fields__}
+    peak = start + par["peak"] / plan.rate
+    stage = np.full(start.size, int(Stage.UNSCORED)) if hyp is None else _stage_at(hyp, peak)
+    return pd.DataFrame(
+        {
+            "channel": name, "stage": stage_names(stage), "start": start, "peak": peak, "end": end,
+            "duration": end - start, "amplitude": par["amplitude"], "rms": par["rms"],
+            "frequency": par["frequency"], "oscillations": par["oscillations"], "symmetry": par["symmetry"],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- engine
+def _groups(n_channels: int, n_jobs: int) -> list[list[int]]:
+    n_groups = max(1, min(n_channels, n_jobs))
+    per = -(-n_channels // n_groups)
+    per = min(per, _MAX_BATCH)
+    return [list(range(a, min(a + per, n_channels))) for a in range(0, n_channels, per)]
+
+
+def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> DetectionResult:
+    """Detect spindles on every channel of ``recording`` (the engine behind ``method: fast``).
+
+    Parameters
+    ----------
+    recording : Recording
+        EEG channels in microvolts.
+    hypnogram : Hypnogram or None
+        Stages aligned to ``recording``; ``None`` searches everything.
+    cfg : DetectionConfig
+        Thresholds, bands, durations, ``block_seconds``, ``flat_seconds`` and ``n_jobs``.
+
+    Returns
+    -------
+    DetectionResult
+        Events, per-channel excluded seconds (NaN, flat or unusable samples of the searched
+        stages) and notes.
+    """
+    sf = recording.sf
+    notes: list[str] = []
+    broad_hi = cfg.freq_broad[1]
+    if broad_hi > 0.45 * sf:
+        notes.append(f"fast: broadband upper edge lowered from {broad_hi:g} to {0.45 * sf:g} Hz (sf={sf:g})")
+        broad_hi = 0.45 * sf
+    if cfg.freq_sp[1] + 1.5 >= sf / 2:
+        raise param_error("detection.freq_sp", f"a band below the Nyquist frequency of {sf / 2:g} Hz", cfg.freq_sp)
+    codes = np.array([int(s) for s in parse_stages(cfg.stages)])
+    if hypnogram is not None:
+        art = float(np.sum(hypnogram.stages == Stage.ARTEFACT) * hypnogram.epoch_length)
+        if art:
+            notes.append(f"fast: {art:g} s of artefact-marked epochs not searched")
+        if not np.isin(hypnogram.stages, codes).any():
+            notes.append(f"fast: the hypnogram has no epoch in the searched stages {cfg.stages}")
+    plan = _make_plan(sf, recording.n_samples, cfg, broad_hi)
+    n_jobs = (os.cpu_count() or 1) if cfg.n_jobs == -1 else cfg.n_jobs
+    groups = _groups(len(recording.channels), n_jobs)
+    names = list(recording.channels)
+
+    def run(group: list[int]) -> _GroupResult:
+        return _run_group(recording.data, group, [names[i] for i in group], plan, hypnogram, codes, cfg)
+
+    if n_jobs > 1 and len(groups) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            results = list(pool.map(run, groups))
+    else:
+        results = [run(g) for g in groups]
+    frames = [f for r in results for f in r.events]
+    excluded = {k: v for r in results for k, v in r.excluded.items()}
+    notes += [n for r in results for n in r.notes]
+    events = as_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
+    if events.empty:
+        notes.append("fast: no spindle found on any channel")
+    return DetectionResult(events=events, excluded_seconds=excluded, notes=tuple(notes))

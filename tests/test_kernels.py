@@ -1,0 +1,136 @@
+"""Compiled kernels against their plain numpy twins, on random data, both code paths.
+
+Each kernel in ``kernels_numba`` is exercised compiled and as plain Python (``.py_func``), the
+second path being what runs under ``SLEEPSPINDLES_NO_NUMBA=1``.
+"""
+
+import numpy as np
+import pytest
+import scipy.signal
+
+from sleepspindles import kernels as K
+from sleepspindles import kernels_numba as KN
+from sleepspindles._numba import HAS_NUMBA
+
+PATHS = ["jit", "python"] if HAS_NUMBA else ["python"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request, monkeypatch):
+    """Run the wrappers on the compiled kernels or on their pure-Python originals."""
+    if request.param == "python":
+        for name in dir(KN):
+            func = getattr(KN, name)
+            if hasattr(func, "py_func"):
+                monkeypatch.setattr(KN, name, func.py_func)
+    return request.param
+
+
+def test_moving_rms_corr_matches_windowwise_numpy(path):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(700).astype(np.float32)
+    y = (0.6 * x + rng.standard_normal(700)).astype(np.float32)
+    y[300:340] = 2.0  # a flat stretch: correlation undefined there
+    rms, corr = K.moving_rms_corr(x, y, 5, 10, 15, 70)
+    rms_ref, corr_ref = K.moving_rms_corr_ref(x, y, 5, 10, 15, 70)
+    np.testing.assert_allclose(rms, rms_ref, rtol=1e-9)
+    np.testing.assert_array_equal(np.isnan(corr), np.isnan(corr_ref))
+    assert np.isnan(corr[31]) and np.isnan(corr[32])  # windows [300, 330) and [310, 340): flat y
+    np.testing.assert_allclose(corr[~np.isnan(corr)], corr_ref[~np.isnan(corr_ref)], atol=1e-9)
+
+
+def test_interp_knots_is_linear_interpolation(path):
+    knots = np.array([0.0, 10.0, 5.0, 7.0])
+    out = K.interp_knots(knots, first=20, step=10, start=15, n=40)
+    np.testing.assert_allclose(out, K.interp_knots_ref(knots, 20, 10, 15, 40), atol=1e-6)
+    assert out[30 - 15] == pytest.approx(10.0) and out[35 - 15] == pytest.approx(7.5)
+
+
+@pytest.mark.parametrize("frame_len,step,sig,broad", [(200, 20, (24, 30), (2, 60)), (400, 40, (24, 30), (2, 60))])
+def test_stft_band_ratio_matches_fft_per_frame(path, frame_len, step, sig, broad):
+    rng = np.random.default_rng(2)
+    t = np.arange(20 * frame_len) / (frame_len / 2)
+    x = rng.standard_normal(t.size) + 3 * np.sin(2 * np.pi * 13 * t) * (t > 8)
+    got = K.stft_band_ratio(x.astype(np.float32), frame_len, step, sig, broad)
+    ref = K.stft_band_ratio_ref(x, frame_len, step, sig, broad)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=2e-5)
+    assert got[-1] > 0.5 > got[0]  # the 13 Hz tone dominates the last frames only
+
+
+def test_stft_band_ratio_agrees_with_scipy_stft():
+    """The definition YASA uses: scipy.signal.stft with zero boundary, band sums per frame."""
+    rng = np.random.default_rng(3)
+    sf, x = 100, rng.standard_normal(3000)
+    f, _, z = scipy.signal.stft(x, sf, nperseg=200, noverlap=180, detrend=False, padded=True)
+    p = np.abs(z) ** 2
+    ref = p[(f >= 12) & (f <= 15)].sum(0) / p[(f >= 1) & (f <= 30)].sum(0)
+    padded = np.r_[np.zeros(100), x, np.zeros(300)].astype(np.float32)
+    got = K.stft_band_ratio(padded, 200, 20, (24, 30), (2, 60))
+    np.testing.assert_allclose(got[: ref.size], ref, atol=2e-5)
+
+
+def test_votes_and_soft_threshold_match_yasa_convolution(path):
+    rng = np.random.default_rng(4)
+    crit = rng.random((3, 500)).astype(np.float32)
+    crit[1, 7] = np.nan
+    thr = np.array([0.3, 0.5, 0.4])
+    votes = K.count_votes(crit, thr)
+    np.testing.assert_array_equal(votes, K.count_votes_ref(crit, thr))
+    include = rng.random(500) > 0.1
+    for w in (9, 10, 25):
+        np.testing.assert_array_equal(K.soft_vote(votes, include, w, 2), K.soft_vote_ref(votes, include, w, 2))
+
+
+def test_runs_and_merging_match_yasa_index_logic(path):
+    rng = np.random.default_rng(5)
+    mask = rng.random(2000) > 0.7
+    starts, lasts = K.mask_runs(mask)
+    s_ref, l_ref = K.mask_runs_ref(mask)
+    np.testing.assert_array_equal(starts, s_ref)
+    np.testing.assert_array_equal(lasts, l_ref)
+    for gap in (1.5, 4.0, 12.5):
+        got = K.merge_runs(starts, lasts, gap)
+        ref = K.merge_runs_ref(starts, lasts, gap)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+    assert K.mask_runs(np.ones(5, bool))[1].tolist() == [4]
+
+
+def test_flat_mask(path):
+    x = np.r_[np.arange(10.0), np.full(6, 3.0), np.arange(5.0), np.full(3, 1.0)]
+    got = K.flat_mask(x, 5)
+    np.testing.assert_array_equal(got, K.flat_mask_ref(x, 5))
+    assert got.sum() == 6 and got[10:16].all()
+
+
+def test_trimmed_stats_streaming_matches_trimbothstd(path):
+    rng = np.random.default_rng(6)
+    stats = K.TrimmedStats()
+    chunks = [rng.gamma(2.0, 1.5, 5000).astype(np.float32) for _ in range(4)]
+    masks = [rng.random(5000) > 0.2 for _ in range(4)]
+    for c, m in zip(chunks, masks):
+        stats.add(c, m)
+    kept = np.concatenate([c[m] for c, m in zip(chunks, masks)])
+    mean, tsd = K.trimmed_stats_ref(kept)
+    assert stats.n == kept.size
+    assert stats.mean() == pytest.approx(mean, rel=1e-9)
+    assert stats.trimmed_std() == pytest.approx(tsd, rel=1e-3)
+
+
+def test_event_params_match_scipy_definitions(path):
+    rng = np.random.default_rng(7)
+    sf, n = 100.0, 3000
+    t = np.arange(n) / sf
+    x = rng.standard_normal(n) + 20 * np.sin(2 * np.pi * 13 * t) * ((t > 5) & (t < 6.2))
+    sos = scipy.signal.butter(4, [11, 16], "bandpass", fs=sf, output="sos")
+    analytic = scipy.signal.hilbert(scipy.signal.sosfiltfilt(sos, x))
+    starts, lasts = np.array([500, 1500, 2200]), np.array([620, 1580, 2290])
+    got = K.event_params(x, analytic, starts, lasts, sf, 6)
+    ref = K.event_params_ref(x, analytic, starts, lasts, sf, 6)
+    for field in ("amplitude", "rms", "frequency", "symmetry"):
+        np.testing.assert_allclose(getattr(got, field), getattr(ref, field), rtol=1e-9, err_msg=field)
+    np.testing.assert_array_equal(got.oscillations, ref.oscillations)
+    np.testing.assert_array_equal(got.peak, ref.peak)
+    assert got.frequency[0] == pytest.approx(13.0, abs=0.3)
+    assert got.amplitude[0] == pytest.approx(40.0, rel=0.1)
