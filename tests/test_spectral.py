@@ -75,5 +75,13 @@ def test_no_epoch_in_the_stages_gives_nan(signals):
 
 def test_band_beyond_nyquist_is_refused(signals):
     data, hyp = signals
-    with pytest.raises(ConfigError, match="band 'all'"):
+    with pytest.raises(ConfigError, match=r"The 'all band' parameter must be .* <= Nyquist"):
         sigma_power(data, SF, ["C3", "C4"], hyp, bands={"all": (11, 60)})
+
+
+def test_total_band_stops_below_nyquist_at_low_rates(signals):
+    """At 50 Hz the 1-30 Hz reference band is cut at 22.5 Hz instead of failing."""
+    data, hyp = signals
+    low = data[:, ::2]  # SF / 2
+    table = sigma_power(low, SF / 2, ["C3", "C4"], hyp, bands={"all": (11, 16)}, total_band=(1, 30))
+    assert np.isfinite(table["relative"]).all() and (table["relative"] < 1).all()

@@ -63,7 +63,9 @@ def stage_epoch_starts(hypnogram: Hypnogram, sf: float, n_samples: int, stages) 
 def _check_bands(bands: Mapping[str, tuple[float, float]], sf: float) -> None:
     for name, (lo, hi) in bands.items():
         if not 0 <= lo < hi <= sf / 2:
-            raise param_error(f"band {name!r}", f"(low, high) Hz with 0 <= low < high <= {sf / 2:g}", (lo, hi))
+            raise param_error(
+                f"{name} band", f"(low, high) Hz with 0 <= low < high <= Nyquist ({sf / 2:g} Hz)", (lo, hi)
+            )
 
 
 def welch_band_power(
@@ -201,8 +203,13 @@ def sigma_power(
     data = np.asarray(data)
     if data.ndim != 2 or data.shape[0] != len(channels):
         raise param_error("data", f"a (channels x samples) array with {len(channels)} rows", data.shape)
-    named = {**dict(bands), "__total__": tuple(total_band)}
-    _check_bands(named, sf)
+    _check_bands(bands, sf)
+    # The reference band stops below Nyquist on low-rate recordings (e.g. 1-22.5 Hz at 50 Hz),
+    # as the detectors' broadband filters do; relative power is then over that narrower band.
+    lo, hi = total_band
+    total = (lo, min(hi, 0.45 * sf))
+    _check_bands({"total_band": total}, sf)
+    named = {**dict(bands), "__total__": total}
     starts = stage_epoch_starts(hypnogram, sf, data.shape[1], stages)
     epoch_samples = int(round(hypnogram.epoch_length * sf))
     power = welch_band_power(data, sf, starts, epoch_samples, list(named.values()), window)
