@@ -69,8 +69,9 @@ class StagingConfig:
 class DetectionConfig:
     """Spindle detection parameters (seconds and Hz)."""
 
-    #: ``"fast"`` (our engine) or ``"yasa"`` (the reference ``yasa.spindles_detect``).
-    method: str = "fast"
+    #: ``"a7"`` (A7 features and local-baseline thresholds), ``"fast"`` (YASA's method, streamed) or
+    #: ``"yasa"`` (the reference ``yasa.spindles_detect``).
+    method: str = "a7"
     #: Stages searched for spindles.
     stages: tuple[str, ...] = ("N2", "N3")
     #: Spindle (sigma) band in Hz.
@@ -94,6 +95,22 @@ class DetectionConfig:
     block_seconds: float = 300.0
     #: Fast engine: runs of identical samples at least this long (s) are flat and excluded.
     flat_seconds: float = 1.0
+    #: A7 engine: sigma band (Hz) of its four features (Lacourse et al. 2019: 11-16 Hz). The A7
+    #: thresholds below are the median over the folds of leave-one-excerpt-out tuning on DREAMS
+    #: (scripts/tune_accuracy.py); A7's published values are 1.25, 1.6, 1.3, 0.69 and 0.3-2.5 s.
+    a7_band: tuple[float, float] = (11.0, 16.0)
+    #: A7: absolute sigma power threshold, log10 of the mean square in uV^2; ``None`` disables it.
+    thresh_abs_pow: float | None = 1.25
+    #: A7: relative sigma power threshold, z-score against the local baseline; ``None`` disables it.
+    thresh_rel_pow_z: float | None = 2.2
+    #: A7: sigma covariance threshold, z-score against the local baseline; ``None`` disables it.
+    thresh_cov_z: float | None = 1.15
+    #: A7: sigma/broadband correlation threshold (-1 to 1); ``None`` disables it.
+    thresh_corr_a7: float | None = 0.6
+    #: A7: seconds of valid signal in the local baseline of the z-scores.
+    a7_baseline: float = 30.0
+    #: A7: minimum and maximum spindle duration in seconds.
+    a7_duration: tuple[float, float] = (0.5, 2.5)
 
     def __post_init__(self) -> None:
         if self.method not in DETECTION_METHODS:
@@ -117,10 +134,18 @@ class DetectionConfig:
             raise param_error("detection.block_seconds", "a number of seconds >= 30", self.block_seconds)
         if not self.flat_seconds > 0:
             raise param_error("detection.flat_seconds", "a positive number of seconds", self.flat_seconds)
+        lo, hi = self.a7_band
+        if not 0 < lo < hi:
+            raise param_error("detection.a7_band", "a (low, high) band with 0 < low < high", self.a7_band)
+        if not self.a7_baseline >= 1:
+            raise param_error("detection.a7_baseline", "a number of seconds >= 1", self.a7_baseline)
+        dmin, dmax = self.a7_duration
+        if not 0 < dmin < dmax:
+            raise param_error("detection.a7_duration", "(min, max) seconds with 0 < min < max", self.a7_duration)
 
 
 #: Detection engines available through :func:`sleepspindles.detect_spindles`.
-DETECTION_METHODS = ("fast", "yasa")
+DETECTION_METHODS = ("fast", "yasa", "a7")
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,9 @@ def _engines() -> dict[str, Callable[..., DetectionResult]]:
     except ImportError:  # the fast engine is optional while it is being built
         return engines
     engines["fast"] = fast.detect
+    from . import a7
+
+    engines["a7"] = a7.detect
     return engines
 
 

@@ -1,0 +1,79 @@
+"""Leave-one-excerpt-out tuning of the A7 thresholds on the DREAMS excerpts.
+
+For each excerpt held out, the thresholds of :data:`sleepspindles.tuning.GRID` with the best pooled
+F1 on the *other* excerpts are chosen and the held-out excerpt is scored with them (F1 against
+expert 1, expert 2 and their union, one-to-one matching, IoU >= 0.2, whole excerpt searched). The
+fold objective is the union of the experts by default (see :mod:`sleepspindles.tuning` for why).
+Prints every fold, the mean cross-validated F1 and the defaults suggested by the folds (median
+per threshold), which ``configs/default.yaml`` uses.
+
+Usage::
+
+    python scripts/tune_accuracy.py [--data ../shared/data/dreams_spindles] [--objective union]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sleepspindles.config import DetectionConfig
+from sleepspindles.detection.a7 import a7_features
+from sleepspindles.evaluation import combine_experts
+from sleepspindles.io.dreams import load_dreams_excerpt
+from sleepspindles.tuning import GRID, CrossValidation, TuningRecording, consensus, cross_validate
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dreams_spindles"
+
+
+def dreams_recordings(folder: Path, numbers: list[int], base: DetectionConfig) -> list[TuningRecording]:
+    """A7 features (whole excerpt, no hypnogram) and the three references of each excerpt."""
+    out = []
+    for n in numbers:
+        ex = load_dreams_excerpt(folder, n)
+        refs = {"expert 1": ex.expert1, "expert 2": ex.expert2, "union": combine_experts(ex.expert1, ex.expert2)}
+        out.append(TuningRecording(f"excerpt {n}", a7_features(ex.recording, None, base)[0], refs))
+    return out
+
+
+def run(folder: Path, numbers: list[int], objective: str = "union") -> CrossValidation:
+    """Cross-validate on the DREAMS excerpts ``numbers`` with the package's default settings as base."""
+    base = DetectionConfig(method="a7")
+    return cross_validate(dreams_recordings(folder, numbers, base), base, GRID, objective)
+
+
+def report(cv: CrossValidation) -> str:
+    """Markdown: one row per fold, then the mean held-out F1."""
+    refs = list(cv.folds[0].test_f1)
+    keys = list(cv.folds[0].params)
+    lines = [f"| held out | {' | '.join(keys)} | train F1 ({cv.objective}) | " + " | ".join(refs) + " |",
+             "|" + "---|" * (len(keys) + 2 + len(refs))]
+    for f in cv.folds:
+        lines.append(f"| {f.held_out} | " + " | ".join(str(f.params[k]) for k in keys)
+                     + f" | {f.train_f1:.3f} | " + " | ".join(f"{f.test_f1[r]:.3f}" for r in refs) + " |")
+    mean = cv.mean_f1
+    lines.append("| **mean (held out)** | " + " | ".join("" for _ in keys) + " | | "
+                 + " | ".join(f"**{mean[r]:.3f}**" for r in refs) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="DREAMS Sleep Spindles folder")
+    parser.add_argument("--excerpts", type=int, nargs="+", default=[1, 2, 3, 4])
+    parser.add_argument("--objective", default="union", choices=("union", "expert 1", "expert 2"))
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"{args.data}: DREAMS folder not found (pass --data)", file=sys.stderr)
+        return 2
+    cv = run(args.data, args.excerpts, args.objective)
+    print(f"Leave-one-excerpt-out cross-validation of A7 thresholds (objective: pooled training F1 vs "
+          f"{args.objective}; grid: {', '.join(f'{k} {list(v)}' for k, v in GRID.items())}):\n")
+    print(report(cv))
+    print(f"\nSuggested defaults (median over folds, most frequent for non-numeric): {consensus(cv)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

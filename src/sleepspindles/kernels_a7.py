@@ -1,0 +1,272 @@
+"""Numeric kernels of the A7 spindle detector (Lacourse et al. 2019): arrays in, arrays out.
+
+Each public function validates its inputs, allocates its outputs and either calls a compiled loop
+(below, through :func:`sleepspindles._numba.jit`) or is a short vectorised numpy expression; each
+has a ``*_ref`` twin written as a plain loop over windows, which the tests compare against.
+
+Vocabulary: a *window* is ``win`` samples starting every ``step`` samples (A7: 0.3 s every 0.1 s);
+a *segment* is the ``step`` samples a window starts with. Window ``w`` covers segments
+``w .. w + win // step - 1``, so segment ``j`` is covered by windows ``j - per + 1 .. j``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._numba import jit
+from .errors import param_error
+
+__all__ = [
+    "WindowFeatures",
+    "window_features",
+    "window_features_ref",
+    "baseline_zscore",
+    "baseline_zscore_ref",
+    "segment_means",
+    "segment_means_ref",
+    "extend_runs",
+    "extend_runs_ref",
+]
+
+
+def _vector(x, name: str, dtype=None) -> np.ndarray:
+    arr = np.ascontiguousarray(x, dtype=dtype)
+    if arr.ndim != 1:
+        raise param_error(name, "a one-dimensional array", f"shape {arr.shape}")
+    return arr
+
+
+# --------------------------------------------------------------------------- window features
+@dataclass(frozen=True)
+class WindowFeatures:
+    """The four A7 features of each window (float64 arrays, NaN where undefined).
+
+    abs_pow : log10 of the mean square of the sigma signal (log10 uV^2)
+    rel_pow : log10 of sigma energy over broadband energy
+    cov : log10(1 + max(covariance(broad, sigma), 0)) (covariance with ddof=1, uV^2)
+    corr : Pearson correlation of the broadband and sigma signals
+    """
+
+    abs_pow: np.ndarray
+    rel_pow: np.ndarray
+    cov: np.ndarray
+    corr: np.ndarray
+
+
+@jit(fastmath={"reassoc", "contract", "arcp", "nsz"})
+def _window_features(sigma, broad, first, step, win, out):  # pragma: no cover - compiled
+    """Fill ``out[k, w]`` (k: abs, rel, cov, corr) for windows at ``first + w * step``."""
+    for w in range(out.shape[1]):
+        a = first + w * step
+        ss = 0.0
+        sb = 0.0
+        sss = 0.0
+        sbb = 0.0
+        ssb = 0.0
+        for t in range(a, a + win):
+            s = np.float64(sigma[t])
+            b = np.float64(broad[t])
+            ss += s
+            sb += b
+            sss += s * s
+            sbb += b * b
+            ssb += s * b
+        out[0, w] = math.log10(sss / win) if sss > 0.0 else np.nan
+        out[1, w] = math.log10(sss / sbb) if (sss > 0.0 and sbb > 0.0) else np.nan
+        c = (ssb - ss * sb / win) / (win - 1)
+        out[2, w] = math.log10(1.0 + max(c, 0.0))
+        vs = max(sss - ss * ss / win, 0.0)
+        vb = max(sbb - sb * sb / win, 0.0)
+        den = math.sqrt(vs * vb)
+        out[3, w] = (ssb - ss * sb / win) / den if den > 0.0 else np.nan
+
+
+def window_features(sigma, broad, first: int, step: int, win: int, n_windows: int) -> WindowFeatures:
+    """A7 features of ``n_windows`` windows ``[first + w * step, first + w * step + win)``.
+
+    Parameters
+    ----------
+    sigma, broad : array of float, shape (n,)
+        Sigma-band and broadband filtered signals (uV).
+    first, step, win, n_windows : int
+        First window start, window step and length (samples), number of windows; every window
+        must lie inside the arrays.
+    """
+    sigma = _vector(sigma, "sigma")
+    broad = _vector(broad, "broad")
+    if sigma.shape != broad.shape:
+        raise param_error("broad", f"an array of the same length as sigma ({sigma.size})", broad.size)
+    if step < 1 or win < 2 or n_windows < 0:
+        raise param_error("step/win/n_windows", "step >= 1, win >= 2, n_windows >= 0", (step, win, n_windows))
+    if n_windows and (first < 0 or first + (n_windows - 1) * step + win > sigma.size):
+        raise param_error("first/n_windows", f"windows inside the {sigma.size} samples", (first, n_windows))
+    out = np.empty((4, n_windows))
+    _window_features(sigma, broad, int(first), int(step), int(win), out)
+    return WindowFeatures(*out)
+
+
+def window_features_ref(sigma, broad, first: int, step: int, win: int, n_windows: int) -> WindowFeatures:
+    """Numpy twin of :func:`window_features` (``np.cov``, ``np.corrcoef``, one window at a time)."""
+    out = np.full((4, n_windows), np.nan)
+    for w in range(n_windows):
+        s = np.asarray(sigma[first + w * step : first + w * step + win], dtype=np.float64)
+        b = np.asarray(broad[first + w * step : first + w * step + win], dtype=np.float64)
+        e_s, e_b = np.sum(s**2), np.sum(b**2)
+        if e_s > 0:
+            out[0, w] = np.log10(e_s / win)
+            if e_b > 0:
+                out[1, w] = np.log10(e_s / e_b)
+        out[2, w] = np.log10(1 + max(np.cov(b, s)[0, 1], 0.0))
+        if s.std() > 0 and b.std() > 0:
+            out[3, w] = np.corrcoef(b, s)[0, 1]
+    return WindowFeatures(*out)
+
+
+# --------------------------------------------------------------------------- local baseline
+def baseline_zscore(values, valid, n_base: int, lo: float, hi: float) -> np.ndarray:
+    """Z-score of every value against a local baseline of valid values (A7's adaptive threshold).
+
+    The baseline of value ``i`` is the ``n_base`` valid values nearest to it in order: the valid
+    positions ``[p - n_base // 2, p - n_base // 2 + n_base)``, shifted to stay inside the valid
+    values, where ``p`` is the rank of the first valid value at or after ``i`` (all valid values
+    when there are fewer than ``n_base``). Only baseline values inside ``[lo, hi]`` (A7: the 10th
+    and 90th percentiles of the whole recording) enter its mean and standard deviation (ddof=1),
+    so spindles and artefacts do not inflate it.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        ``(values - mean) / sd``; NaN where the baseline has fewer than 2 values inside the
+        limits or no spread.
+    """
+    values = _vector(values, "values", np.float64)
+    valid = _vector(valid, "valid", np.bool_)
+    if valid.shape != values.shape or n_base < 2:
+        raise param_error("valid/n_base", f"{values.size} booleans and n_base >= 2", (valid.size, n_base))
+    out = np.full(values.size, np.nan)
+    pos = np.flatnonzero(valid & np.isfinite(values))
+    m = pos.size
+    if m < 2:
+        return out
+    v = values[pos]
+    inside = (v >= lo) & (v <= hi)
+    # Prefix sums over the valid values (baseline inside the limits only).
+    c1 = np.r_[0, np.cumsum(inside)]
+    s1 = np.r_[0.0, np.cumsum(np.where(inside, v, 0.0))]
+    s2 = np.r_[0.0, np.cumsum(np.where(inside, v * v, 0.0))]
+    n = min(n_base, m)
+    rank = np.minimum(np.searchsorted(pos, np.arange(values.size)), m - 1)
+    a = np.clip(rank - n // 2, 0, m - n)
+    b = a + n
+    count = c1[b] - c1[a]
+    total = s1[b] - s1[a]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        var = (s2[b] - s2[a] - total * mean) / (count - 1)
+        sd = np.sqrt(np.maximum(var, 0.0))
+        z = (values - mean) / sd
+    ok = (count >= 2) & (sd > 1e-12 * np.maximum(np.abs(mean), 1.0))
+    out[ok] = z[ok]
+    return out
+
+
+def baseline_zscore_ref(values, valid, n_base: int, lo: float, hi: float) -> np.ndarray:
+    """Numpy twin of :func:`baseline_zscore`: the baseline of each value built explicitly."""
+    values = np.asarray(values, dtype=np.float64)
+    pos = np.flatnonzero(np.asarray(valid) & np.isfinite(values))
+    out = np.full(values.size, np.nan)
+    if pos.size < 2:
+        return out
+    n = min(n_base, pos.size)
+    for i in range(values.size):
+        later = np.flatnonzero(pos >= i)
+        p = later[0] if later.size else pos.size - 1
+        a = min(max(p - n // 2, 0), pos.size - n)
+        base = values[pos[a : a + n]]
+        base = base[(base >= lo) & (base <= hi)]
+        if base.size >= 2 and np.std(base, ddof=1) > 1e-12 * max(abs(base.mean()), 1.0):
+            out[i] = (values[i] - base.mean()) / np.std(base, ddof=1)
+    return out
+
+
+# --------------------------------------------------------------------------- windows -> segments
+def segment_means(window_values, per: int) -> np.ndarray:
+    """Per segment, the mean of the finite values of the ``per`` windows covering it.
+
+    ``window_values[w]`` belongs to window ``w`` (covering segments ``w .. w + per - 1``); there
+    are as many segments as windows. NaN where no covering window has a finite value.
+    """
+    x = _vector(window_values, "window_values", np.float64)
+    if per < 1:
+        raise param_error("per", "a positive number of segments per window", per)
+    finite = np.isfinite(x)
+    c = np.r_[0, np.cumsum(finite)]
+    s = np.r_[0.0, np.cumsum(np.where(finite, x, 0.0))]
+    hi = np.arange(1, x.size + 1)
+    lo = np.maximum(hi - per, 0)
+    count = c[hi] - c[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (s[hi] - s[lo]) / count, np.nan)
+
+
+def segment_means_ref(window_values, per: int) -> np.ndarray:
+    """Numpy twin of :func:`segment_means`."""
+    x = np.asarray(window_values, dtype=np.float64)
+    out = np.full(x.size, np.nan)
+    for j in range(x.size):
+        cover = x[max(j - per + 1, 0) : j + 1]
+        cover = cover[np.isfinite(cover)]
+        if cover.size:
+            out[j] = cover.mean()
+    return out
+
+
+# --------------------------------------------------------------------------- decision
+def extend_runs(core, extend) -> tuple[np.ndarray, np.ndarray]:
+    """A7's event boundaries: every run of ``core`` grown while ``extend`` holds on each side.
+
+    ``core`` must imply ``extend`` (A7: all four criteria imply absolute power and covariance),
+    so each event is a run of ``extend`` that contains at least one ``core`` sample.
+
+    Returns
+    -------
+    starts, lasts : numpy.ndarray of int64
+        First and last (inclusive) index of each event, sorted, without duplicates.
+    """
+    core = _vector(core, "core", np.bool_)
+    extend = _vector(extend, "extend", np.bool_)
+    if core.shape != extend.shape or np.any(core & ~extend):
+        raise param_error("extend", "a mask of the same length that is True wherever core is", "a mismatch")
+    edges = np.diff(np.r_[0, extend.astype(np.int8), 0])
+    starts = np.flatnonzero(edges == 1)
+    lasts = np.flatnonzero(edges == -1) - 1
+    c = np.r_[0, np.cumsum(core)]
+    keep = c[lasts + 1] > c[starts]
+    return starts[keep].astype(np.int64), lasts[keep].astype(np.int64)
+
+
+def extend_runs_ref(core, extend) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`extend_runs`: A7's loop, growing each core run one sample at a time."""
+    core = np.asarray(core, dtype=bool)
+    extend = np.asarray(extend, dtype=bool)
+    events = set()
+    i = 0
+    while i < core.size:
+        if not core[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < core.size and core[j + 1]:
+            j += 1
+        s, e = i, j
+        while s - 1 >= 0 and extend[s - 1]:
+            s -= 1
+        while e + 1 < core.size and extend[e + 1]:
+            e += 1
+        events.add((s, e))
+        i = j + 1
+    pairs = sorted(events)
+    return np.array([p[0] for p in pairs], dtype=np.int64), np.array([p[1] for p in pairs], dtype=np.int64)

@@ -1,0 +1,131 @@
+"""The A7 engine: planted spindles, sampling rates, errors and cross-validated accuracy on DREAMS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sleepspindles.config import DetectionConfig
+from sleepspindles.detection import a7, detect_spindles, run_detection
+from sleepspindles.errors import DataError
+from sleepspindles.matching import match_events
+from sleepspindles.recording import Recording
+from sleepspindles.synthetic import make_synthetic_night
+
+CFG = DetectionConfig(method="a7")
+
+
+@pytest.fixture(scope="module")
+def night():
+    return make_synthetic_night(duration_hours=1.0, seed=0, sf=200.0, eog_emg=False)
+
+
+def _check_planted(night, events):
+    for channel in night.recording.channels:
+        truth = night.truth[night.truth.channel == channel]
+        det = events[events.channel == channel]
+        assert match_events(truth.start, truth.end, det.start, det.end, iou=0.2).precision >= 0.8
+        n2 = truth[truth.stage == "N2"]
+        assert len(n2) > 30
+        assert match_events(n2.start, n2.end, det.start, det.end, iou=0.2).recall >= 0.8
+
+
+def test_a7_is_the_default_and_finds_the_planted_spindles(night):
+    rec = night.recording
+    events = detect_spindles(rec, rec.hypnogram)  # default config: method a7
+    assert DetectionConfig().method == "a7"
+    _check_planted(night, events)
+    assert set(events.stage) <= {"N2", "N3"}
+    # Event parameters come from the filtered signal: planted frequencies are 11-16 Hz.
+    assert events.frequency.between(10.5, 16.5).mean() > 0.95
+
+
+def test_without_hypnogram_the_whole_recording_is_searched(night):
+    rec = night.recording
+    events = detect_spindles(rec, None, CFG)
+    assert (events.stage == "UNSCORED").all()
+    for channel in rec.channels:
+        truth = night.truth[night.truth.channel == channel]
+        det = events[events.channel == channel]
+        assert match_events(truth.start, truth.end, det.start, det.end, iou=0.2).recall >= 0.9
+
+
+def test_50_hz_gives_the_same_spindles(night):
+    low = make_synthetic_night(duration_hours=1.0, seed=0, sf=50.0, eog_emg=False)
+    rec = low.recording
+    result = run_detection(rec, rec.hypnogram, CFG)
+    _check_planted(low, result.events)
+    assert any("lowered" in n for n in result.notes)  # the 1-30 Hz broadband is above 25 Hz Nyquist
+
+
+def test_too_low_sampling_rate_is_a_clear_error():
+    rec = Recording(np.random.default_rng(0).standard_normal((1, 3200)), 32.0, ("C3",))
+    with pytest.raises(DataError, match="sampling rate of 32 Hz"):
+        detect_spindles(rec, None, CFG)
+
+
+def test_features_and_decision_agree_with_detect(night):
+    rec = night.recording
+    events = a7.detect(rec, None, CFG).events
+    feats = a7.a7_features(rec, None, CFG)
+    assert [f.channel for f in feats] == list(rec.channels)
+    for f in feats:
+        mine = a7.a7_decide(f, CFG)
+        theirs = events[events.channel == f.channel]
+        np.testing.assert_allclose(mine.start.to_numpy(), theirs.start.to_numpy(), atol=1e-9)
+        np.testing.assert_allclose(mine.end.to_numpy(), theirs.end.to_numpy(), atol=1e-9)
+
+
+def test_result_does_not_depend_on_blocks_or_threads(night):
+    rec = night.recording
+    base = a7.detect(rec, rec.hypnogram, CFG).events
+    import dataclasses
+
+    other = a7.detect(rec, rec.hypnogram, dataclasses.replace(CFG, block_seconds=120.0, n_jobs=2)).events
+    np.testing.assert_allclose(base.start, other.start, atol=1e-9)
+    np.testing.assert_allclose(base.frequency, other.frequency, rtol=1e-4)
+
+
+def test_nan_stretch_is_excluded(night):
+    rec = night.recording
+    data = rec.data.copy()
+    data[0, 1000 * 200 : 1010 * 200] = np.nan
+    import dataclasses
+
+    result = a7.detect(dataclasses.replace(rec, data=data), None, CFG)
+    assert result.excluded_seconds["C3"] == pytest.approx(10.0, abs=0.05)
+    ev = result.events[result.events.channel == "C3"]
+    assert not ((ev.end > 1000) & (ev.start < 1010)).any()
+
+
+@pytest.mark.slow
+def test_cross_validated_f1_beats_yasa_on_dreams(shared_data):
+    """Held-out F1 (thresholds never fitted on the excerpt scored) against YASA's defaults."""
+    import importlib.util
+
+    from sleepspindles.evaluation import combine_experts
+    from sleepspindles.io.dreams import load_dreams_excerpt
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_accuracy.py"
+    spec = importlib.util.spec_from_file_location("tune_accuracy", script)
+    folder = shared_data / "dreams_spindles"
+    from sleepspindles.tuning import GRID, cross_validate
+
+    tune = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tune)
+    cv = cross_validate(tune.dreams_recordings(folder, [1, 2, 3, 4], CFG), CFG, GRID, "union")
+    yasa = {"expert 1": [], "expert 2": [], "union": []}
+    for n in (1, 2, 3, 4):
+        ex = load_dreams_excerpt(folder, n)
+        found = detect_spindles(ex.recording, None, DetectionConfig(method="yasa"))
+        refs = {"expert 1": ex.expert1, "expert 2": ex.expert2, "union": combine_experts(ex.expert1, ex.expert2)}
+        for name, ref in refs.items():
+            yasa[name].append(match_events(ref.start, ref.end, found.start, found.end, iou=0.2).f1)
+    mean = cv.mean_f1
+    print({k: (round(mean[k], 3), round(float(np.mean(v)), 3)) for k, v in yasa.items()})
+    assert mean["expert 2"] >= np.mean(yasa["expert 2"]) + 0.15
+    assert mean["union"] >= np.mean(yasa["union"]) + 0.15
+    # Expert 1 is not reachable by +0.15 (see the report): at least no worse than YASA.
+    assert mean["expert 1"] >= np.mean(yasa["expert 1"]) - 0.02
