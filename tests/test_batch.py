@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +20,9 @@ from sleepspindles.batch import BATCH_FILES, is_complete, make_tasks, run_batch
 from sleepspindles.cli import main
 from sleepspindles.config import Config
 from sleepspindles.hypnogram import Hypnogram, Stage
+from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
+from sleepspindles.spectral import SIGMA_COLUMNS
 from sleepspindles.synthetic import make_synthetic_night
 
 GOOD = ("s1", "s2", "s3", "s4")
@@ -56,7 +61,7 @@ def reference(cohort, tmp_path_factory):
 
 
 def tables(out: Path) -> dict[str, pd.DataFrame]:
-    return {key: pd.read_parquet(out / BATCH_FILES[key]) for key in ("events", "summaries")}
+    return {key: pd.read_parquet(out / BATCH_FILES[key]) for key in ("events", "summaries", "sigmas")}
 
 
 def test_bad_recording_fails_alone(reference, cohort):
@@ -72,6 +77,11 @@ def test_bad_recording_fails_alone(reference, cohort):
     assert set(t["events"]["subject"]) == set(GOOD)
     per_subject = t["events"].groupby("subject").size()
     assert per_subject.to_dict() == status.set_index("subject").loc[list(GOOD), "n_spindles"].to_dict()
+    # sigma power of every EEG channel of every good recording, over its N2 epochs (16 + 8 of the 40)
+    sigmas = t["sigmas"]
+    assert set(sigmas["subject"]) == set(GOOD) and set(sigmas["channel"]) == {"C3", "C4"}
+    assert set(sigmas["band"]) == {"all", "fast", "slow"} and (sigmas["n_epochs"] == 24).all()
+    assert (sigmas["power"] > 0).all() and ((sigmas["relative"] > 0) & (sigmas["relative"] < 1)).all()
     csv = pd.read_csv(reference.out_dir / "summaries.csv")
     pd.testing.assert_frame_equal(csv, t["summaries"], check_dtype=False)
     on_disk = pd.read_csv(reference.out_dir / "status.csv", keep_default_na=False)
@@ -82,13 +92,32 @@ def test_bad_recording_fails_alone(reference, cohort):
     assert main(["batch", str(cohort / "mixed.csv"), "--out", str(reference.out_dir)]) == 1
 
 
-def test_outputs_are_current_only_for_same_input_and_config(reference, cohort):
+def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, tmp_path):
     task = next(t for t in make_tasks(cohort / "mixed.csv", reference.out_dir, Config()) if t.subject == "s1")
     assert is_complete(task) is not None
     changed = make_tasks(cohort / "mixed.csv", reference.out_dir, Config().replace("detection", thresh_rms=2.0))
     assert is_complete(next(t for t in changed if t.subject == "s1")) is None
     other_input = task.__class__(**{**task.__dict__, "recording": str(cohort / "s2.edf")})
     assert is_complete(other_input) is None
+    # the subject report shows the lateralisation for the declared hand, so another hand recomputes
+    other_hand = replace(task, trained_hand="left" if task.trained_hand == "right" else "right")
+    assert is_complete(other_hand) is None
+    # a folder written before sigma.csv existed is not complete, even though run.json does not list it
+    old = tmp_path / "old"
+    shutil.copytree(task.out_dir, old)
+    (old / "sigma.csv").unlink()
+    run = json.loads((old / "run.json").read_text())
+    (old / "run.json").write_text(json.dumps({**run, "files": ["events.csv", "summary.csv"]}))
+    assert is_complete(replace(task, out_dir=str(old))) is None
+
+
+def test_run_tables_read_back_sigma_and_n2_minutes(reference):
+    tables = read_run_tables(reference.out_dir / "s1_learning")
+    assert tables.staged and tables.n2_minutes == 12.0  # 24 N2 epochs of 30 s
+    assert list(tables.sigma.columns) == list(SIGMA_COLUMNS) and tables.sigma["n_epochs"].dtype == np.int64
+    assert tables.run["subject"] == "s1" and tables.run["trained_hand"] == "right"
+    unstaged = replace(tables, run={**tables.run, "staging": {"source": "none", "stage_minutes": None}})
+    assert not unstaged.staged and np.isnan(unstaged.n2_minutes)
 
 
 def _interrupted_run(manifest: Path, out: Path, after: int) -> int:

@@ -8,6 +8,7 @@ import pytest
 from sleepspindles.cli import build_parser, main
 from sleepspindles.events import EVENT_COLUMNS
 from sleepspindles.output import write_edf
+from sleepspindles.spectral import SIGMA_COLUMNS
 from sleepspindles.summary import SUMMARY_COLUMNS
 from sleepspindles.synthetic import SyntheticConfig, make_synthetic_night
 
@@ -22,6 +23,9 @@ def test_help_lists_every_command(capsys):
     for command in ("run", "demo", "cohort", "batch", "evaluate"):
         sub = build_parser()._subparsers._group_actions[0].choices[command]
         assert sub.description, f"'{command}' has no description"
+    for command in ("cohort", "batch"):  # both run on the batch engine
+        args = build_parser().parse_args([command, "m.csv", "--out", "o", "--jobs", "3", "--scheduler", "tcp://h:1"])
+        assert (args.jobs, args.scheduler) == (3, "tcp://h:1")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,9 @@ def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
     run = json.loads((out / "run.json").read_text())
     assert list(events.columns) == list(EVENT_COLUMNS) and set(events.channel) == {"C3"}
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    sigma = pd.read_csv(out / "sigma.csv")
+    assert list(sigma.columns) == list(SIGMA_COLUMNS) and set(sigma.channel) == {"C3"}
+    assert run["files"] == ["events.csv", "sigma.csv", "summary.csv"]
     assert run["staging"]["source"] == "scored"  # stage annotations inside the EDF+
     assert run["config"]["detection"]["method"] == "yasa"
     assert len(run["inputs"]["recording"]["sha256"]) == 64

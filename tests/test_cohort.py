@@ -1,97 +1,82 @@
-"""``run_cohort``: manifest -> per-row pipeline -> laterality + stats -> files.
+"""``run_cohort``: manifest -> batch run (per-recording folders) -> laterality + stats -> files.
 
-* The fast tests replace the per-recording pipeline with a stand-in that generates a short
-  synthetic night for each manifest row and returns its planted spindles as the events (no
-  detector, no EDF), so they check orchestration: failed rows isolated and reported, notes for
-  missing pairs / scores, the tables and ``run.json`` written, the hand mapping at cohort level.
-* ``test_cohort_on_synthetic_edf_files`` (slow) writes synthetic EDF+ files with
-  :func:`sleepspindles.output.write_edf` and runs the real pipeline (loading, scored stages
-  from the EDF+ annotations, YASA detection) on them.
+One small EDF+ cohort (6 good 30-min nights written with :func:`sleepspindles.output.write_edf`,
+3-4 channels at 100 Hz, contralateral C density planted 1.5/min above ipsilateral, scored
+stages in the EDF+ annotations; plus a missing and a corrupt recording) goes through the real
+path once (YASA detection, 2 worker processes). The tests check the plumbing (failed rows
+isolated, notes, files, resumability through the CLI) and that the planted effect is found.
+The hand-swap check is detector-free: it lateralises from the stored run tables with the other
+hand declared.
 """
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from _laterality_data import CHANNELS, events_from_truth
 
 from sleepspindles import Hypnogram
+from sleepspindles.batch import BATCH_FILES
+from sleepspindles.cli import main
 from sleepspindles.cohort import COHORT_FILES, run_cohort
-from sleepspindles.config import Config
+from sleepspindles.config import load_config
 from sleepspindles.errors import DataError
-from sleepspindles.summary import summarize
+from sleepspindles.io.manifest import read_manifest
+from sleepspindles.io.results import read_run_tables
+from sleepspindles.laterality import lateralise, night_from_tables
+from sleepspindles.output import write_edf
 from sleepspindles.synthetic import make_synthetic_night
 
-CONFIG = Config().replace("laterality", n_boot=200, n_perm=1000)
-HYPNOGRAM = Hypnogram(np.array([0] * 10 + [2] * 40 + [3] * 10 + [2] * 20), 30.0)
+HANDS = ("left", "right", "left", "right", "left", "right")
+# 30 min: 23 min N2 (so ~46 vs ~80 planted spindles per C channel), 5 min N3.
+HYPNOGRAM = Hypnogram(np.array([0] * 4 + [2] * 30 + [3] * 10 + [2] * 16), 30.0)
+HEADER = "subject,night,recording,hypnogram,trained_hand,score_pre,score_post,age"
+CONFIG_YAML = "detection:\n  method: yasa\nlaterality:\n  n_boot: 200\n  n_perm: 1000\n"
 
 
-@dataclass(frozen=True)
-class _Result:
-    recording: object
-    hypnogram: object
-    events: pd.DataFrame
-    summary: pd.DataFrame
-
-
-def _stand_in(plan):
-    """A ``process`` for run_cohort: the file name selects a planted density (contra +1.5/min)."""
-
-    def process(path, hypnogram=None, config=None):
-        spec = plan[Path(path).name]
-        if spec == "corrupt":
-            raise DataError(f"{path}: not an EDF file")
-        hand, seed, channels = spec
+def _cohort(folder: Path) -> Path:
+    """8 rows: 6 good subjects (mixed hands; S4 has no score, S5 no F4), a missing file, a corrupt one."""
+    rows = []
+    for s, hand in enumerate(HANDS):
         contra = "C4" if hand == "left" else "C3"
+        channels = ("C3", "C4", "F3") if s == 5 else ("C3", "C4", "F3", "F4")
         density = {c: 2.0 + (1.5 if c == contra else 0.0) for c in channels}
-        synth = make_synthetic_night(sf=100.0, line_freq=20.0, channels=channels, density=density, seed=seed,
+        synth = make_synthetic_night(sf=100.0, line_freq=20.0, channels=channels, density=density, seed=10 + s,
                                      hypnogram=HYPNOGRAM)
-        events = events_from_truth(synth.truth)
-        rec = synth.recording
-        return _Result(rec, rec.hypnogram, events, summarize(events, rec.hypnogram, rec, config))
-
-    return process
-
-
-def _cohort(tmp_path, swap=False):
-    """8 rows: 5 good subjects (mixed hands), one with no F4, one missing file, one corrupt file."""
-    rows, plan = [], {}
-    hands = ["left", "right", "left", "right", "left", "right"]
-    for s, hand in enumerate(hands):
-        if swap:
-            hand = "right" if hand == "left" else "left"
-        name = f"s{s}.edf"
-        channels = ("C3", "C4", "F3") if s == 5 else CHANNELS
-        plan[name] = (hands[s], 10 + s, channels)  # the planted side follows the true hand
+        write_edf(synth.recording, folder / f"s{s}.edf")
         score = "" if s == 4 else str(110 + 5 * s)
-        rows.append(f"S{s},post,{name},,{hand},100,{score},{30 + s}")
-        (tmp_path / name).write_bytes(b"placeholder")
+        rows.append(f"S{s},post,s{s}.edf,,{hand},100,{score},{30 + s}")
     rows.append("S6,post,missing.edf,,left,100,120,40")
-    plan["bad.edf"] = "corrupt"
-    (tmp_path / "bad.edf").write_bytes(b"x")
+    (folder / "bad.edf").write_bytes(b"x")
     rows.append("S7,post,bad.edf,,right,100,120,41")
-    manifest = tmp_path / "manifest.csv"
-    manifest.write_text("subject,night,recording,hypnogram,trained_hand,score_pre,score_post,age\n" + "\n".join(rows))
-    return manifest, _stand_in(plan)
+    manifest = folder / "manifest.csv"
+    manifest.write_text("\n".join([HEADER, *rows]) + "\n")
+    return manifest
 
 
 @pytest.fixture(scope="module")
 def cohort_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cohort")
-    manifest, process = _cohort(tmp)
-    return tmp, run_cohort(manifest, tmp / "out", CONFIG, process=process)
+    (tmp / "config.yaml").write_text(CONFIG_YAML)
+    config = load_config(tmp / "config.yaml")
+    manifest = _cohort(tmp)
+    return tmp, run_cohort(manifest, tmp / "out", config, jobs=2, progress=False)
+
+
+def _motor_density(lat: pd.DataFrame) -> pd.DataFrame:
+    sel = (lat["pair"] == "C3/C4") & (lat["measure"] == "density_n2") & (lat["band"] == "all")
+    return lat[sel].set_index("subject")
 
 
 def test_failed_rows_are_recorded_and_the_rest_analysed(cohort_run):
-    tmp, result = cohort_run
+    _, result = cohort_run
     assert result.n_rows == 8 and result.n_analysed == 6
     failed = {f.row: f for f in result.failed}
     assert set(failed) == {7, 8}
-    assert "manifest.csv row 7: field 'recording': file not found" in failed[7].error
-    assert "not an EDF file" in failed[8].error and failed[8].subject == "S7"
+    assert "missing.edf: recording file not found" in failed[7].error and failed[7].subject == "S6"
+    assert "bad.edf" in failed[8].error and failed[8].subject == "S7" and "Traceback" not in failed[8].error
+    assert result.status["status"].tolist() == ["done"] * 6 + ["failed"] * 2
     assert set(result.laterality["subject"]) == {f"S{s}" for s in range(6)}
 
 
@@ -100,15 +85,33 @@ def test_notes_for_missing_pair_and_missing_score(cohort_run):
     assert any("subject 'S5' night 'post'" in p and "F3/F4 (no F4)" in p for p in result.problems)
     assert any("subject 'S4': behavioural gain unavailable" in p for p in result.problems)
     f3f4 = result.stats[(result.stats["pair"] == "F3/F4") & (result.stats["test"] == "paired_t")]
-    assert (f3f4["n"] == 5).all()  # S5 lacks F4
+    assert len(f3f4) and (f3f4["n"] == 5).all()  # S5 lacks F4
     pearson = result.stats[(result.stats["pair"] == "C3/C4") & (result.stats["test"] == "pearson")]
-    assert (pearson["n"] <= 5).all()  # S4 has no gain
+    assert len(pearson) and (pearson["n"] <= 5).all()  # S4 has no gain
+    # the sigma measures come from the stored sigma.csv of every folder
+    assert {"sigma_abs", "sigma_rel"} <= set(result.laterality["measure"])
 
 
-def test_files_and_tables(cohort_run):
+def test_planted_contralateral_effect_is_found(cohort_run):
+    """+1.5/min planted opposite the true hand: D > 0 for every subject, left- and right-trained alike."""
+    _, result = cohort_run
+    motor = _motor_density(result.laterality)
+    assert len(motor) == 6 and (motor["D"] > 0).all() and set(motor["trained_hand"]) == {"left", "right"}
+    assert (motor["n2_minutes"] == 23.0).all()
+    stats = result.stats
+    t = stats[(stats["pair"] == "C3/C4") & (stats["measure"] == "density_n2") & (stats["band"] == "all")
+              & (stats["test"] == "paired_t")].iloc[0]
+    assert t["role"] == "motor" and t["p_value"] < 0.05 and 0 < t["ci_low"] < t["estimate"] < 2.0
+
+
+def test_files_tables_and_report(cohort_run):
     tmp, result = cohort_run
     out = tmp / "out"
-    assert {p.name for p in result.files.values()} == set(COHORT_FILES.values())
+    assert {p.name for p in result.files.values()} == {*COHORT_FILES.values(), *BATCH_FILES.values()}
+    assert all(p.is_file() for p in result.files.values())
+    for s in range(6):  # one complete run folder per good recording
+        assert {"events.csv", "summary.csv", "sigma.csv", "report.html", "run.json"} <= {
+            p.name for p in (out / f"S{s}_post").iterdir()}
     lat = pd.read_csv(out / "laterality.csv")
     assert len(lat) == len(result.laterality)
     assert not lat.duplicated(["subject", "night", "pair", "measure", "band"]).any()
@@ -118,54 +121,70 @@ def test_files_and_tables(cohort_run):
                    "ci_high"):
         assert column in stats.columns
     assert set(stats["pair"]) == {"C3/C4", "F3/F4"}
+    sigmas = pd.read_parquet(out / "sigmas.parquet")
+    assert set(sigmas["subject"]) == {f"S{s}" for s in range(6)} and set(sigmas["band"]) == {"all", "fast", "slow"}
     run = json.loads((out / "run.json").read_text())
     assert run["analysed_rows"] == 6 and [f["row"] for f in run["failed_rows"]] == [7, 8]
+    assert run["recordings"] == {"done": 6, "skipped": 0, "failed": 2}
+    assert set(run["files"]) == {p.name for k, p in result.files.items() if k != "run"}
     assert run["config"]["laterality"]["seed"] == 42 and "versions" in run
-    assert "cohort: 6 of 8 manifest rows analysed" in str(result)
+    html = (out / "cohort_report.html").read_text(encoding="utf-8")
+    assert "Cohort statistics" in html and "Contralateral vs ipsilateral" in html
+    assert "missing.edf: recording file not found" in html  # the status table carries the errors
+    text = str(result)
+    assert "cohort: 6 of 8 manifest rows analysed" in text and "FAILED row 8 (S7, post)" in text
 
 
-def test_mixed_hands_are_mapped_and_swapping_flips_the_sign(cohort_run, tmp_path):
-    """Planted +1.5/min on the side opposite the true hand: D > 0 for every subject, left- and
-    right-trained alike; declaring the other hand in the manifest makes every D negative."""
-    _, result = cohort_run
-    lat = result.laterality
-    sel = (lat["pair"] == "C3/C4") & (lat["measure"] == "density_n2") & (lat["band"] == "all")
-    assert (lat.loc[sel, "D"] > 0.5).all() and set(lat.loc[sel, "trained_hand"]) == {"left", "right"}
-    motor = result.stats[(result.stats["pair"] == "C3/C4") & (result.stats["measure"] == "density_n2")
-                         & (result.stats["band"] == "all") & (result.stats["test"] == "paired_t")].iloc[0]
-    assert motor["effect_size"] > 1 and motor["ci_low"] <= 1.5 <= motor["ci_high"]
-    manifest, process = _cohort(tmp_path, swap=True)
-    swapped = run_cohort(manifest, tmp_path / "out", CONFIG, process=process).laterality
-    sel2 = (swapped["pair"] == "C3/C4") & (swapped["measure"] == "density_n2") & (swapped["band"] == "all")
-    np.testing.assert_allclose(swapped.loc[sel2, "D"].to_numpy(), -lat.loc[sel, "D"].to_numpy())
+def test_stored_tables_give_the_cohort_table_and_swapping_the_hand_flips_the_sign(cohort_run):
+    """Detector-free: NightData rebuilt from each folder reproduces laterality.csv; the other hand negates D."""
+    tmp, result = cohort_run
+    nights = {"same": [], "swapped": []}
+    good = read_manifest(tmp / "manifest.csv").table.iloc[:6]
+    for rec in good.to_dict("records"):
+        tables = read_run_tables(tmp / "out" / f"{rec['subject']}_post")
+        other = "right" if rec["trained_hand"] == "left" else "left"
+        for key, declared in (("same", rec["trained_hand"]), ("swapped", other)):
+            nights[key].append(night_from_tables(
+                tables.summary, tables.sigma, tables.n2_minutes, subject=rec["subject"], night=rec["night"],
+                trained_hand=declared, score_pre=rec["score_pre"], score_post=rec["score_post"],
+                covariates={"age": rec["age"]}))
+    config = load_config(tmp / "config.yaml")
+    same = lateralise(nights["same"], config).laterality
+    pd.testing.assert_frame_equal(same, result.laterality)
+    swapped = lateralise(nights["swapped"], config).laterality
+    np.testing.assert_allclose(swapped["D"], -same["D"], equal_nan=True)
+    np.testing.assert_allclose(swapped["contra"], same["ipsi"], equal_nan=True)
+    assert (_motor_density(swapped)["D"] < 0).all()
+
+
+def test_rerun_through_the_cli_skips_every_recording(cohort_run, capsys):
+    tmp, result = cohort_run
+    out = tmp / "out"
+    before = {s: (out / f"S{s}_post" / "run.json").read_bytes() for s in range(6)}
+    tables = {name: (out / name).read_text() for name in ("laterality.csv", "cohort_stats.csv", "specificity.csv")}
+    code = main(["cohort", str(tmp / "manifest.csv"), "--out", str(out), "--config", str(tmp / "config.yaml"),
+                 "--jobs", "1"])
+    assert code == 1  # some rows failed
+    status = pd.read_csv(out / "status.csv", keep_default_na=False)
+    assert status["status"].tolist() == ["skipped"] * 6 + ["failed"] * 2
+    assert all((out / f"S{s}_post" / "run.json").read_bytes() == before[s] for s in range(6))
+    assert all((out / name).read_text() == text for name, text in tables.items())  # same results from the files
+    assert json.loads((out / "run.json").read_text())["recordings"] == {"done": 0, "skipped": 6, "failed": 2}
+    assert "6 already complete" in capsys.readouterr().out
+
+
+def test_cohort_with_no_usable_recording_still_writes_its_files(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("subject,night,recording,trained_hand\nS1,post,gone.edf,left\n")
+    result = run_cohort(manifest, tmp_path / "out", progress=False)
+    assert [f.row for f in result.failed] == [1] and result.laterality.empty
+    assert (tmp_path / "out" / "run.json").is_file()
+    assert "no night had a usable pair" in (tmp_path / "out" / "cohort_report.html").read_text(encoding="utf-8")
 
 
 def test_bad_manifest_stops_with_a_row_error(tmp_path):
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("subject,night,recording,trained_hand\nS1,post,a.edf,lft\n")
     with pytest.raises(DataError, match="manifest.csv row 1: field 'trained_hand' must be 'left' or 'right'"):
-        run_cohort(manifest, tmp_path / "out", CONFIG)
-    assert not (tmp_path / "out" / "run.json").exists()
-
-
-@pytest.mark.slow
-def test_cohort_on_synthetic_edf_files(tmp_path):
-    """Real pipeline on EDF+ files: 4 subjects (2 per hand), contralateral C density 4 vs 2 /min."""
-    from sleepspindles.output import write_edf
-
-    hyp = Hypnogram(np.array([0] * 6 + [2] * 50 + [3] * 10 + [2] * 14), 30.0)
-    lines = []
-    for s, hand in enumerate(["left", "right", "left", "right"]):
-        contra, ipsi = ("C4", "C3") if hand == "left" else ("C3", "C4")
-        synth = make_synthetic_night(sf=128.0, channels=("C3", "C4"), density={contra: 4.0, ipsi: 2.0},
-                                     seed=200 + s, hypnogram=hyp)
-        write_edf(synth.recording, tmp_path / f"s{s}.edf")
-        lines.append(f"S{s},post,s{s}.edf,,{hand},100,{110 + s}")
-    manifest = tmp_path / "cohort.csv"
-    manifest.write_text("subject,night,recording,hypnogram,trained_hand,score_pre,score_post\n" + "\n".join(lines))
-    result = run_cohort(manifest, tmp_path / "out", CONFIG)
-    assert result.failed == ()
-    lat = result.laterality
-    sel = (lat["pair"] == "C3/C4") & (lat["measure"] == "density_n2") & (lat["band"] == "all")
-    assert sel.sum() == 4 and (lat.loc[sel, "D"] > 0).all()
-    assert (tmp_path / "out" / "run.json").exists()
+        run_cohort(manifest, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

@@ -22,8 +22,11 @@ from sleepspindles.laterality import (
     contra_ipsi,
     lateralise,
     night_data,
+    night_from_tables,
     night_laterality,
+    sigma_table,
 )
+from sleepspindles.spectral import SIGMA_COLUMNS
 
 SF = 100.0
 
@@ -119,6 +122,46 @@ def test_fast_threshold_comes_from_the_summary_config(hand_night):
     outside = Config().replace("summary", fast_threshold=17.0)
     night = night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left", config=outside)
     assert set(night.sigma["band"]) == {"all"}
+
+
+def test_sigma_table_covers_every_eeg_channel_and_is_empty_without_stages(hand_night):
+    _, hyp, rec = hand_night
+    sigma = sigma_table(rec, hyp)
+    assert list(sigma.columns) == list(SIGMA_COLUMNS)
+    assert set(sigma["channel"]) == {"C3", "C4", "F3", "Fz"}  # every EEG channel, not only paired ones
+    assert set(sigma["band"]) == {"all", "fast", "slow"} and (sigma["n_epochs"] == 10).all()  # the 10 N2 epochs
+    # white noise, sd 10 uV at 100 Hz: one-sided PSD 2 * 100 / 100 = 2 uV^2/Hz, so 11-16 Hz holds ~10 uV^2
+    # and the 1-30 Hz reference band ~58 uV^2 (relative ~5/29)
+    whole = sigma[sigma["band"] == "all"]
+    np.testing.assert_allclose(whole["power"], 10.0, rtol=0.15)
+    np.testing.assert_allclose(whole["relative"], 5 / 29, rtol=0.1)
+    empty = sigma_table(rec, None)
+    assert empty.empty and list(empty.columns) == list(SIGMA_COLUMNS)
+    # 50 Hz: the reference band is cut at 22.5 Hz, sigma power is still measured
+    slow = Recording(rec.data[:, ::2], SF / 2, rec.channels, hypnogram=hyp)
+    low = sigma_table(slow, hyp)
+    assert not low.empty and np.isfinite(low["relative"]).all()
+    # 25 Hz cannot resolve the 11-16 Hz sigma band: no sigma power, but no error either
+    slower = Recording(rec.data[:, ::4], SF / 4, rec.channels, hypnogram=hyp)
+    assert sigma_table(slower, hyp).empty
+
+
+def test_night_from_tables_is_what_night_data_builds(hand_night):
+    """The cohort path (stored tables, no signal) gives the same laterality as the in-memory path."""
+    events, hyp, rec = hand_night
+    direct = night_data(events, hyp, rec, subject="S1", night="post", trained_hand="left", score_pre=10,
+                        score_post=12, covariates={"age": 30})
+    stored = night_from_tables(direct.summary, sigma_table(rec, hyp), 5.0, subject="S1", night="post",
+                               trained_hand="left", score_pre=10, score_post=12, covariates={"age": 30})
+    assert stored.n2_minutes == direct.n2_minutes == 5.0
+    pd.testing.assert_frame_equal(night_laterality(stored)[0], night_laterality(direct)[0])
+    # without sigma power the spindle measures remain
+    no_sigma = night_from_tables(direct.summary, pd.DataFrame(columns=list(SIGMA_COLUMNS)), 5.0, subject="S1",
+                                 night="post", trained_hand="left")
+    assert set(night_laterality(no_sigma)[0]["measure"]) == {"density_n2", "density_n2n3", "amplitude"}
+    with pytest.raises(ConfigError, match="'summary' parameter must be a table with columns"):
+        night_from_tables(direct.summary.drop(columns="density"), direct.sigma, 5.0, subject="S1", night="post",
+                          trained_hand="left")
 
 
 def test_night_without_n2_is_reported_and_gives_nan_n2_measures(hand_night):

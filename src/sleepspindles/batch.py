@@ -2,11 +2,14 @@
 
 Each manifest row is one task, run by :func:`process_task` in a worker (a local process pool,
 or a Dask distributed cluster when a scheduler address is given). A task writes the same files
-as ``sleepspindles run`` into ``<out>/<subject>_<night>/`` (``report.html`` first, ``run.json``
-last), so a folder whose ``run.json`` records the same input checksums and configuration is
-complete and is skipped on a rerun. A failing recording is recorded with its error; the others
-go on. At the end the results of every completed recording are gathered into
-``events.parquet``, ``summaries.parquet``, ``summaries.csv`` and ``status.csv``.
+as ``sleepspindles run`` plus the sigma power table into ``<out>/<subject>_<night>/``
+(``report.html`` first, ``events.csv``, ``summary.csv``, ``sigma.csv``, then ``run.json``
+last), so a folder whose ``run.json`` records the same input checksums, configuration, subject,
+night and trained hand is complete and is skipped on a rerun. A failing recording is recorded
+with its error; the others go on. At the end the results of every completed recording are
+gathered into ``events.parquet``, ``summaries.parquet``, ``summaries.csv``, ``sigmas.parquet``
+and ``status.csv``. :func:`sleepspindles.cohort.run_cohort` runs a batch and then lateralises
+from the stored tables.
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ from . import output
 from .config import Config, config_to_dict
 from .errors import SleepSpindlesError, file_error, param_error
 
-__all__ = ["Task", "BatchResult", "STATUS_COLUMNS", "BATCH_FILES", "make_tasks", "process_task", "run_batch"]
+__all__ = [
+    "Task",
+    "BatchResult",
+    "BatchTables",
+    "STATUS_COLUMNS",
+    "BATCH_FILES",
+    "make_tasks",
+    "process_task",
+    "gather_tables",
+    "run_batch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +50,7 @@ BATCH_FILES = {
     "events": "events.parquet",
     "summaries": "summaries.parquet",
     "summaries_csv": "summaries.csv",
+    "sigmas": "sigmas.parquet",
     "status": "status.csv",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -95,13 +109,16 @@ def _inputs(task: Task) -> dict:
 def is_complete(task: Task) -> dict | None:
     """The task's ``run.json`` when its outputs are complete and current, else ``None``.
 
-    Current means: same recording (and hypnogram) SHA-256 and same configuration; complete
-    means every file ``run.json`` lists, plus ``report.html``, exists.
+    Current means: same recording (and hypnogram) SHA-256, same configuration, and the same
+    subject, night and trained hand (the report depends on them); complete means every file
+    ``run.json`` lists, the standard tables and ``report.html`` exist.
     """
-    from .io.results import read_run_json
+    from .io.results import RUN_TABLES, read_run_json
 
     run = read_run_json(task.out_dir)
     if run is None:
+        return None
+    if [run.get(k) for k in ("subject", "night", "trained_hand")] != [task.subject, task.night, task.trained_hand]:
         return None
     wanted_config = json.loads(json.dumps(config_to_dict(task.config)))
     if run.get("config") != wanted_config:
@@ -114,7 +131,7 @@ def is_complete(task: Task) -> dict | None:
     if set(recorded) != set(current) or any(recorded[k].get("sha256") != v["sha256"] for k, v in current.items()):
         return None
     folder = Path(task.out_dir)
-    if not all((folder / name).is_file() for name in [*run.get("files", []), "report.html"]):
+    if not all((folder / name).is_file() for name in {*run.get("files", []), *RUN_TABLES, "report.html"}):
         return None
     return run
 
@@ -158,8 +175,8 @@ def _compute(task: Task) -> int:
         raise file_error(task.hypnogram, "hypnogram file not found")
     result = process_recording(task.recording, task.hypnogram, task.config)
     write_subject_report(result, folder, trained_hand=task.trained_hand, subject=task.subject, night=task.night)
-    metadata = {**result.metadata, "subject": task.subject, "night": task.night}
-    output.write_run(folder, result.events, result.summary, metadata)
+    metadata = {**result.metadata, "subject": task.subject, "night": task.night, "trained_hand": task.trained_hand}
+    output.write_run(folder, result.events, result.summary, metadata, sigma=result.sigma)
     return int(len(result.events))
 
 
@@ -279,26 +296,39 @@ def _tagged(frame: pd.DataFrame, status: dict) -> pd.DataFrame:
     return out
 
 
-def gather_tables(status: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cohort events and summaries from the folders of every completed recording, in manifest order.
+@dataclass(frozen=True)
+class BatchTables:
+    """Cohort tables gathered from the run folders (each with ``subject`` and ``night`` first)."""
+
+    events: pd.DataFrame
+    summaries: pd.DataFrame
+    sigmas: pd.DataFrame
+
+
+def gather_tables(status: pd.DataFrame) -> BatchTables:
+    """Cohort events, summaries and sigma power from every completed recording, in manifest order.
 
     Always read back from the files, so a resumed batch gives the same tables as an
     uninterrupted one.
     """
     from .events import EVENT_COLUMNS
     from .io.results import read_run_tables
+    from .spectral import SIGMA_COLUMNS
     from .summary import SUMMARY_COLUMNS
 
-    events, summaries = [], []
+    parts: dict[str, list[pd.DataFrame]] = {"events": [], "summaries": [], "sigmas": []}
     for row in status.sort_values("row").to_dict("records"):
         if row["status"] in ("done", "skipped"):
-            ev, summ = read_run_tables(row["out_dir"])
-            events.append(_tagged(ev, row))
-            summaries.append(_tagged(summ, row))
-    if not events:
-        return (pd.DataFrame(columns=["subject", "night", *EVENT_COLUMNS]),
-                pd.DataFrame(columns=["subject", "night", *SUMMARY_COLUMNS]))
-    return pd.concat(events, ignore_index=True), pd.concat(summaries, ignore_index=True)
+            tables = read_run_tables(row["out_dir"])
+            for key, frame in zip(parts, (tables.events, tables.summary, tables.sigma)):
+                if len(frame):  # empty parts only add dtype noise (and a pandas warning) to concat
+                    parts[key].append(_tagged(frame, row))
+    columns = {"events": EVENT_COLUMNS, "summaries": SUMMARY_COLUMNS, "sigmas": SIGMA_COLUMNS}
+    return BatchTables(**{
+        key: pd.concat(frames, ignore_index=True) if frames
+        else pd.DataFrame(columns=["subject", "night", *columns[key]])
+        for key, frames in parts.items()
+    })
 
 
 def _progress(outcomes: Iterable[dict], total: int, progress: bool) -> list[dict]:
@@ -324,6 +354,7 @@ def run_batch(
     scheduler: str | None = None,
     *,
     progress: bool = True,
+    report: bool = True,
 ) -> BatchResult:
     """Process every recording of a manifest; resumable and failure-isolated.
 
@@ -341,6 +372,9 @@ def run_batch(
         given, tasks go to that cluster instead of the local pool.
     progress : bool
         Show a progress bar (only on a terminal).
+    report : bool
+        Write the status-only ``cohort_report.html`` (:func:`sleepspindles.cohort.run_cohort`
+        writes its own, with statistics).
 
     Returns
     -------
@@ -361,15 +395,17 @@ def run_batch(
     tasks = make_tasks(manifest_path, out_dir, config)
     rows = _progress(_executor(tasks, jobs, scheduler), len(tasks), progress)
     status = pd.DataFrame(rows, columns=list(STATUS_COLUMNS)).sort_values("row", ignore_index=True)
-    events, summaries = gather_tables(status)
+    tables = gather_tables(status)
     out = Path(out_dir)
     files = {
-        "events": output.write_parquet(out / BATCH_FILES["events"], events),
-        "summaries": output.write_parquet(out / BATCH_FILES["summaries"], summaries),
-        "summaries_csv": output.write_csv(out / BATCH_FILES["summaries_csv"], summaries),
+        "events": output.write_parquet(out / BATCH_FILES["events"], tables.events),
+        "summaries": output.write_parquet(out / BATCH_FILES["summaries"], tables.summaries),
+        "summaries_csv": output.write_csv(out / BATCH_FILES["summaries_csv"], tables.summaries),
+        "sigmas": output.write_parquet(out / BATCH_FILES["sigmas"], tables.sigmas),
         "status": output.write_csv(out / BATCH_FILES["status"], status),
     }
-    files["report"] = _cohort_report(status, out)
+    if report:
+        files["report"] = _cohort_report(status, out)
     return BatchResult(out_dir=out, status=status, seconds=time.perf_counter() - started, files=files)
 
 

@@ -45,7 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     result = process_recording(args.recording, args.hypnogram, config, staging=not args.no_staging)
-    files = write_run(args.out, result.events, result.summary, result.metadata)
+    files = write_run(args.out, result.events, result.summary, result.metadata, sigma=result.sigma)
     _maybe_report(args, result)
     print(f"{len(result.events)} spindles on {len(result.recording.eeg_channels)} channel(s); "
           f"staging: {result.metadata['staging']['source']}; outputs in {Path(args.out)} "
@@ -77,7 +77,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_cohort(args: argparse.Namespace) -> int:
     from .cohort import run_cohort
 
-    result = run_cohort(Path(args.manifest), Path(args.out), _config(args))
+    result = run_cohort(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
     print(result)
     return EXIT_FAILURES if getattr(result, "failed", None) else EXIT_OK
 
@@ -94,7 +94,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_files
 
     result = evaluate_files(
-        args.reference, args.detected, iou=args.iou, how=args.how, duration=args.duration, sf=args.sf
+        args.reference, args.detected, iou=args.iou, how=args.how, duration=args.duration, sf=args.sf,
+        window=args.window,
     )
     print(result)
     return EXIT_OK
@@ -147,10 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("cohort", help="lateralisation statistics over a cohort manifest", description=(
-        "Run every recording of a manifest (CSV: subject,night,recording,hypnogram,trained_hand,"
-        "score_pre,score_post) and write laterality.csv, cohort_stats.csv and run.json."))
+        "Process every recording of a manifest (CSV: subject,night,recording,hypnogram,trained_hand,"
+        "score_pre,score_post) as 'batch' does (parallel, resumable, failures recorded), then write "
+        "laterality.csv, cohort_stats.csv, specificity.csv, cohort_report.html and run.json."))
     p.add_argument("manifest", type=Path, help="cohort manifest CSV")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     _common(p)
     p.set_defaults(func=_cmd_cohort)
 
@@ -175,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how two reference files are combined (default union)")
     p.add_argument("--duration", type=float, help="recording length in seconds (needed for Cohen's kappa)")
     p.add_argument("--sf", type=float, help="sampling rate in Hz for by-sample scores (default 0.01 s grid)")
+    p.add_argument("--window", type=float, nargs=2, metavar=("START", "END"),
+                   help="score only events whose midpoint is in [START, END) s: the part the reference scored")
     p.set_defaults(func=_cmd_evaluate)
     return parser
 

@@ -1,44 +1,52 @@
-"""Cohort runs: manifest -> per-recording pipeline -> lateralisation -> statistics -> files.
+"""Cohort runs: a batch run (per-recording folders) -> lateralisation -> statistics -> files.
 
-:func:`run_cohort` reads the manifest (:mod:`sleepspindles.io.manifest`), processes every row
-with :func:`sleepspindles.pipeline.process_recording`, keeps only what lateralisation needs
-(events summary, sigma power, N2 minutes; the signal is released after each row), then calls
-:func:`sleepspindles.laterality.lateralise` and writes, through :mod:`sleepspindles.output`:
+:func:`run_cohort` runs :func:`sleepspindles.batch.run_batch` on the manifest (parallel on a
+local pool or a Dask cluster, resumable, failure-isolated: one folder per recording with
+``events.csv``, ``summary.csv``, ``sigma.csv``, ``report.html`` and ``run.json``, plus
+``status.csv`` and the gathered parquet tables), then builds every completed recording's
+:class:`~sleepspindles.laterality.NightData` from its stored tables (summary, sigma power, N2
+minutes; the signal is never reloaded), calls :func:`sleepspindles.laterality.lateralise` and
+writes, through :mod:`sleepspindles.output`:
 
 * ``laterality.csv``: one row per subject x night x pair x measure x band;
 * ``cohort_stats.csv``: the tests of :mod:`sleepspindles.stats`;
 * ``specificity.csv``: the main statistics with the pairs side by side;
+* ``cohort_report.html``: statistics, figures and every recording's status;
 * ``run.json`` (last): provenance, the failed rows with their errors and the notes.
 
 A row that fails (missing file, unreadable EDF, no staging...) is recorded with its error and
-the other rows go on.
+the other rows go on; a rerun skips every recording whose folder is complete and current.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Mapping
 
 import pandas as pd
 
 from . import output
+from .batch import BatchResult, run_batch
 from .config import Config
-from .errors import DataError
+from .errors import DataError, SleepSpindlesError
 from .io.manifest import Manifest, read_manifest
-from .laterality import NightData, lateralise, night_data
+from .io.results import read_run_tables
+from .laterality import LateralityResult, NightData, lateralise, night_from_tables
 from .provenance import run_metadata
 
 __all__ = ["FailedRow", "CohortResult", "run_cohort", "COHORT_FILES"]
 
 logger = logging.getLogger(__name__)
 
-#: Files written by :func:`run_cohort`, by key.
+#: Files written by :func:`run_cohort` besides the batch files (:data:`sleepspindles.batch.BATCH_FILES`), by key.
 COHORT_FILES = {
     "laterality": "laterality.csv",
     "stats": "cohort_stats.csv",
     "specificity": "specificity.csv",
+    "report": "cohort_report.html",
     "run": "run.json",
 }
 
@@ -66,10 +74,15 @@ class CohortResult:
         Rows that could not be analysed, with their error messages.
     problems : tuple of str
         Notes on analysed rows (missing electrode pairs, no N2, missing scores).
+    status : pandas.DataFrame
+        The batch status table (:data:`sleepspindles.batch.STATUS_COLUMNS`): ``done``,
+        ``skipped`` (already complete) or ``failed`` per manifest row.
     files : mapping of str to Path
-        Files written, keyed as :data:`COHORT_FILES`.
+        Files written, keyed as :data:`COHORT_FILES` and :data:`sleepspindles.batch.BATCH_FILES`.
     n_rows : int
         Rows in the manifest.
+    seconds : float
+        Wall time of the whole run.
     """
 
     laterality: pd.DataFrame
@@ -77,8 +90,10 @@ class CohortResult:
     specificity: pd.DataFrame
     failed: tuple[FailedRow, ...]
     problems: tuple[str, ...]
+    status: pd.DataFrame = field(default_factory=pd.DataFrame)
     files: Mapping[str, Path] = field(default_factory=dict)
     n_rows: int = 0
+    seconds: float = 0.0
 
     @property
     def n_analysed(self) -> int:
@@ -87,7 +102,9 @@ class CohortResult:
 
     def __str__(self) -> str:
         """A short report for the terminal: counts, files, the motor pair's N2 density tests."""
-        lines = [f"cohort: {self.n_analysed} of {self.n_rows} manifest rows analysed"]
+        counts = self.status["status"].value_counts() if len(self.status) else pd.Series(dtype=int)
+        lines = [f"cohort: {self.n_analysed} of {self.n_rows} manifest rows analysed in {self.seconds:.1f} s "
+                 f"({counts.get('done', 0)} recording(s) processed, {counts.get('skipped', 0)} already complete)"]
         lines += [f"  FAILED row {f.row} ({f.subject}, {f.night}): {f.error}" for f in self.failed]
         lines += [f"  note: {p}" for p in self.problems]
         stats = self.stats
@@ -98,7 +115,7 @@ class CohortResult:
             for r in main.itertuples(index=False):
                 lines.append(f"  {r.night} {r.pair} {r.test} ({r.variable}): n={r.n} effect={r.effect_size:.3g} "
                              f"p={r.p_value:.3g} p_fdr={r.p_fdr:.3g}")
-        lines += [f"  wrote {path}" for path in self.files.values()]
+        lines += [f"  wrote {path}" for key, path in self.files.items() if key in COHORT_FILES]
         return "\n".join(lines)
 
 
@@ -107,21 +124,26 @@ def run_cohort(
     out_dir: str | Path,
     config: Config | None = None,
     *,
-    process: Callable[..., Any] | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
 ) -> CohortResult:
-    """Analyse a cohort and write its tables.
+    """Analyse a cohort: batch-process its recordings, lateralise, test, and write every table.
 
     Parameters
     ----------
     manifest_path : str or Path
         Cohort manifest CSV (see :mod:`sleepspindles.io.manifest`).
     out_dir : str or Path
-        Output folder (created).
+        Output folder (created): one sub-folder per recording plus the cohort files.
     config : Config, optional
-    process : callable, optional
-        ``process(recording_path, hypnogram=path_or_None, config=config)`` returning an object
-        with ``recording``, ``hypnogram``, ``events`` and ``summary`` (default
-        :func:`sleepspindles.pipeline.process_recording`; tests pass a detector-free stand-in).
+    jobs : int, optional
+        Local worker processes (default ``config.batch.jobs``); 1 runs in this process.
+    scheduler : str, optional
+        Dask scheduler address (default ``config.batch.scheduler``); see
+        :func:`sleepspindles.batch.run_batch`.
+    progress : bool
+        Show a progress bar (only on a terminal).
 
     Returns
     -------
@@ -132,69 +154,86 @@ def run_cohort(
     DataError
         When the manifest itself is unreadable or invalid (row errors name row and field).
     """
+    started = time.perf_counter()
     config = config or Config()
-    if process is None:
-        from .pipeline import process_recording as process
-    manifest = read_manifest(manifest_path)
-    nights: list[NightData] = []
-    failed: list[FailedRow] = []
-    for rec in manifest.table.to_dict("records"):
-        try:
-            nights.append(_process_row(manifest, rec, config, process))
-        except Exception as exc:  # noqa: BLE001 - one bad recording must not stop the cohort
-            message = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
-            logger.warning("%s (subject %s, night %s) failed: %s", manifest.where(rec["row"]),
-                           rec["subject"], rec["night"], message)
-            failed.append(FailedRow(rec["row"], rec["subject"], rec["night"], rec["recording"], message))
+    manifest = read_manifest(manifest_path)  # a bad manifest stops here, before any work
+    batch = run_batch(manifest_path, out_dir, config, jobs, scheduler, progress=progress, report=False)
+    nights, failed = _nights(manifest, batch.status)
     result = lateralise(nights, config)
-    files = _write(Path(out_dir), manifest, config, result, failed)
+    files = _write(Path(out_dir), manifest, config, result, batch, failed)
     return CohortResult(
         laterality=result.laterality,
         stats=result.stats,
         specificity=result.specificity,
         failed=tuple(failed),
         problems=result.problems,
+        status=batch.status,
         files=files,
         n_rows=len(manifest),
+        seconds=time.perf_counter() - started,
     )
 
 
-def _process_row(manifest: Manifest, rec: dict, config: Config, process: Callable[..., Any]) -> NightData:
-    """Run the pipeline on one manifest row and keep what lateralisation needs."""
-    where = manifest.where(rec["row"])
-    for name in ("recording", "hypnogram"):
-        if rec[name] is not None and not Path(rec[name]).is_file():
-            raise DataError(f"{where}: field {name!r}: file not found: {rec[name]}")
-    logger.info("%s: processing %s", where, rec["recording"])
-    result = process(rec["recording"], hypnogram=rec["hypnogram"], config=config)
-    if result.hypnogram is None:
-        raise DataError(f"{where}: no sleep stages for {rec['recording']}; N2 measures need a hypnogram")
-    covariates = {name: rec[name] for name in manifest.covariates}
-    return night_data(
-        result.events,
-        result.hypnogram,
-        result.recording,
+def _nights(manifest: Manifest, status: pd.DataFrame) -> tuple[list[NightData], list[FailedRow]]:
+    """NightData of every completed recording (from its folder); failed rows in manifest order."""
+    rows = {rec["row"]: rec for rec in manifest.table.to_dict("records")}
+    nights: list[NightData] = []
+    failed: list[FailedRow] = []
+    for st in status.sort_values("row").to_dict("records"):
+        rec = rows[st["row"]]
+        if st["status"] == "failed":  # already logged by the batch
+            error = st["error"] or "failed"
+        else:
+            try:
+                nights.append(_night(manifest, rec, st["out_dir"]))
+                continue
+            except SleepSpindlesError as exc:  # an unusable folder fails its row only
+                error = str(exc)
+                logger.warning("%s (subject %s, night %s) failed: %s", manifest.where(rec["row"]), rec["subject"],
+                               rec["night"], error)
+        failed.append(FailedRow(rec["row"], rec["subject"], rec["night"], rec["recording"], error))
+    return nights, failed
+
+
+def _night(manifest: Manifest, rec: dict, folder: str) -> NightData:
+    """One row's NightData from the summary, sigma power and N2 minutes stored in its folder."""
+    tables = read_run_tables(folder)
+    if not tables.staged:
+        raise DataError(f"{manifest.where(rec['row'])}: no sleep stages for {rec['recording']}; "
+                        "N2 measures need a hypnogram")
+    return night_from_tables(
+        tables.summary,
+        tables.sigma,
+        tables.n2_minutes,
         subject=rec["subject"],
         night=rec["night"],
         trained_hand=rec["trained_hand"],
         score_pre=rec["score_pre"],
         score_post=rec["score_post"],
-        covariates=covariates,
-        summary=result.summary,
-        config=config,
+        covariates={name: rec[name] for name in manifest.covariates},
     )
 
 
-def _write(out: Path, manifest: Manifest, config: Config, result, failed: list[FailedRow]) -> dict[str, Path]:
-    """Write the tables, then ``run.json`` (its presence marks a complete folder)."""
+def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResult, batch: BatchResult,
+           failed: list[FailedRow]) -> dict[str, Path]:
+    """Write the tables and the cohort report, then ``run.json`` (its presence marks a complete folder).
+
+    Returns the batch files and these, by key.
+    """
+    from .report import write_cohort_report
+
     files = {
+        **batch.files,
         "laterality": output.write_csv(out / COHORT_FILES["laterality"], result.laterality),
         "stats": output.write_csv(out / COHORT_FILES["stats"], result.stats),
         "specificity": output.write_csv(out / COHORT_FILES["specificity"], result.specificity),
+        "report": write_cohort_report(result, batch.status, out),
     }
+    counts = batch.status["status"].value_counts()
     metadata = run_metadata(
         config,
         manifest={"path": manifest.path, "rows": len(manifest), "covariates": list(manifest.covariates)},
+        recordings={state: int(counts.get(state, 0)) for state in ("done", "skipped", "failed")},
         analysed_rows=len(manifest) - len(failed),
         failed_rows=[asdict(f) for f in failed],
         problems=list(result.problems),

@@ -99,6 +99,6 @@ def run_demo(out_dir: Path, hours: float = 2.0, seed: int = 0, config: Config | 
     result = process_recording(edf_path, None, config)
     scores = score_against_truth(night.truth, result.events)
     write_csv(out_dir / "scores.csv", scores)
-    write_run(out_dir, result.events, result.summary, {**result.metadata, "demo": {"seed": seed, "hours": hours,
-              "planted_density": DEMO_DENSITY, "trained_hand": DEMO_TRAINED_HAND}})
+    demo_info = {"seed": seed, "hours": hours, "planted_density": DEMO_DENSITY, "trained_hand": DEMO_TRAINED_HAND}
+    write_run(out_dir, result.events, result.summary, {**result.metadata, "demo": demo_info}, sigma=result.sigma)
     return DemoResult(result=result, edf_path=edf_path, scores=scores)

@@ -54,6 +54,8 @@ __all__ = [
     "Sides",
     "LateralityResult",
     "contra_ipsi",
+    "sigma_table",
+    "night_from_tables",
     "night_data",
     "channel_measures",
     "night_laterality",
@@ -161,10 +163,99 @@ def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
     return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
 
 
-def _pair_channels(channels: Sequence[str], config: Config) -> list[str]:
-    """Channels of ``channels`` that belong to a configured pair, in recording order."""
-    wanted = {c for pair in config.laterality.pairs for c in pair}
-    return [c for c in channels if c in wanted]
+def sigma_table(recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None) -> pd.DataFrame:
+    """Sigma power of every EEG channel of a recording, with the laterality settings.
+
+    Bands are ``all`` (``laterality.sigma_band``) and its ``slow``/``fast`` halves split at
+    ``summary.fast_threshold``; power is averaged over the ``laterality.sigma_stages`` epochs
+    (Welch window ``laterality.welch_window``) and divided by the power in
+    ``laterality.total_band`` for the relative value.
+
+    Parameters
+    ----------
+    recording : Recording
+    hypnogram : Hypnogram or None
+        Stages aligned to ``recording``; ``None`` (not staged) gives an empty table.
+    config : Config, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`sleepspindles.spectral.sigma_power` table (columns :data:`SIGMA_COLUMNS`), empty
+        when there is no hypnogram, no EEG channel, or the sampling rate does not resolve the
+        sigma band (a warning says so: the spindle results stay valid without sigma power).
+    """
+    config = config or Config()
+    lat = config.laterality
+    channels = list(recording.eeg_channels)
+    empty = pd.DataFrame(columns=list(SIGMA_COLUMNS))
+    top = lat.sigma_band[1]  # the reference band itself is cut below Nyquist by sigma_power
+    if hypnogram is None or not channels:
+        return empty
+    if recording.sf / 2 <= top:
+        logger.warning("%s: sampling rate %g Hz does not resolve laterality.sigma_band (up to %g Hz); "
+                       "no sigma power", recording.source, recording.sf, top)
+        return empty
+    sub = recording.pick(channels)
+    return sigma_power(
+        sub.data,
+        sub.sf,
+        sub.channels,
+        hypnogram,
+        bands=_sigma_bands(config),
+        total_band=lat.total_band,
+        stages=lat.sigma_stages,
+        window=lat.welch_window,
+    )
+
+
+def night_from_tables(
+    summary: pd.DataFrame,
+    sigma: pd.DataFrame,
+    n2_minutes: float,
+    *,
+    subject: str,
+    night: str,
+    trained_hand: str,
+    score_pre: float = math.nan,
+    score_post: float = math.nan,
+    covariates: Mapping[str, object] | None = None,
+) -> NightData:
+    """Build a :class:`NightData` from one recording's stored tables (no signal needed).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`sleepspindles.summary.summarize` table (``summary.csv`` of a run folder).
+    sigma : pandas.DataFrame
+        :func:`sigma_table` table (``sigma.csv``); may be empty (no sigma measures).
+    n2_minutes : float
+        Minutes of N2 in the hypnogram (``run.json`` ``staging.stage_minutes.N2``).
+    subject, night, trained_hand, score_pre, score_post, covariates
+        See :class:`NightData`.
+
+    Raises
+    ------
+    ConfigError
+        When a table lacks the columns lateralisation reads.
+    """
+    needed = {"summary": (summary, ("channel", "stage", "band", "density", "amplitude")),
+              "sigma": (sigma, ("channel", "band", "power", "relative"))}
+    for name, (table, columns) in needed.items():
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise param_error(name, f"a table with columns {list(columns)}", f"no {missing}")
+    return NightData(
+        subject=str(subject),
+        night=str(night),
+        trained_hand=trained_hand,
+        summary=summary,
+        sigma=sigma,
+        n2_minutes=float(n2_minutes),
+        score_pre=float(score_pre),
+        score_post=float(score_post),
+        covariates=dict(covariates or {}),
+    )
 
 
 def night_data(
@@ -183,6 +274,9 @@ def night_data(
 ) -> NightData:
     """Build a :class:`NightData` from events, stages and the signal.
 
+    Computes the summary (unless given) and :func:`sigma_table`, then calls
+    :func:`night_from_tables`.
+
     Parameters
     ----------
     events : pandas.DataFrame
@@ -190,8 +284,7 @@ def night_data(
     hypnogram : Hypnogram
         Stages aligned to ``recording``.
     recording : Recording
-        Gives the EEG channels and the signal for sigma power (only channels of configured
-        pairs are used).
+        Gives the EEG channels and the signal for sigma power.
     subject, night, trained_hand, score_pre, score_post, covariates
         See :class:`NightData`.
     summary : pandas.DataFrame, optional
@@ -199,34 +292,18 @@ def night_data(
     config : Config, optional
     """
     config = config or Config()
-    lat = config.laterality
     if summary is None:
         summary = summarize(events, hypnogram, recording, config)
-    picked = _pair_channels(recording.eeg_channels, config)
-    if picked:
-        sub = recording.pick(picked)
-        sigma = sigma_power(
-            sub.data,
-            sub.sf,
-            sub.channels,
-            hypnogram,
-            bands=_sigma_bands(config),
-            total_band=lat.total_band,
-            stages=lat.sigma_stages,
-            window=lat.welch_window,
-        )
-    else:
-        sigma = pd.DataFrame(columns=list(SIGMA_COLUMNS))
-    return NightData(
-        subject=str(subject),
-        night=str(night),
+    return night_from_tables(
+        summary,
+        sigma_table(recording, hypnogram, config),
+        hypnogram.minutes(Stage.N2),
+        subject=subject,
+        night=night,
         trained_hand=trained_hand,
-        summary=summary,
-        sigma=sigma,
-        n2_minutes=hypnogram.minutes(Stage.N2),
-        score_pre=float(score_pre),
-        score_post=float(score_post),
-        covariates=dict(covariates or {}),
+        score_pre=score_pre,
+        score_post=score_post,
+        covariates=covariates,
     )
 
 

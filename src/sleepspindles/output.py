@@ -79,10 +79,27 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
     return Path(path)
 
 
-def write_run(out_dir: str | Path, events: pd.DataFrame, summary: pd.DataFrame, metadata: dict) -> dict[str, Path]:
-    """Write one recording's ``events.csv``, ``summary.csv`` and ``run.json``.
+def write_run(
+    out_dir: str | Path,
+    events: pd.DataFrame,
+    summary: pd.DataFrame,
+    metadata: dict,
+    *,
+    sigma: pd.DataFrame | None = None,
+) -> dict[str, Path]:
+    """Write one recording's ``events.csv``, ``summary.csv``, ``sigma.csv`` and ``run.json``.
 
-    ``run.json`` is written last, so its presence marks a complete output folder.
+    ``run.json`` is written last and lists the other files, so its presence marks a complete
+    output folder.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+    events, summary : pandas.DataFrame
+    metadata : dict
+        Provenance for ``run.json``.
+    sigma : pandas.DataFrame, optional
+        Sigma power table (``RecordingResult.sigma``); ``sigma.csv`` is written only when given.
 
     Returns
     -------
@@ -94,6 +111,8 @@ def write_run(out_dir: str | Path, events: pd.DataFrame, summary: pd.DataFrame, 
         "events": write_csv(out / "events.csv", events),
         "summary": write_csv(out / "summary.csv", summary),
     }
+    if sigma is not None:
+        files["sigma"] = write_csv(out / "sigma.csv", sigma)
     files["run"] = write_json(out / "run.json", {**metadata, "files": sorted(p.name for p in files.values())})
     return files
 

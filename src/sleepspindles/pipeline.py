@@ -1,4 +1,4 @@
-"""One recording end to end: path -> Recording -> Hypnogram -> events -> summary.
+"""One recording end to end: path -> Recording -> Hypnogram -> events -> summary and sigma power.
 
 This module computes; it reads through :mod:`sleepspindles.io` and writes nothing (see
 :mod:`sleepspindles.output`).
@@ -16,6 +16,7 @@ import pandas as pd
 from .config import Config
 from .detection import DetectionResult, run_detection
 from .hypnogram import Hypnogram
+from .laterality import sigma_table
 from .provenance import run_metadata
 from .recording import Recording
 from .staging import stage
@@ -39,6 +40,9 @@ class RecordingResult:
         Events plus excluded time and engine notes.
     summary : pandas.DataFrame
         Per channel x stage x band aggregates (:data:`sleepspindles.summary.SUMMARY_COLUMNS`).
+    sigma : pandas.DataFrame
+        Sigma power per EEG channel x band over the ``laterality.sigma_stages`` epochs
+        (:func:`sleepspindles.laterality.sigma_table`); empty when not staged.
     config : Config
     metadata : dict
         The provenance written to ``run.json``.
@@ -48,6 +52,7 @@ class RecordingResult:
     hypnogram: Hypnogram | None
     detection: DetectionResult
     summary: pd.DataFrame
+    sigma: pd.DataFrame
     config: Config
     metadata: dict
 
@@ -60,7 +65,7 @@ class RecordingResult:
 def analyse_recording(
     recording: Recording, config: Config | None = None, *, staging: bool = True, **extra: Any
 ) -> RecordingResult:
-    """Stage (or take the scored hypnogram), detect and summarise an in-memory recording.
+    """Stage (or take the scored hypnogram), detect, summarise and measure sigma power.
 
     Parameters
     ----------
@@ -75,6 +80,7 @@ def analyse_recording(
     hypnogram = stage(recording, config) if staging else None
     detection = run_detection(recording, hypnogram, config)
     summary = summarize(detection.events, hypnogram, recording, config)
+    sigma = sigma_table(recording, hypnogram, config)
     metadata = run_metadata(
         config,
         **extra,
@@ -102,7 +108,8 @@ def analyse_recording(
         },
     )
     logger.info("%d spindles on %d channels", len(detection.events), len(recording.eeg_channels))
-    return RecordingResult(recording, hypnogram, detection, summary, config, metadata)
+    return RecordingResult(recording=recording, hypnogram=hypnogram, detection=detection, summary=summary,
+                           sigma=sigma, config=config, metadata=metadata)
 
 
 def process_recording(
@@ -112,7 +119,7 @@ def process_recording(
     *,
     staging: bool = True,
 ) -> RecordingResult:
-    """Load ``path`` (and its hypnogram), stage, detect and summarise.
+    """Load ``path`` (and its hypnogram), stage, detect, summarise and measure sigma power.
 
     Parameters
     ----------

@@ -1,21 +1,29 @@
-"""Read back the outputs of one ``sleepspindles run`` folder (``run.json``, ``events.csv``, ``summary.csv``).
+"""Read back the outputs of one ``sleepspindles run`` folder.
 
-Used by batch runs to tell a complete folder from a missing or stale one, and to gather the
-results of every recording into cohort tables.
+A run folder holds ``events.csv``, ``summary.csv``, ``sigma.csv`` and ``run.json`` (written
+last). Used by batch runs to tell a complete folder from a missing or stale one, to gather the
+results of every recording into cohort tables, and by cohort runs to lateralise from the stored
+tables without reloading the signal.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import file_error
 from ..events import as_events
+from ..spectral import SIGMA_COLUMNS
 from ..summary import SUMMARY_COLUMNS
 
-__all__ = ["read_run_json", "read_run_tables"]
+__all__ = ["RunTables", "RUN_TABLES", "read_run_json", "read_run_tables"]
+
+#: Table files of a complete run folder (besides ``run.json``).
+RUN_TABLES = ("events.csv", "summary.csv", "sigma.csv")
 
 _SUMMARY_DTYPES = {c: "float64" for c in SUMMARY_COLUMNS} | {
     "channel": "object",
@@ -23,6 +31,45 @@ _SUMMARY_DTYPES = {c: "float64" for c in SUMMARY_COLUMNS} | {
     "band": "object",
     "n_spindles": "int64",
 }
+_SIGMA_DTYPES = {c: "float64" for c in SIGMA_COLUMNS} | {
+    "channel": "object",
+    "band": "object",
+    "stages": "object",
+    "n_epochs": "int64",
+}
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """The stored results of one run folder.
+
+    Attributes
+    ----------
+    events : pandas.DataFrame
+        Standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`).
+    summary : pandas.DataFrame
+        :data:`sleepspindles.summary.SUMMARY_COLUMNS`.
+    sigma : pandas.DataFrame
+        :data:`sleepspindles.spectral.SIGMA_COLUMNS` (empty when the recording was not staged).
+    run : dict
+        The provenance of ``run.json``.
+    """
+
+    events: pd.DataFrame
+    summary: pd.DataFrame
+    sigma: pd.DataFrame
+    run: dict
+
+    @property
+    def n2_minutes(self) -> float:
+        """Minutes of N2 in the hypnogram used; NaN when the recording was not staged."""
+        minutes = (self.run.get("staging") or {}).get("stage_minutes") or {}
+        return float(minutes.get("N2", math.nan))
+
+    @property
+    def staged(self) -> bool:
+        """Whether the recording had sleep stages (scored or automatic)."""
+        return bool((self.run.get("staging") or {}).get("stage_minutes"))
 
 
 def read_run_json(folder: str | Path) -> dict | None:
@@ -39,8 +86,23 @@ def read_run_json(folder: str | Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def read_run_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(events, summary)`` of a run folder, with the standard columns and dtypes.
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise file_error(path, f"cannot read run output ({exc})") from None
+
+
+def _standard(frame: pd.DataFrame, path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFrame:
+    """``frame`` restricted to ``columns`` with their dtypes; an error names the file."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise file_error(path, f"lacks column(s) {missing}")
+    return frame.loc[:, list(columns)].astype(dtypes)
+
+
+def read_run_tables(folder: str | Path) -> RunTables:
+    """Events, summary, sigma power and ``run.json`` of a run folder, with standard columns and dtypes.
 
     Raises
     ------
@@ -48,20 +110,14 @@ def read_run_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         When a file is missing or unreadable.
     """
     folder = Path(folder)
-    frames = []
-    for name in ("events.csv", "summary.csv"):
-        path = folder / name
-        try:
-            frames.append(pd.read_csv(path, keep_default_na=False, na_values=[""]))
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise file_error(path, f"cannot read run output ({exc})") from None
-    events, summary = frames
-    missing = [c for c in SUMMARY_COLUMNS if c not in summary.columns]
-    if missing:
-        raise file_error(folder / "summary.csv", f"lacks column(s) {missing}")
-    summary = summary.loc[:, list(SUMMARY_COLUMNS)].astype(_SUMMARY_DTYPES)
+    run = read_run_json(folder)
+    if run is None:
+        raise file_error(folder / "run.json", "missing or not valid JSON: the run folder is incomplete")
+    events, summary, sigma = (_read_csv(folder / name) for name in RUN_TABLES)
+    summary = _standard(summary, folder / "summary.csv", SUMMARY_COLUMNS, _SUMMARY_DTYPES)
+    sigma = _standard(sigma, folder / "sigma.csv", SIGMA_COLUMNS, _SIGMA_DTYPES)
     try:
         events = as_events(events)
     except ValueError as exc:
         raise file_error(folder / "events.csv", str(exc)) from None
-    return events, summary
+    return RunTables(events=events, summary=summary, sigma=sigma, run=run)

@@ -87,13 +87,14 @@ def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
 
 def _lateral_section(result, trained_hand: str, subject: str, night: str) -> Section:
     """Contra vs ipsi per pair (lateralisation helper's tables) for one night."""
-    from ..laterality import night_data, night_laterality
+    from ..hypnogram import Stage
+    from ..laterality import night_from_tables, night_laterality
 
     title = f"Lateralisation (trained hand: {trained_hand})"
     if result.hypnogram is None:
         return Section("lateralisation", title, "Not available: the recording was not staged.")
-    night_in = night_data(result.events, result.hypnogram, result.recording, subject=subject, night=night,
-                          trained_hand=trained_hand, summary=result.summary, config=result.config)
+    night_in = night_from_tables(result.summary, result.sigma, result.hypnogram.minutes(Stage.N2),
+                                 subject=subject, night=night, trained_hand=trained_hand)
     table, problems = night_laterality(night_in, result.config)
     text = "Contralateral = the hemisphere opposite the trained hand; LI > 0 means contralateral larger."
     if not len(table):
