@@ -69,18 +69,29 @@ def _child(args) -> None:
         from sleepspindles.detection import yasa_ref as engine
 
         cfg = DetectionConfig(method="yasa")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = engine.detect(rec, None, cfg)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = res.events
     out = {
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "raw_mb": args.channels * rec.n_samples * 8 / 2**20,
         "channel_hours": args.channels * args.hours,
+        "blas": _blas_info(),
         "events": {c: ev[c].tolist() for c in ("channel", "start", "end")},
     }
     Path(args.out).write_text(json.dumps(out))
+
+
+def _blas_info() -> str:
+    """BLAS kernel and thread count seen by this process (threadpoolctl, when installed)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    return "; ".join(f"{i['internal_api']} {i.get('architecture', '?')} x{i['num_threads']}" for i in threadpool_info())
 
 
 def _run(engine: str, args) -> dict:
@@ -114,9 +125,19 @@ def _f1(a: dict, b: dict) -> float:
 def _report(name: str, r: dict) -> None:
     per = r["seconds"] / r["channel_hours"]
     budget = 1.5 * r["raw_mb"] + 300
-    print(f"{name:5s}: {r['seconds']:8.2f} s total, {per:.4f} s per channel-hour, peak RSS "
+    print(f"{name:5s}: {r['seconds']:8.2f} s total ({r['cpu_seconds']:.2f} s CPU), {per:.4f} s per channel-hour, peak RSS "
           f"{r['peak_rss_mb']:8.0f} MB (raw float64 {r['raw_mb']:.0f} MB; budget 1.5x+300 = {budget:.0f} MB), "
-          f"{len(r['events']['start'])} events")
+          f"{len(r['events']['start'])} events\n       BLAS: {r['blas']}")
+
+
+def _thread_settings() -> str:
+    """The machine's cores, load and thread-related environment (they change the timings)."""
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+             "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    env = ", ".join(f"{n}={os.environ.get(n, 'unset')}" for n in names)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"machine: {os.cpu_count()} cores, load average {load:.2f}; {env} "
+            f"(children get *_NUM_THREADS = their thread count)")
 
 
 def main(argv=None) -> int:
@@ -137,13 +158,15 @@ def main(argv=None) -> int:
     if args.big:
         args.hours, args.channels, args.sf, args.threads, args.no_yasa = 8.0, 64, 256.0, 2, True
     print(f"night: {args.hours:g} h x {args.channels} channels at {args.sf:g} Hz; ours with n_jobs={args.threads}")
+    print(_thread_settings())
     ours = _run("fast", args)
     _report("ours", ours)
     if args.no_yasa:
         return 0
     ref = _run("yasa", args)
     _report("yasa", ref)
-    print(f"ratio YASA/ours: {ref['seconds'] / ours['seconds']:.1f}x")
+    print(f"ratio YASA/ours: {ref['seconds'] / ours['seconds']:.1f}x wall, "
+          f"{ref['cpu_seconds'] / ours['cpu_seconds']:.1f}x CPU (CPU time is steadier on a shared machine)")
     print(f"parity F1 (IoU >= 0.5): {_f1(ref['events'], ours['events']):.4f}")
     return 0
 

@@ -99,6 +99,52 @@ def test_block_edges_do_not_change_events():
     np.testing.assert_allclose(one.amplitude, many.amplitude, rtol=1e-4)
 
 
+def test_relative_power_only_where_it_can_tip_the_vote(night100):
+    """The gated vote (relative power computed only near passing windows) equals the full one."""
+    from sleepspindles import kernels as K
+
+    rec, _ = night100
+    plan = fast._make_plan(100.0, rec.n_samples, CFG, 30.0)
+    include = fast._included(None, np.array([]), -plan.margin, plan)
+    block = fast._block(fast._spectrum(rec.data, [0], 0, plan, keep=False), 0, plan, include, with_broad=True)
+    start, stop = plan.margin, plan.margin + plan.hop
+    passing = []
+    for rms_thr in (2.0, 6.0, 12.0):
+        got = fast._supra(block, 0, start, stop, plan, CFG, rms_thr)
+        sigma, broad = block.sigma[0].real.astype(np.float64), block.broad[0]
+        first = (start // plan.knot_step) * plan.knot_step
+        n_knots = (stop - 1 - first) // plan.knot_step + 2
+        rms, corr = K.moving_rms_corr_ref(sigma, broad, first, plan.knot_step, plan.knot_half, n_knots)
+        f0 = (start - plan.frame_len // 2) // plan.frame_step
+        f1 = -(-(stop - plan.frame_len // 2) // plan.frame_step)
+        ratio = K.stft_band_ratio(broad[f0 * plan.frame_step : f1 * plan.frame_step + plan.frame_len],
+                                  plan.frame_len, plan.frame_step, plan.sig_bins, plan.broad_bins)
+        crit = np.vstack([
+            K.interp_knots_ref(ratio, f0 * plan.frame_step + plan.frame_len // 2, plan.frame_step, start, stop - start),
+            K.interp_knots_ref(corr, first, plan.knot_step, start, stop - start),
+            K.interp_knots_ref(rms, first, plan.knot_step, start, stop - start),
+        ])
+        votes = K.count_votes_ref(crit, [CFG.thresh_rel_pow, CFG.thresh_corr, rms_thr])
+        full = K.soft_vote_ref(votes, np.ones(stop - start, bool), plan.soft_w, 2)
+        np.testing.assert_array_equal(got, full)
+        passing.append(int(full.sum()))
+    assert passing[0] > passing[1] > 100  # stricter RMS thresholds pass fewer samples, not none
+
+
+def test_kept_spectra_do_not_change_events(monkeypatch):
+    """Pass 2 from the spectra kept by pass 1 or from a fresh FFT: the same events."""
+    data, _ = _signal(128.0, seconds=400, n_ch=2, seed=11)
+    data[1, 5000:6000] = np.nan
+    rec = Recording(data, 128.0, ("C3", "C4"))
+    small = DetectionConfig(method="fast", block_seconds=60.0)
+    kept = fast.detect(rec, None, small)
+    monkeypatch.setattr(fast, "_CACHE_FRACTION", 0.0)
+    fresh = fast.detect(rec, None, small)
+    assert len(kept.events) > 20
+    pd.testing.assert_frame_equal(kept.events, fresh.events)
+    assert kept.excluded_seconds == fresh.excluded_seconds
+
+
 def test_parallel_equals_serial():
     data, _ = _signal(128.0, seconds=300, n_ch=4, seed=7)
     rec = Recording(data, 128.0, ("C3", "C4", "F3", "F4"))

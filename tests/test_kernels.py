@@ -58,6 +58,36 @@ def test_stft_band_ratio_matches_fft_per_frame(path, frame_len, step, sig, broad
     assert got[-1] > 0.5 > got[0]  # the 13 Hz tone dominates the last frames only
 
 
+def test_stft_band_ratio_computes_only_the_frames_asked_for(path):
+    """Runs of flagged frames (each restarting the running sum) equal the full computation."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(6000).astype(np.float32)
+    n_frames = 6000 // 20 - 10 + 1
+    need = np.zeros(n_frames, dtype=bool)
+    need[[0, 1, 2, 40, 45, 46, 47, n_frames - 1]] = True  # isolated frames, runs, both ends
+    need[100:130] = True
+    got = K.stft_band_ratio(x, 200, 20, (24, 30), (2, 60), need=need)
+    ref = K.stft_band_ratio_ref(x, 200, 20, (24, 30), (2, 60), need=need)
+    assert np.isnan(got[~need]).all() and np.isnan(ref[~need]).all()
+    np.testing.assert_allclose(got[need], ref[need], atol=2e-5)
+    np.testing.assert_allclose(got[need], K.stft_band_ratio(x, 200, 20, (24, 30), (2, 60))[need], atol=1e-6)
+
+
+def test_knot_votes_equal_interpolation_then_threshold(path):
+    rng = np.random.default_rng(13)
+    knots = rng.random(40)
+    knots[7] = np.nan  # a NaN knot never votes on its two segments
+    for start, thr in ((0, 0.5), (-7, 0.3), (35, 0.8)):
+        count = np.ones(400, dtype=np.uint8)
+        ref = count.copy()
+        K.knot_votes(count, knots, 3, 10, start, thr)
+        K.knot_votes_ref(ref, knots, 3, 10, start, thr)
+        np.testing.assert_array_equal(count, ref)
+        expected = 1 + (K.interp_knots(knots, 3, 10, start, 400) >= thr)
+        np.testing.assert_array_equal(count, expected)
+    assert count[70 - 35] == 1  # sample 70 sits on the NaN knot
+
+
 def test_stft_band_ratio_agrees_with_scipy_stft():
     """The definition YASA uses: scipy.signal.stft with zero boundary, band sums per frame."""
     rng = np.random.default_rng(3)

@@ -26,6 +26,8 @@ __all__ = [
     "prepare_rows",
     "interp_knots",
     "interp_knots_ref",
+    "knot_votes",
+    "knot_votes_ref",
     "stft_band_ratio",
     "stft_band_ratio_ref",
     "count_votes",
@@ -116,9 +118,39 @@ def interp_knots(knots, first: int, step: int, start: int, n: int) -> np.ndarray
 
 
 def interp_knots_ref(knots, first: int, step: int, start: int, n: int) -> np.ndarray:
-    """Numpy twin of :func:`interp_knots`."""
-    pos = first + step * np.arange(len(knots))
-    return np.interp(np.arange(start, start + n), pos, knots).astype(np.float32)
+    """Numpy twin of :func:`interp_knots`.
+
+    A segment with a NaN end is NaN throughout, its first sample included (as
+    ``scipy.interpolate.interp1d``, which YASA uses; ``np.interp`` would return the knot there).
+    """
+    knots = np.asarray(knots, dtype=np.float64)
+    pos = first + step * np.arange(knots.size)
+    x = np.arange(start, start + n)
+    out = np.interp(x, pos, knots)
+    if knots.size >= 2:
+        j = np.clip((x - first) // step, 0, knots.size - 2)
+        inside = (x >= pos[0]) & (x < pos[-1])
+        out[inside & (np.isnan(knots[j]) | np.isnan(knots[j + 1]))] = np.nan
+    return out.astype(np.float32)
+
+
+def knot_votes(count, knots, first: int, step: int, start: int, threshold: float) -> None:
+    """Add one vote (in place, ``count`` uint8) where the knots interpolated at samples
+    ``start .. start + count.size - 1`` (as :func:`interp_knots`, float32) reach ``threshold``.
+
+    The same as ``count += interp_knots(...) >= threshold`` without the intermediate arrays.
+    """
+    knots = _vector(knots, "knots", np.float64)
+    if knots.size == 0 or step < 1:
+        raise param_error("knots", "a non-empty array with step >= 1", knots.size)
+    if not (isinstance(count, np.ndarray) and count.dtype == np.uint8 and count.ndim == 1 and count.flags.c_contiguous):
+        raise param_error("count", "a contiguous one-dimensional uint8 array", getattr(count, "dtype", type(count)))
+    _k.knot_votes(knots, int(first), int(step), int(start), float(threshold), count)
+
+
+def knot_votes_ref(count, knots, first: int, step: int, start: int, threshold: float) -> None:
+    """Numpy twin of :func:`knot_votes`."""
+    count += interp_knots_ref(knots, first, step, start, count.size) >= threshold
 
 
 # --------------------------------------------------------------------------- STFT band power
@@ -141,13 +173,21 @@ def _dft_plan(frame_len: int, k_lo: int, k_hi: int) -> _DftPlan:
     return _DFT_PLANS[key]
 
 
-def stft_band_ratio(x, frame_len: int, step: int, sig_bins: tuple[int, int], broad_bins: tuple[int, int]) -> np.ndarray:
+def stft_band_ratio(
+    x, frame_len: int, step: int, sig_bins: tuple[int, int], broad_bins: tuple[int, int], need=None
+) -> np.ndarray:
     """Power in ``sig_bins`` over power in ``broad_bins`` of Hann-windowed frames.
 
     Frame ``f`` covers ``x[f * step : f * step + frame_len]`` (periodic Hann window, as
     ``scipy.signal.stft``); bins are inclusive DFT indices of the frame. ``frame_len`` must be a
     multiple of ``step``. Computed from per-step partial DFTs (one small matrix product) and a
     running sum over the frame, about ten times fewer operations than one FFT per frame.
+
+    Parameters
+    ----------
+    need : array of bool, shape (n_frames,), optional
+        Frames to compute; the others are NaN and cost nothing (sub-blocks that no flagged frame
+        covers are never transformed). Default: all frames.
 
     Returns
     -------
@@ -163,17 +203,21 @@ def stft_band_ratio(x, frame_len: int, step: int, sig_bins: tuple[int, int], bro
     m = frame_len // step
     n_sub = x.size // step
     n_frames = max(n_sub - m + 1, 0)
+    if need is None:
+        need = np.ones(n_frames, dtype=np.bool_)
+    need = _vector(need, "need", np.bool_)
+    if need.size != n_frames:
+        raise param_error("need", f"{n_frames} booleans (one per frame)", need.size)
     out = np.zeros(n_frames, dtype=np.float32)
     if n_frames == 0:
         return out
     plan = _dft_plan(frame_len, b_lo, b_hi)
     g = np.empty((n_sub, plan.basis.shape[1]), dtype=np.float32)
-    _k.subblock_dft(x, plan.basis, step, g)
-    _k.frame_band_ratio(g, m, plan.k0, s_lo, s_hi, b_lo, b_hi, out)
+    _k.frame_band_ratio(x, plan.basis, step, plan.k0, s_lo, s_hi, b_lo, b_hi, need, g, out)
     return out
 
 
-def stft_band_ratio_ref(x, frame_len: int, step: int, sig_bins, broad_bins) -> np.ndarray:
+def stft_band_ratio_ref(x, frame_len: int, step: int, sig_bins, broad_bins, need=None) -> np.ndarray:
     """Numpy twin of :func:`stft_band_ratio`: one Hann-windowed FFT per frame."""
     x = np.asarray(x, dtype=np.float64)
     n_frames = max(x.size // step - frame_len // step + 1, 0)
@@ -182,7 +226,8 @@ def stft_band_ratio_ref(x, frame_len: int, step: int, sig_bins, broad_bins) -> n
     num = power[:, sig_bins[0] : sig_bins[1] + 1].sum(1)
     den = power[:, broad_bins[0] : broad_bins[1] + 1].sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, 0.0)
+        ratio = np.where(den > 0, num / den, 0.0)
+    return ratio if need is None else np.where(need, ratio, np.nan)
 
 
 # --------------------------------------------------------------------------- votes and runs

@@ -93,26 +93,89 @@ def interp_knots(knots, first, step, start, out):  # pragma: no cover - compiled
     return out
 
 
+@jit
+def knot_votes(knots, first, step, start, threshold, count):  # pragma: no cover - compiled
+    """``count[i] += 1`` where the float32-rounded interpolation of the knots at sample
+    ``start + i`` is at or above ``threshold`` (as :func:`interp_knots` then a comparison)."""
+    last = knots.shape[0] - 1
+    n = count.shape[0]
+    i = 0
+    while i < n:
+        pos = start + i - first
+        j = pos // step
+        if j < 0 or j >= last:
+            v = knots[0] if j < 0 else knots[last]
+            if np.float32(v) >= threshold:
+                count[i] += 1
+            i += 1
+            continue
+        a = knots[j]
+        slope = (knots[j + 1] - a) / step
+        off = pos - j * step
+        stop = min(n, i + step - off)
+        for t in range(i, stop):
+            if np.float32(a + slope * (off + t - i)) >= threshold:
+                count[t] += 1
+        i = stop
+
+
 @jit(fastmath=_FAST)
-def frame_band_ratio(g, m, k0, sig_lo, sig_hi, br_lo, br_hi, out):  # pragma: no cover - compiled
-    """Hann-window STFT band-power ratio from phase-referenced sub-block DFTs.
+def dft_row(x, basis, step, q, g):  # pragma: no cover - compiled
+    """``g[q] = x[q * step : (q + 1) * step] @ basis[r * step : (r + 1) * step]``, ``r = q mod m``.
+
+    ``basis`` holds one frame period (``m * step`` rows), so every sub-block's DFT is phase
+    referenced to the frame grid.
+    """
+    m = basis.shape[0] // step
+    n_col = basis.shape[1]
+    r = (q % m) * step
+    for j in range(n_col):
+        g[q, j] = 0.0
+    for t in range(step):
+        v = x[q * step + t]
+        for j in range(n_col):
+            g[q, j] += v * basis[r + t, j]
+
+
+@jit(fastmath=_FAST)
+def frame_band_ratio(x, basis, step, k0, sig_lo, sig_hi, br_lo, br_hi, need, g, out):  # pragma: no cover
+    """Hann-window STFT band-power ratio of the frames flagged in ``need`` (NaN elsewhere).
 
     ``g[q, j]`` / ``g[q, K + j]``: real / imaginary part of sum over sub-block ``q`` of
     ``x[n] exp(-2 pi i k n / M)`` at bin ``k = k0 + j``, ``n`` counted modulo the frame length
-    ``M = m * step``. Frame ``f`` spans sub-blocks ``f .. f + m - 1``; its rectangular-window DFT is
-    ``exp(2 pi i k f / m) S_k`` with ``S_k`` the running sum of ``g``, and the Hann window is
-    ``X_k = 0.5 R_k - 0.25 R_{k-1} - 0.25 R_{k+1}``.
+    ``M = m * step``, computed only for the sub-blocks of flagged frames. Frame ``f`` spans
+    sub-blocks ``f .. f + m - 1``; its rectangular-window DFT is ``exp(2 pi i k f / m) S_k`` with
+    ``S_k`` the running sum of ``g`` (restarted at each run of flagged frames), and the Hann window
+    is ``X_k = 0.5 R_k - 0.25 R_{k-1} - 0.25 R_{k+1}``.
     """
+    m = basis.shape[0] // step
     n_bins = g.shape[1] // 2
     s_re = np.zeros(n_bins)
     s_im = np.zeros(n_bins)
     power = np.zeros(n_bins)
-    for q in range(m - 1):
-        for j in range(n_bins):
-            s_re[j] += g[q, j]
-            s_im[j] += g[q, n_bins + j]
+    done = 0  # sub-blocks [0, done) of g are computed (or never needed)
+    running = False
     for f in range(out.shape[0]):
+        if not need[f]:
+            out[f] = np.nan
+            running = False
+            continue
+        if not running:
+            for j in range(n_bins):
+                s_re[j] = 0.0
+                s_im[j] = 0.0
+            for q in range(f, f + m - 1):
+                if q >= done:
+                    dft_row(x, basis, step, q, g)
+                    done = q + 1
+                for j in range(n_bins):
+                    s_re[j] += g[q, j]
+                    s_im[j] += g[q, n_bins + j]
+            running = True
         q = f + m - 1
+        if q >= done:
+            dft_row(x, basis, step, q, g)
+            done = q + 1
         for j in range(n_bins):
             s_re[j] += g[q, j]
             s_im[j] += g[q, n_bins + j]
@@ -240,25 +303,6 @@ def hist_add(values, mask, first_key, shift, counts, sums, sumsq):  # pragma: no
         sumsq[b] += v * v
 
 
-@jit(fastmath=_FAST)
-def subblock_dft(x, basis, step, out):  # pragma: no cover - compiled
-    """``out[q] = x[q * step : (q + 1) * step] @ basis[r * step : (r + 1) * step]``, ``r = q mod m``.
-
-    ``basis`` holds one frame period (``m * step`` rows), so every sub-block's DFT is phase
-    referenced to the frame grid.
-    """
-    m = basis.shape[0] // step
-    n_col = basis.shape[1]
-    for q in range(out.shape[0]):
-        r = (q % m) * step
-        for j in range(n_col):
-            out[q, j] = 0.0
-        for t in range(step):
-            v = x[q * step + t]
-            for j in range(n_col):
-                out[q, j] += v * basis[r + t, j]
-
-
 @jit
 def local_maxima(x, peaks):  # pragma: no cover - compiled
     """Indices of local maxima, plateaus reduced to their middle (as ``scipy.signal.find_peaks``)."""
@@ -372,8 +416,9 @@ def event_params(broad, z_re, z_im, starts, lasts, sf, distance, out):  # pragma
         out[e, 1] = math.sqrt(np.mean(d * d))
         freqs = np.empty(n)
         n_pos = 0
+        a1 = math.atan2(z_im[s], z_re[s])
         for t in range(s, last + 1):
-            a0 = math.atan2(z_im[t], z_re[t])
+            a0 = a1  # each sample's phase is computed once
             a1 = math.atan2(z_im[t + 1], z_re[t + 1])
             f = sf / (2.0 * math.pi) * (a1 - a0)
             if f > 0:

@@ -18,8 +18,12 @@ How it differs in execution (not in method):
   with the sampling rate.
 * The night is processed in overlapping blocks (``block_seconds``) in two passes: pass 1
   accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.kernels.TrimmedStats`),
-  pass 2 detects. A block owns the events that *start* in its core; its margins cover the
-  filters, windows, merging and longest duration, so results do not depend on block edges.
+  pass 2 detects. Pass 1 keeps each block's first FFT for pass 2 while they fit in
+  ``_CACHE_FRACTION`` of the raw data's size. A block owns the events that *start* in its core;
+  its margins cover the filters, windows, merging and longest duration, so results do not depend
+  on block edges.
+* The relative power (the costliest criterion) is computed only at the STFT frames read by
+  soft-vote windows that the other criteria bring within one vote of passing; the vote is the same.
 * Channels are processed in batched FFTs, in ``n_jobs`` threads over channel groups (numba
   kernels release the GIL); each channel's result does not depend on its group.
 
@@ -59,6 +63,9 @@ _BASE_RATE = 100  # internal sampling rate (Hz) for the default 1-30 Hz broadban
 _MAX_BATCH = 16  # channels per batched FFT (bounds block memory for 64-channel nights)
 _RMS_CAP = 10.0  # uV, YASA's cap on the RMS threshold (artefacts in wake)
 _RMS_CUT = 0.10  # trimmed SD: fraction cut at each end
+# Pass-1 spectra kept for pass 2, at most this fraction of the raw data's bytes (the memory
+# budget is 1.5x the raw data plus 300 MB; at 256 Hz a whole night's spectra take about 0.2x).
+_CACHE_FRACTION = 0.3
 
 
 def internal_rate(freq_broad_hi: float) -> int:
@@ -235,41 +242,57 @@ def _stage_at(hypnogram: Hypnogram, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def _block(data, rows, k: int, plan: _Plan, include: np.ndarray, with_broad: bool) -> _Block:
+@dataclass(frozen=True)
+class _Spectrum:
+    """First FFT of a batch of channels over one block, kept between the two passes."""
+
+    spec: np.ndarray  # (c, n_bins) complex64: native-rate spectrum at the internal rate's bins
+    bad: np.ndarray | None  # (c, l_int) bool: unusable internal samples; None when there are none
+
+    def take(self, sel: list[int]) -> _Spectrum:
+        """The rows ``sel`` (the same object when that is every row)."""
+        if sel == list(range(self.spec.shape[0])):
+            return self
+        return _Spectrum(spec=self.spec[sel], bad=None if self.bad is None else self.bad[sel])
+
+
+def _spectrum(data, rows, k: int, plan: _Plan, keep: bool) -> _Spectrum:
+    """Native segment of block ``k``, its FFT truncated to the internal bins (copied if ``keep``)."""
     g0 = k * plan.hop - plan.margin
     seg, bad_nat = _native_segment(data, rows, g0 * plan.p // plan.q, plan)
     spec = sfft.rfft(seg, axis=1)[:, : plan.h_sigma.size]
     del seg
-    if bad_nat.any():
-        bad = bad_nat[:, plan.nat_lo] | bad_nat[:, plan.nat_hi]
-        valid = include[None, :] & ~bad
-    else:
-        bad = np.zeros((len(rows), plan.l_int), dtype=np.bool_)
-        valid = np.broadcast_to(include, bad.shape)
+    bad = bad_nat[:, plan.nat_lo] | bad_nat[:, plan.nat_hi] if bad_nat.any() else None
+    # A kept slice must not hold the whole transform alive.
+    return _Spectrum(spec=spec.copy() if keep else spec, bad=bad)
+
+
+def _block(spectrum: _Spectrum, k: int, plan: _Plan, include: np.ndarray, with_broad: bool) -> _Block:
+    g0 = k * plan.hop - plan.margin
+    spec = spectrum.spec
     core = slice(plan.margin, plan.margin + min(plan.hop, plan.n_int - k * plan.hop))
-    excluded = (include[None, core] & bad[:, core]).sum(1)
-    outside = ~((np.arange(g0, g0 + plan.l_int) >= 0) & (np.arange(g0, g0 + plan.l_int) < plan.n_int))
+    if spectrum.bad is None:
+        valid = np.broadcast_to(include, (spec.shape[0], plan.l_int))
+        excluded = np.zeros(spec.shape[0], dtype=np.int64)
+    else:
+        valid = include[None, :] & ~spectrum.bad
+        excluded = (include[None, core] & spectrum.bad[:, core]).sum(1)
+    idx = np.arange(g0, g0 + plan.l_int)
+    outside = (idx < 0) | (idx >= plan.n_int)
     if with_broad:
         sigma = sfft.ifft(spec * plan.h_sigma, n=plan.l_int, axis=1).astype(np.complex64, copy=False)
         broad = sfft.irfft(spec * plan.h_broad, n=plan.l_int, axis=1).astype(np.float32, copy=False)
-        broad[:, outside] = 0
     else:
         sigma = sfft.irfft(spec * (0.5 * plan.h_sigma), n=plan.l_int, axis=1).astype(np.float32, copy=False)
         broad = None
-    sigma[:, outside] = 0
+    if outside.any():
+        sigma[:, outside] = 0
+        if broad is not None:
+            broad[:, outside] = 0
     return _Block(g0=g0, core=core, valid=valid, excluded=excluded, sigma=sigma, broad=broad)
 
 
 # --------------------------------------------------------------------------- criteria
-@dataclass(frozen=True)
-class _Criteria:
-    """Per-sample criteria over local ``[start, start + n)`` (rows: enabled criteria)."""
-
-    start: int
-    values: np.ndarray  # (n_criteria, n) float32
-    thresholds: np.ndarray  # (n_criteria,)
-
-
 def _knots(x, y, start: int, stop: int, plan: _Plan) -> tuple[int, np.ndarray, np.ndarray]:
     first = (start // plan.knot_step) * plan.knot_step
     n_knots = (stop - 1 - first) // plan.knot_step + 2
@@ -277,50 +300,90 @@ def _knots(x, y, start: int, stop: int, plan: _Plan) -> tuple[int, np.ndarray, n
     return first, rms, corr
 
 
-def _rel_power(broad: np.ndarray, start: int, stop: int, plan: _Plan) -> np.ndarray:
+def _frames_needed(could: np.ndarray, offset: int, step: int, w: int, n_frames: int) -> np.ndarray:
+    """Frames that the interpolation reads for every sample of the soft-vote windows in ``could``.
+
+    Sample ``t`` of ``could`` lies ``t + offset`` samples after frame 0's centre.
+    """
+    idx = np.flatnonzero(could)
+    lo = np.clip((idx - w // 2 + offset) // step, 0, n_frames - 1)
+    hi = np.clip((idx + (w - 1) // 2 + offset) // step + 1, 0, n_frames - 1)
+    marks = np.bincount(lo, minlength=n_frames + 1) - np.bincount(hi + 1, minlength=n_frames + 1)
+    return np.cumsum(marks[:n_frames]) > 0
+
+
+def _rel_power_votes(count, broad, start: int, stop: int, could, plan: _Plan, threshold: float) -> None:
+    """Add the relative-power votes over local ``[start, stop)``, computing only the STFT frames
+    that the windows flagged in ``could`` read."""
     half, step = plan.frame_len // 2, plan.frame_step
     f_first = (start - half) // step
     f_last = -(-(stop - half) // step)
+    centre0 = f_first * step + half
+    need = _frames_needed(could, start - centre0, step, plan.soft_w, f_last - f_first + 1)
+    if not need.any():
+        return
     ratios = kernels.stft_band_ratio(
-        broad[f_first * step : f_last * step + plan.frame_len], plan.frame_len, step, plan.sig_bins, plan.broad_bins
+        broad[f_first * step : f_last * step + plan.frame_len], plan.frame_len, step, plan.sig_bins,
+        plan.broad_bins, need=need,
     )
-    return kernels.interp_knots(ratios, f_first * step + half, step, start, stop - start)
+    kernels.knot_votes(count, ratios, centre0, step, start, threshold)
 
 
-def _criteria(block: _Block, i: int, start: int, stop: int, plan: _Plan, cfg: DetectionConfig, rms_thr: float) -> _Criteria:
-    """The YASA criteria; a later method adds its own function with the same output."""
-    sigma = np.ascontiguousarray(block.sigma[i].real)
-    rows, thr = [], []
-    if cfg.thresh_rel_pow is not None:
-        rows.append(_rel_power(block.broad[i], start, stop, plan))
-        thr.append(cfg.thresh_rel_pow)
+def _supra(block: _Block, i: int, start: int, stop: int, plan: _Plan, cfg: DetectionConfig, rms_thr: float) -> np.ndarray:
+    """YASA's soft vote of the enabled criteria over local ``[start, stop)`` (bool per sample).
+
+    The relative power is the costly criterion and adds at most one vote per sample, so it is
+    computed only where the others already bring more than ``n - 2`` votes per sample (of ``n``
+    criteria) over the window: elsewhere the window cannot pass whatever it says. The result is
+    the full vote's.
+    """
+    n_crit = sum(t is not None for t in (cfg.thresh_rel_pow, cfg.thresh_corr, cfg.thresh_rms))
+    valid = block.valid[i, start:stop]
+    count = np.zeros(stop - start, dtype=np.uint8)
     if cfg.thresh_corr is not None or cfg.thresh_rms is not None:
+        sigma = np.ascontiguousarray(block.sigma[i].real)
         first, rms, corr = _knots(sigma, block.broad[i], start, stop, plan)
         if cfg.thresh_corr is not None:
-            rows.append(kernels.interp_knots(corr, first, plan.knot_step, start, stop - start))
-            thr.append(cfg.thresh_corr)
+            kernels.knot_votes(count, corr, first, plan.knot_step, start, cfg.thresh_corr)
         if cfg.thresh_rms is not None:
-            rows.append(kernels.interp_knots(rms, first, plan.knot_step, start, stop - start))
-            thr.append(rms_thr)
-    return _Criteria(start=start, values=np.vstack(rows), thresholds=np.asarray(thr, dtype=np.float64))
+            kernels.knot_votes(count, rms, first, plan.knot_step, start, rms_thr)
+    if cfg.thresh_rel_pow is not None:
+        could = kernels.soft_vote(count, valid, plan.soft_w, n_crit - 2)
+        _rel_power_votes(count, block.broad[i], start, stop, could, plan, cfg.thresh_rel_pow)
+    return kernels.soft_vote(count, valid, plan.soft_w, n_crit - 1)
 
 
 # --------------------------------------------------------------------------- passes
-def _rms_stats(data, rows, plan: _Plan, hyp, codes) -> list[kernels.TrimmedStats]:
-    """Pass 1: moving-RMS statistics over the valid samples of the whole night."""
+@dataclass(frozen=True)
+class _Pass1:
+    stats: list[kernels.TrimmedStats]
+    spectra: dict[int, _Spectrum]  # block index -> first FFT, kept within the memory budget
+
+
+def _rms_stats(data, rows, plan: _Plan, hyp, codes, cache_bytes: int) -> _Pass1:
+    """Pass 1: moving-RMS statistics over the valid samples of the whole night.
+
+    The blocks' spectra are kept for pass 2 while they fit in ``cache_bytes``.
+    """
     stats = [kernels.TrimmedStats() for _ in rows]
+    spectra: dict[int, _Spectrum] = {}
+    per_block = len(rows) * (plan.h_sigma.size * 8 + plan.l_int)  # spectrum + a possible mask
     for k in range(plan.n_blocks):
         include = _included(hyp, codes, k * plan.hop - plan.margin, plan)
         if not include[plan.margin : plan.margin + plan.hop].any():
             continue
-        block = _block(data, rows, k, plan, include, with_broad=False)
+        keep = (len(spectra) + 1) * per_block <= cache_bytes
+        spectrum = _spectrum(data, rows, k, plan, keep)
+        if keep:
+            spectra[k] = spectrum
+        block = _block(spectrum, k, plan, include, with_broad=False)
         c0, c1 = block.core.start, block.core.stop
         for i, st in enumerate(stats):
             first = (c0 // plan.knot_step) * plan.knot_step
             n_knots = (c1 - 1 - first) // plan.knot_step + 2
             rms = kernels.moving_rms(block.sigma[i], first, plan.knot_step, plan.knot_half, n_knots)
             st.add(kernels.interp_knots(rms, first, plan.knot_step, c0, c1 - c0), block.valid[i, c0:c1])
-    return stats
+    return _Pass1(stats=stats, spectra=spectra)
 
 
 @dataclass(frozen=True)
@@ -333,9 +396,7 @@ class _ChannelEvents:
 def _block_events(block: _Block, i: int, plan: _Plan, cfg: DetectionConfig, rms_thr: float) -> _ChannelEvents | None:
     c0, c1 = block.core.start, block.core.stop
     d0, d1 = c0 - plan.det_left, c1 + plan.det_right
-    crit = _criteria(block, i, d0, d1, plan, cfg, rms_thr)
-    votes = kernels.count_votes(crit.values, crit.thresholds)
-    supra = kernels.soft_vote(votes, block.valid[i, d0:d1], plan.soft_w, crit.values.shape[0] - 1)
+    supra = _supra(block, i, d0, d1, plan, cfg, rms_thr)
     starts, lasts = kernels.mask_runs(supra)
     starts, lasts = kernels.merge_runs(starts, lasts, plan.min_gap)
     starts, lasts = starts + d0, lasts + d0
@@ -344,7 +405,11 @@ def _block_events(block: _Block, i: int, plan: _Plan, cfg: DetectionConfig, rms_
     if not keep.any():
         return None
     starts, lasts = starts[keep], lasts[keep]
-    params = kernels.event_params(block.broad[i], block.sigma[i], starts, lasts, plan.rate, plan.peak_distance)
+    # Only the span of the events is converted for the parameter kernel.
+    a, b = int(starts[0]), int(lasts[-1]) + 2
+    params = kernels.event_params(
+        block.broad[i, a:b], block.sigma[i, a:b], starts - a, lasts - a, plan.rate, plan.peak_distance
+    )
     return _ChannelEvents(start=starts + block.g0, last=lasts + block.g0, params=params)
 
 
@@ -355,10 +420,12 @@ class _GroupResult:
     notes: list[str]
 
 
-def _run_group(data, rows: list[int], names: list[str], plan: _Plan, hyp, codes, cfg: DetectionConfig) -> _GroupResult:
-    stats = _rms_stats(data, rows, plan, hyp, codes)
+def _run_group(
+    data, rows: list[int], names: list[str], plan: _Plan, hyp, codes, cfg: DetectionConfig, cache_bytes: int
+) -> _GroupResult:
+    first = _rms_stats(data, rows, plan, hyp, codes, cache_bytes)
     notes, thresholds, live = [], {}, []
-    for i, st in enumerate(stats):
+    for i, st in enumerate(first.stats):
         if st.n < 2:
             notes.append(f"fast: channel {names[i]} skipped (no usable samples in the searched stages)")
             continue
@@ -375,7 +442,10 @@ def _run_group(data, rows: list[int], names: list[str], plan: _Plan, hyp, codes,
         included += core_inc
         if not core_inc or not sub:
             continue
-        block = _block(data, sub, k, plan, include, with_broad=True)
+        kept = first.spectra.pop(k, None)
+        spectrum = kept.take(live) if kept is not None else _spectrum(data, sub, k, plan, keep=False)
+        block = _block(spectrum, k, plan, include, with_broad=True)
+        del kept, spectrum
         for j, i in enumerate(live):
             excluded[i] += block.excluded[j]
             ev = _block_events(block, j, plan, cfg, thresholds[i])
@@ -452,7 +522,8 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
     names = list(recording.channels)
 
     def run(group: list[int]) -> _GroupResult:
-        return _run_group(recording.data, group, [names[i] for i in group], plan, hypnogram, codes, cfg)
+        share = int(_CACHE_FRACTION * recording.data.nbytes * len(group) / len(names))
+        return _run_group(recording.data, group, [names[i] for i in group], plan, hypnogram, codes, cfg, share)
 
     if n_jobs > 1 and len(groups) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
