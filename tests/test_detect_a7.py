@@ -100,32 +100,48 @@ def test_nan_stretch_is_excluded(night):
     assert not ((ev.end > 1000) & (ev.start < 1010)).any()
 
 
+def _script(name: str):
+    """A module of scripts/ (the DREAMS helpers of the accuracy benchmark)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.slow
 def test_cross_validated_f1_beats_yasa_on_dreams(shared_data):
-    """Held-out F1 (thresholds never fitted on the excerpt scored) against YASA's defaults."""
-    import importlib.util
+    """Held-out F1 (thresholds never fitted on the excerpt scored) against YASA's defaults.
 
-    from sleepspindles.evaluation import combine_experts
+    Both detectors are scored where the reference was scored: expert 1 and the union on the first
+    1000 s (all expert 1 scored), expert 2 on the whole excerpt. Targets: +0.15 over YASA against
+    expert 2 and the union (met). NOT met: expert 1 (held-out mean 0.536 against YASA's 0.528;
+    the two experts agree with each other at a mean of 0.52 there); asserted at its measured value
+    so that a regression fails.
+    """
+    from sleepspindles.evaluation import combine_experts, evaluate
     from sleepspindles.io.dreams import load_dreams_excerpt
-
-    script = Path(__file__).resolve().parents[1] / "scripts" / "tune_accuracy.py"
-    spec = importlib.util.spec_from_file_location("tune_accuracy", script)
-    folder = shared_data / "dreams_spindles"
     from sleepspindles.tuning import GRID, cross_validate
 
-    tune = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tune)
-    cv = cross_validate(tune.dreams_recordings(folder, [1, 2, 3, 4], CFG), CFG, GRID, "union")
-    yasa = {"expert 1": [], "expert 2": [], "union": []}
+    tune, bench = _script("tune_accuracy"), _script("bench_accuracy")
+    folder = shared_data / "dreams_spindles"
+    cv = cross_validate(tune.dreams_recordings(folder, [1, 2, 3, 4], CFG), CFG, GRID, "mean")
+    yasa = {name: [] for name in tune.SCORERS}
     for n in (1, 2, 3, 4):
         ex = load_dreams_excerpt(folder, n)
-        found = detect_spindles(ex.recording, None, DetectionConfig(method="yasa"))
+        found = bench.yasa_defaults(ex.recording)
         refs = {"expert 1": ex.expert1, "expert 2": ex.expert2, "union": combine_experts(ex.expert1, ex.expert2)}
         for name, ref in refs.items():
-            yasa[name].append(match_events(ref.start, ref.end, found.start, found.end, iou=0.2).f1)
+            window = ex.scored_window(tune.SCORERS[name])
+            yasa[name].append(evaluate(ref, found, 0.2, window=window).pooled["f1"])
     mean = cv.mean_f1
-    print({k: (round(mean[k], 3), round(float(np.mean(v)), 3)) for k, v in yasa.items()})
-    assert mean["expert 2"] >= np.mean(yasa["expert 2"]) + 0.15
-    assert mean["union"] >= np.mean(yasa["union"]) + 0.15
-    # Expert 1 is not reachable by +0.15 (see the report): at least no worse than YASA.
-    assert mean["expert 1"] >= np.mean(yasa["expert 1"]) - 0.02
+    base = {k: float(np.mean(v)) for k, v in yasa.items()}
+    print({k: (round(mean[k], 3), round(base[k], 3)) for k in base})
+    assert mean["expert 2"] >= base["expert 2"] + 0.15
+    assert mean["union"] >= base["union"] + 0.15
+    assert mean["expert 1"] == pytest.approx(0.536, abs=0.02)
+    assert mean["expert 1"] >= base["expert 1"]

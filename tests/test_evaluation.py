@@ -16,8 +16,11 @@ from sleepspindles.evaluation import (
     combine_experts,
     evaluate,
     evaluate_files,
+    in_window,
     intersect_intervals,
+    intersect_windows,
     merge_intervals,
+    restrict_to_window,
     sample_counts,
 )
 
@@ -291,3 +294,70 @@ def test_recording_missing_on_one_side_counts_as_no_events():
     rows = result.per_recording
     assert rows[["recording", "channel", "n_ref", "n_det"]].values.tolist() == [["a", "C3", 1, 0], ["b", "C4", 0, 1]]
     assert result.pooled["f1"] == 0.0
+
+
+# ---------------------------------------------------------------- scored windows
+
+
+def test_window_keeps_events_by_midpoint_on_both_sides():
+    # Window [10, 20). Reference midpoints 5.5 (out), 10.5 (in: starts at 9.8, before the window),
+    # 19.9 (in), 20.5 (out). Detections: 10.6 (in), 25.5 (out: a "false positive" where nobody
+    # scored, not counted), 19.5 (in).
+    ref = ev((5, 6), (9.8, 11.2), (19.4, 20.4), (20, 21))
+    det = ev((10, 11.2), (25, 26), (19.0, 20.0))
+    whole = evaluate(ref, det).pooled
+    assert (whole["n_ref"], whole["n_det"], whole["tp"]) == (4, 3, 2)
+    row = evaluate(ref, det, window=(10, 20)).pooled
+    assert (row["n_ref"], row["n_det"]) == (2, 2)
+    # (9.8, 11.2) vs (10, 11.2): IoU 1.2/1.4; (19.4, 20.4) vs (19, 20): IoU 0.6/1.4 = 0.43.
+    # Matching sees whole events (not clipped to the window): both pairs match.
+    assert row["tp"] == 2 and row["f1"] == 1.0
+    assert evaluate(ref, det, iou=0.5, window=(10, 20)).pooled["tp"] == 1
+
+
+def test_window_by_sample_counts_cover_the_window_only():
+    # 1 Hz grid, recording 100 s, window [10, 20): samples 10..19 (10 samples).
+    # Reference (12, 15) -> samples 12, 13, 14; detection (9.5, 13) has midpoint 11.25 (inside) and
+    # covers 10, 11, 12 inside the window (9 is outside and not counted).
+    ref, det = ev((12, 15), (50, 52)), ev((9.5, 13), (60, 61))
+    row = evaluate(ref, det, duration=100, sf=1, window=(10, 20)).pooled
+    assert (row["n_ref"], row["n_det"]) == (1, 1)
+    # tp 1 (sample 12), fp 2 (10, 11), fn 2 (13, 14), tn 5 (15..19).
+    assert row["f1_sample"] == pytest.approx(2 / 6)
+    expected = SampleCounts(tp=1, fp=2, fn=2, tn=5).kappa
+    assert row["kappa"] == pytest.approx(expected)
+    # Without the duration the window's length still gives the true negatives.
+    assert evaluate(ref, det, sf=1, window=(10, 20)).pooled["kappa"] == pytest.approx(expected)
+
+
+def test_window_per_recording_and_validation():
+    ref = {"a": ev((1, 2), (50, 51)), "b": ev((1, 2), (50, 51))}
+    det = {"a": ev((1, 2)), "b": ev((1, 2))}
+    result = evaluate(ref, det, window={"a": (0, 10)})  # "b" has no window: scored whole
+    assert result.per_recording["f1"].tolist() == [1.0, pytest.approx(2 / 3)]
+    # The window's end is capped at the recording's end; inf means "to the end".
+    assert evaluate(ref["a"], det["a"], duration=60, sf=1, window=(0, np.inf)).pooled["n_ref"] == 2
+    for bad in [(5, 5), (-1, 3), (3,), "ab"]:
+        with pytest.raises(ConfigError, match="window"):
+            evaluate(ref["a"], det["a"], window=bad)
+    with pytest.raises(ConfigError, match="inside the recording"):
+        evaluate(ref["a"], det["a"], duration=60, window=(70, 80))
+
+
+def test_window_helpers():
+    frame = ev((0, 2), (9, 12), (11, 14))  # midpoints 1, 10.5, 12.5
+    assert in_window(frame.start, frame.end, (1, 12.5)).tolist() == [True, True, False]
+    assert restrict_to_window(frame, (10, 20))["start"].tolist() == [9, 11]
+    assert intersect_windows((0, 1000), (0, 1800.0)) == (0, 1000)
+    assert intersect_windows((0, np.inf), (5, 30)) == (5, 30)
+    with pytest.raises(ConfigError, match="overlap"):
+        intersect_windows((0, 10), (10, 20))
+
+
+def test_evaluate_files_window(tmp_path):
+    ref = tmp_path / "Visual_scoring1_excerpt9.txt"
+    ref.write_text("[vis1_Spindles/C3-A1]\n  1.0000\t 1.0000\n")
+    det = tmp_path / "events.csv"
+    ev((1, 2), (1500, 1501), channel="C3").to_csv(det, index=False)
+    assert evaluate_files(ref, det).pooled["precision"] == 0.5
+    assert evaluate_files(ref, det, window=(0, 1000)).pooled["precision"] == 1.0

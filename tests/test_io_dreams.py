@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepspindles.errors import DataError
+from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Stage
 from sleepspindles.io.dreams import (
     DREAMS_SAMPLING_RATES,
+    EXPERT1_SCORED_SECONDS,
     excerpt_number,
     load_dreams_excerpt,
     read_dreams_scoring,
@@ -175,3 +176,26 @@ def test_edf_version_loads_through_the_normal_loader(shared_data, excerpts):
     # The same samples: the text file rounds them to 4 decimals.
     np.testing.assert_allclose(edf.signal("C3"), text.signal("C3"), rtol=0, atol=1e-4 + 1e-9)
     assert edf.hypnogram == excerpts[3].hypnogram
+
+
+def test_scored_windows(tmp_path):
+    # 2000 samples at 1 Hz (sf passed in): a 2000 s excerpt; expert 1 covers the first 1000 s.
+    write_signal(tmp_path / "excerpt1.txt", values=np.sin(np.arange(2000.0)))
+    ex = load_dreams_excerpt(tmp_path, 1, sf=1.0)
+    assert ex.scored_window("expert1") == (0.0, EXPERT1_SCORED_SECONDS) == (0.0, 1000.0)
+    assert ex.scored_window("expert2") == ex.scored_window("automatic") == (0.0, 2000.0)
+    # Two experts combined are complete only where both scored.
+    assert ex.scored_window("union") == ex.scored_window("intersection") == (0.0, 1000.0)
+    short = load_dreams_excerpt(tmp_path, 1, sf=4.0)  # 500 s: expert 1's window is the whole excerpt
+    assert short.scored_window("expert1") == (0.0, 500.0)
+    with pytest.raises(ConfigError, match="scorer"):
+        ex.scored_window("expert 1")
+
+
+@pytest.mark.slow
+def test_expert1_scored_only_the_first_1000_s(excerpts):
+    """The evidence for EXPERT1_SCORED_SECONDS: no expert-1 spindle after 1000 s, many of expert 2's."""
+    for ex in excerpts.values():
+        assert ex.expert1["end"].max() < EXPERT1_SCORED_SECONDS
+        assert (ex.expert2["start"] >= EXPERT1_SCORED_SECONDS).sum() >= 12
+        assert ex.recording.duration > 1700

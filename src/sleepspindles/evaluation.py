@@ -15,6 +15,16 @@ or runs past the end is clipped to the recording, and an event wholly outside it
 events and the recording do not belong together). An event ending exactly at ``duration`` covers
 the last sample. Sample ``k`` (time ``k * resolution``) counts as spindle when
 ``start <= k * resolution < end``.
+
+Scored windows: a scorer may have scored only part of a recording (the DREAMS expert 1 scored
+the first 1000 s of each excerpt, see :mod:`sleepspindles.io.dreams`). Outside that window a
+detection is neither right nor wrong, so ``evaluate(..., window=(start, end))`` keeps only the
+reference *and* detected events whose midpoint ``(start + end) / 2`` lies in ``[start, end)``;
+the midpoint rule puts an event that straddles an edge on exactly one side, wherever it is
+matched. By-sample counts then run over the window only (events clipped to it, the grid starting
+at the window's start), so kappa's true negatives are the window's spindle-free samples. Two
+scorers' combined reference is only complete where both scored: evaluate it on the intersection
+of their windows (:func:`intersect_windows`).
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ __all__ = [
     "merge_intervals",
     "intersect_intervals",
     "sample_counts",
+    "in_window",
+    "restrict_to_window",
+    "intersect_windows",
     "RESULT_COLUMNS",
     "POOLED",
 ]
@@ -226,6 +239,54 @@ def sample_counts(
     return SampleCounts(tp=tp, fp=n_det - tp, fn=n_ref - tp, tn=tn)
 
 
+# ---------------------------------------------------------------- scored windows
+
+
+def _check_window(window, name: str = "window") -> tuple[float, float]:
+    """``(start, end)`` as floats, refusing anything but ``0 <= start < end`` (``end`` may be inf)."""
+    try:
+        start, end = (float(v) for v in window)
+    except (TypeError, ValueError):
+        raise param_error(name, "a (start, end) pair of seconds", window) from None
+    if not (np.isfinite(start) and start >= 0 and end > start):
+        raise param_error(name, "a (start, end) pair of seconds with 0 <= start < end", window)
+    return start, end
+
+
+def in_window(start, end, window) -> np.ndarray:
+    """Which events count as inside a scored window: their midpoint lies in ``[start, end)``.
+
+    Parameters
+    ----------
+    start, end : array-like of float
+        Event intervals in seconds.
+    window : (float, float)
+        The scored interval ``[window[0], window[1])`` in seconds.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    w0, w1 = _check_window(window)
+    mid = (np.asarray(start, dtype=np.float64) + np.asarray(end, dtype=np.float64)) / 2
+    return (mid >= w0) & (mid < w1)
+
+
+def restrict_to_window(events: pd.DataFrame, window) -> pd.DataFrame:
+    """The events of ``events`` inside ``window`` (midpoint rule of :func:`in_window`)."""
+    _require_intervals(events, "events")
+    return events[in_window(events["start"], events["end"], window)]
+
+
+def intersect_windows(*windows) -> tuple[float, float]:
+    """The interval every window covers (where all scorers scored); an error when they are disjoint."""
+    checked = [_check_window(w) for w in windows]
+    start, end = max(w[0] for w in checked), min(w[1] for w in checked)
+    if not end > start:
+        raise param_error("windows", "intervals that overlap", checked)
+    return start, end
+
+
 # ---------------------------------------------------------------- experts
 
 
@@ -343,6 +404,7 @@ def evaluate(
     sf=None,
     resolution: float | None = None,
     channels: Sequence[str] | None = None,
+    window=None,
 ) -> EvaluationResult:
     """Score detected spindles against reference spindles, per recording and pooled.
 
@@ -364,6 +426,12 @@ def evaluate(
         By-sample grid step in seconds when ``sf`` is not given (default 0.01 s).
     channels : sequence of str, optional
         Only score these channels (default: every channel in either table).
+    window : (float, float) or mapping, optional
+        The interval ``[start, end)`` in seconds that the reference scorer scored (per recording
+        with a mapping; a recording missing from it is scored whole). Only events whose midpoint
+        is inside count, on both sides, and the by-sample scores cover the window only (see the
+        module docstring). ``end`` may be ``inf``; with ``duration`` it is capped at the end of
+        the recording.
 
     Returns
     -------
@@ -387,6 +455,10 @@ def evaluate(
         if dur is not None:
             _check_inside(ref, dur, "reference")
             _check_inside(det, dur, "detected")
+        win = window.get(rec) if isinstance(window, Mapping) else window
+        if win is not None:
+            ref, det, dur = _windowed(ref, det, _check_window(win, f"window[{rec!r}]"), dur)
+        if dur is not None:
             n_samples = int(np.ceil(dur / step - _GRID_EPS))
         for channel, r, d in _units(ref, det, channels):
             m = match_events(r["start"], r["end"], d["start"], d["end"], iou=iou)
@@ -398,6 +470,23 @@ def evaluate(
     rows.append(_row(POOLED, POOLED, _pool(all_matches), pooled_counts))
     table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     return EvaluationResult(table=table, iou=float(iou), resolution=steps)
+
+
+def _windowed(ref: pd.DataFrame, det: pd.DataFrame, window: tuple[float, float], duration: float | None):
+    """Both sides restricted to ``window``, shifted so it starts at 0, and the window's length."""
+    w0, w1 = window
+    if duration is not None:
+        w1 = min(w1, duration)
+        if not w1 > w0:
+            raise param_error("window", f"an interval inside the recording (0 to {duration:g} s)", window)
+    length = w1 - w0 if np.isfinite(w1) else None
+
+    def cut(frame: pd.DataFrame) -> pd.DataFrame:
+        # Shifted, not clipped: IoU matching sees the whole events; the by-sample grid clips them.
+        inside = frame[in_window(frame["start"], frame["end"], (w0, w1))]
+        return inside.assign(start=inside["start"] - w0, end=inside["end"] - w0)
+
+    return cut(ref), cut(det), length
 
 
 def _pool(matches: list[Matches]) -> Matches:
@@ -436,6 +525,7 @@ def evaluate_files(
     *,
     duration: float | None = None,
     sf: float | None = None,
+    window: tuple[float, float] | None = None,
 ) -> EvaluationResult:
     """Score an events file against one or two reference files (the ``evaluate`` command).
 
@@ -452,6 +542,9 @@ def evaluate_files(
         How two reference scorings are combined (ignored for one).
     duration, sf : float, optional
         Recording length (s) and sampling rate (Hz) for the by-sample scores; see :func:`evaluate`.
+    window : (float, float), optional
+        The interval the reference scored; only events whose midpoint is inside count (see
+        :func:`evaluate`). With two reference files, pass the interval both scored.
 
     Returns
     -------
@@ -474,4 +567,4 @@ def evaluate_files(
             raise file_error(
                 detected_path, f"no events on the reference channel(s) {channels}; channels found: {sorted(found)}"
             )
-    return evaluate(reference, detected, iou, duration=duration, sf=sf, channels=channels)
+    return evaluate(reference, detected, iou, duration=duration, sf=sf, channels=channels, window=window)

@@ -31,6 +31,7 @@ from .hypnogram import read_hypnogram
 
 __all__ = [
     "DREAMS_SAMPLING_RATES",
+    "EXPERT1_SCORED_SECONDS",
     "DreamsExcerpt",
     "read_dreams_signal",
     "read_dreams_scoring",
@@ -40,6 +41,13 @@ __all__ = [
 
 #: Sampling rate in Hz of each excerpt of the DREAMS Sleep Spindles database (from its documentation).
 DREAMS_SAMPLING_RATES: dict[int, float] = {1: 100.0, 2: 200.0, 3: 50.0, 4: 200.0}
+
+#: Expert 1 scored only the first 1000 s of each excerpt. Evidence (the files, excerpts 1-4): the
+#: last expert-1 spindle ends at 993.4, 957.4, 986.9 and 879.2 s, while expert 2 marks 72 of 115,
+#: 12 of 52, 27 of 44 and 16 of 25 spindles after 1000 s, and the database's automatic detector
+#: also finds many there. Its silence after 1000 s is "not scored", not "no spindle".
+EXPERT1_SCORED_SECONDS = 1000.0
+_SCORERS = ("expert1", "expert2", "automatic", "union", "intersection")
 
 _HEADER = re.compile(r"^\[(?P<label>[^\]]*)\]\s*$")
 _EXCERPT = re.compile(r"excerpt(?P<n>\d+)\.txt$", re.IGNORECASE)
@@ -61,7 +69,8 @@ class DreamsExcerpt:
     expert1, expert2, automatic : pandas.DataFrame or None
         Spindles of expert 1, expert 2 and the database's automatic detector (``start``, ``end``,
         ``duration``, ``channel``). ``None`` means the folder has no such file, which differs
-        from an empty table (a scorer who found no spindle).
+        from an empty table (a scorer who found no spindle). Each covers only its
+        :meth:`scored_window` (expert 1: the first 1000 s).
     """
 
     number: int
@@ -70,6 +79,29 @@ class DreamsExcerpt:
     expert1: pd.DataFrame | None
     expert2: pd.DataFrame | None
     automatic: pd.DataFrame | None
+
+    def scored_window(self, scorer: str) -> tuple[float, float]:
+        """The interval ``[start, end)`` in seconds that ``scorer`` scored.
+
+        Parameters
+        ----------
+        scorer : {"expert1", "expert2", "automatic", "union", "intersection"}
+            Expert 1 scored the first :data:`EXPERT1_SCORED_SECONDS` (1000 s; see that constant
+            for the evidence); expert 2 and the automatic detector the whole excerpt. A union or
+            intersection of the two experts is only complete where both scored: the intersection
+            of their windows, ``[0, 1000)``.
+
+        Returns
+        -------
+        (float, float)
+            For :func:`sleepspindles.evaluation.evaluate`'s ``window``.
+        """
+        if scorer not in _SCORERS:
+            raise param_error("scorer", f"one of {list(_SCORERS)}", scorer)
+        whole = (0.0, float(self.recording.duration))
+        if scorer in ("expert2", "automatic"):
+            return whole
+        return (0.0, min(EXPERT1_SCORED_SECONDS, whole[1]))
 
 
 def excerpt_number(path: str | Path) -> int | None:
