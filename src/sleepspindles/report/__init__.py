@@ -382,7 +382,7 @@ def _cohort_stat_sections(laterality, measure: str) -> list[Section]:
                                labels=per_subject.index.to_numpy(),
                                pair=motor["pair"].iloc[0] if len(motor) else "")
     stats = laterality.stats
-    main = stats[(stats["measure"] == measure) & (stats["band"] == "all")] if len(stats) else stats
+    main = _compact_stats(stats[(stats["measure"] == measure) & (stats["band"] == "all")] if len(stats) else stats)
     return [
         Section("paired", "Contralateral vs ipsilateral", text, figures=(paired,)),
         Section("gain", "Laterality index vs behavioural gain",
@@ -391,6 +391,19 @@ def _cohort_stat_sections(laterality, measure: str) -> list[Section]:
         Section("stats", "Cohort statistics", f"Tests of {measure}; every measure is in cohort_stats.csv.",
                 tables=((f"Statistics ({measure}, all spindles)", main),), notes=tuple(laterality.problems)),
     ]
+
+
+def _compact_stats(stats: pd.DataFrame) -> pd.DataFrame:
+    """The statistics a reader scans first: one line per test, estimate with its CI, effect, p values."""
+    if stats.empty:
+        return stats
+    ci = [f"[{lo:.3g}, {hi:.3g}]" for lo, hi in zip(stats["ci_low"], stats["ci_high"])]
+    out = stats.loc[:, ["night", "pair", "role", "test", "variable", "n", "estimate"]].copy()
+    out.insert(out.columns.get_loc("estimate") + 1, "95% CI", ci)
+    out["effect_size"] = stats["effect_size"]
+    out["p_value"] = stats["p_value"]
+    out["p_fdr"] = stats["p_fdr"]
+    return out.reset_index(drop=True)
 
 
 def write_cohort_report(
