@@ -43,7 +43,7 @@ import pandas as pd
 
 from .. import kernels, kernels_a7
 from ..config import DetectionConfig
-from ..errors import DataError
+from ..errors import file_error
 from ..events import as_events, empty_events
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
@@ -101,7 +101,8 @@ def _setup(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
     sf = recording.sf
     lo, hi = cfg.a7_band
     if hi + _TRANSITION >= sf / 2:
-        raise DataError(
+        raise file_error(
+            recording.source,
             f"A7 detection: the sigma band {lo:g}-{hi:g} Hz cannot be resolved at a sampling rate of "
             f"{sf:g} Hz (the band and its {_TRANSITION:g} Hz transition must stay below the Nyquist "
             f"frequency; needs a rate above {2 * (hi + _TRANSITION):g} Hz)"
