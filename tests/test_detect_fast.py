@@ -197,3 +197,15 @@ def test_parity_with_yasa_on_dreams(shared_data, n):
     # Excerpt 3 is sampled at 50 Hz, where YASA's sample-count windows (soft threshold of
     # int(0.1 * sf) = 5 samples) are coarsest: we find three extra events just above 0.5 s.
     assert m.f1 >= (0.9 if rec.sf < 100 else 0.95)
+
+
+def test_flat_stretch_ended_by_nan_is_excluded_whole():
+    """A flat run that ends in NaN samples is unusable up to the NaN (not only the NaN)."""
+    sf = 100.0
+    data, _ = _signal(sf, seconds=300, seed=13)
+    data[0, 10000:13000] = 4.2  # 30 s flat ...
+    data[0, 13000:13100] = np.nan  # ... then 1 s of NaN
+    res = fast.detect(Recording(data, sf, ("C3",)), None, CFG)
+    assert res.excluded_seconds["C3"] == pytest.approx(31.0, abs=0.05)
+    e = res.events
+    assert not ((e.end > 100) & (e.start < 131)).any()

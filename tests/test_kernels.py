@@ -164,3 +164,84 @@ def test_event_params_match_scipy_definitions(path):
     np.testing.assert_array_equal(got.peak, ref.peak)
     assert got.frequency[0] == pytest.approx(13.0, abs=0.3)
     assert got.amplitude[0] == pytest.approx(40.0, rel=0.1)
+
+
+@pytest.mark.parametrize("half", [15, 12])  # 2 * half a multiple of the step (per-step sums) or not
+def test_moving_rms_and_corr_on_pieces_match_windowwise_numpy(path, half):
+    rng = np.random.default_rng(14)
+    z = (rng.standard_normal(900) + 1j * rng.standard_normal(900)).astype(np.complex64)
+    x = z.real  # a strided view: read in place
+    y = (0.5 * x + rng.standard_normal(900)).astype(np.float32)
+    x[400:460] = 3.0
+    y[400:460] = -1.0  # flat in both: correlation undefined, RMS exact
+    rms, corr = K.moving_rms_corr(x, y, -3, 10, half, 92)
+    rms_ref, corr_ref = K.moving_rms_corr_ref(x, y, -3, 10, half, 92)
+    np.testing.assert_allclose(rms, rms_ref, rtol=1e-9)
+    np.testing.assert_allclose(K.moving_rms(x, -3, 10, half, 92), rms_ref, rtol=1e-9)
+    np.testing.assert_array_equal(np.isnan(corr), np.isnan(corr_ref))
+    np.testing.assert_allclose(corr[~np.isnan(corr)], corr_ref[~np.isnan(corr_ref)], atol=1e-9)
+    assert np.isnan(corr[43]) and rms[43] == pytest.approx(3.0)  # window [427 - half, 427 + half)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf on the Python path
+def test_prepare_rows_matches_numpy(path):
+    """Copy, non-finite and flat flags, on quantised data (equal neighbours are common)."""
+    rng = np.random.default_rng(15)
+    for trial in range(60):
+        n = int(rng.integers(50, 400))
+        src = np.round(rng.standard_normal((3, n)) * rng.choice([0.5, 3.0, 100.0]))
+        for _ in range(int(rng.integers(0, 4))):
+            a = int(rng.integers(0, n))
+            src[rng.integers(0, 3), a : a + int(rng.integers(1, 40))] = rng.choice([np.nan, np.inf, 1.0, 2.0])
+        lo, off, min_flat = int(rng.integers(0, 8)), int(rng.integers(0, 5)), int(rng.integers(2, 25))
+        hi = int(rng.integers(max(lo, n - 8), n + 1))
+        seg = np.full((2, n + 10), -1, np.float32)
+        bad = rng.random((2, n + 10)) > 0.5  # outside [off, off + hi - lo) must stay untouched
+        seg_ref, bad_ref = seg.copy(), bad.copy()
+        K.prepare_rows(src, [2, 0], lo, hi, off, min_flat, seg, bad)
+        K.prepare_rows_ref(src, [2, 0], lo, hi, off, min_flat, seg_ref, bad_ref)
+        np.testing.assert_array_equal(seg, seg_ref, err_msg=str(trial))
+        np.testing.assert_array_equal(bad, bad_ref, err_msg=str(trial))
+    # A flat run ended by a NaN is flagged (as one ended by a change of value).
+    x = np.r_[np.arange(10.0), np.full(8, 5.0), np.nan, np.arange(10.0)][None, :]
+    seg, bad = np.empty((1, 29), np.float32), np.zeros((1, 29), bool)
+    K.prepare_rows(x, [0], 0, 29, 0, 6, seg, bad)
+    assert np.flatnonzero(bad[0]).tolist() == list(range(10, 19)) and seg[0, 18] == 0
+
+
+def test_frames_needed_matches_numpy(path):
+    rng = np.random.default_rng(16)
+    for _ in range(200):
+        could = rng.random(300) > 0.95
+        offset, step, w, n_frames = int(rng.integers(-30, 30)), int(rng.integers(1, 25)), int(rng.integers(1, 15)), int(rng.integers(1, 40))
+        np.testing.assert_array_equal(K.frames_needed(could, offset, step, w, n_frames),
+                                      K.frames_needed_ref(could, offset, step, w, n_frames))
+    need = K.frames_needed(np.eye(1, 100, 50, dtype=bool)[0], 0, 20, 10, 6)
+    assert need.tolist() == [False, False, True, True, False, False]  # samples 45..54 read frames 2 and 3
+
+
+def test_trimmed_stats_of_interpolated_knots(path):
+    """add_knots is add(interp_knots(...)) in one pass: the same bins, the same statistics."""
+    rng = np.random.default_rng(17)
+    knots = rng.gamma(2.0, 2.0, 300)
+    knots[40] = np.nan  # its two segments are skipped
+    mask = rng.random(2900) > 0.1
+    fused, ref = K.TrimmedStats(), K.TrimmedStats()
+    fused.add_knots(knots, 5, 10, -20, mask)
+    ref.add(K.interp_knots_ref(knots, 5, 10, -20, mask.size), mask)
+    np.testing.assert_array_equal(fused.counts, ref.counts)
+    assert fused.n == ref.n < mask.sum()
+    assert fused.mean() == pytest.approx(ref.mean(), rel=1e-12)
+    assert fused.trimmed_std() == pytest.approx(ref.trimmed_std(), rel=1e-12)
+
+
+def test_knot_votes_at_the_threshold(path):
+    """Knots within float32 rounding of the threshold take the exact path, far ones the shortcut."""
+    thr = 0.3
+    knots = thr * (1 + np.array([0.0, 1e-8, -1e-8, 3e-7, -3e-7, 1e-3, -1e-3, 0.0, 1e-3, 1e-3, -1e-3, -1e-3]))
+    count = np.zeros(130, dtype=np.uint8)
+    ref = count.copy()
+    K.knot_votes(count, knots, 0, 10, -5, thr)
+    K.knot_votes_ref(ref, knots, 0, 10, -5, thr)
+    np.testing.assert_array_equal(count, ref)
+    assert 0 < count.sum() < count.size

@@ -30,6 +30,8 @@ __all__ = [
     "knot_votes_ref",
     "stft_band_ratio",
     "stft_band_ratio_ref",
+    "frames_needed",
+    "frames_needed_ref",
     "count_votes",
     "count_votes_ref",
     "soft_vote",
@@ -40,6 +42,7 @@ __all__ = [
     "merge_runs_ref",
     "flat_mask",
     "flat_mask_ref",
+    "prepare_rows_ref",
     "TrimmedStats",
     "trimmed_stats_ref",
     "EventParams",
@@ -55,18 +58,28 @@ def _vector(x, name: str, dtype=None) -> np.ndarray:
     return arr
 
 
+def _strided_vector(x, name: str) -> np.ndarray:
+    """A one-dimensional real array, not copied when it is a strided view (the kernels accept any layout)."""
+    arr = np.asarray(x)
+    if arr.ndim != 1 or np.iscomplexobj(arr):
+        raise param_error(name, "a one-dimensional real array", f"shape {arr.shape}, dtype {arr.dtype}")
+    return arr
+
+
 # --------------------------------------------------------------------------- moving windows
 def moving_rms_corr(x, y, first: int, step: int, half: int, n_knots: int) -> tuple[np.ndarray, np.ndarray]:
     """Moving RMS of ``x`` and moving Pearson correlation of ``x`` and ``y``.
 
     Window ``i`` covers samples ``[c - half, c + half)`` with ``c = first + i * step``, clipped
-    to the array. Correlation is NaN where a window has no variance.
+    to the array. Correlation is NaN where a window has no variance. ``x`` may be a strided view
+    (e.g. the real part of a complex array); when ``2 * half`` is a multiple of ``step`` each
+    sample is read once (per-step sums, ``2 * half / step`` of them per window).
 
     Returns
     -------
     rms, corr : numpy.ndarray of float64, shape (n_knots,)
     """
-    x = _vector(x, "x")
+    x = _strided_vector(x, "x")
     y = _vector(y, "y")
     if x.shape != y.shape:
         raise param_error("y", f"an array of the same length as x ({x.size})", y.size)
@@ -79,8 +92,8 @@ def moving_rms_corr(x, y, first: int, step: int, half: int, n_knots: int) -> tup
 
 
 def moving_rms(x, first: int, step: int, half: int, n_knots: int) -> np.ndarray:
-    """Moving RMS only (the first column of :func:`moving_rms_corr`, half the work)."""
-    x = _vector(x, "x")
+    """Moving RMS only (the first column of :func:`moving_rms_corr`, a fifth of the work)."""
+    x = _strided_vector(x, "x")
     if step < 1 or half < 1 or n_knots < 0:
         raise param_error("step/half/n_knots", "positive integers", (step, half, n_knots))
     rms = np.empty(n_knots)
@@ -230,6 +243,29 @@ def stft_band_ratio_ref(x, frame_len: int, step: int, sig_bins, broad_bins, need
     return ratio if need is None else np.where(need, ratio, np.nan)
 
 
+def frames_needed(could, offset: int, step: int, w: int, n_frames: int) -> np.ndarray:
+    """Frames that linear interpolation between frame centres reads for every sample of the
+    ``w``-sample soft-vote windows (centred as :func:`soft_vote`) around samples flagged in ``could``.
+
+    Sample ``t`` lies ``t + offset`` samples after frame 0's centre; frames are ``step`` apart.
+    """
+    could = _vector(could, "could", np.bool_)
+    if step < 1 or w < 1 or n_frames < 1:
+        raise param_error("step/w/n_frames", "positive integers", (step, w, n_frames))
+    need = np.empty(n_frames, dtype=np.bool_)
+    _k.frames_needed(could, int(offset), int(step), int(w), need)
+    return need
+
+
+def frames_needed_ref(could, offset: int, step: int, w: int, n_frames: int) -> np.ndarray:
+    """Numpy twin of :func:`frames_needed` (interval marks and a cumulative sum)."""
+    idx = np.flatnonzero(could)
+    lo = np.clip((idx - w // 2 + offset) // step, 0, n_frames - 1)
+    hi = np.clip((idx + (w - 1) // 2 + offset) // step + 1, 0, n_frames - 1)
+    marks = np.bincount(lo, minlength=n_frames + 1) - np.bincount(hi + 1, minlength=n_frames + 1)
+    return np.cumsum(marks[:n_frames]) > 0
+
+
 # --------------------------------------------------------------------------- votes and runs
 def count_votes(crit, thresholds) -> np.ndarray:
     """Number of criteria (rows of ``crit``) at or above their threshold, per sample."""
@@ -313,10 +349,12 @@ def merge_runs_ref(starts, lasts, min_distance: float) -> tuple[np.ndarray, np.n
 
 
 def prepare_rows(src, rows, lo: int, hi: int, dst_off: int, min_flat: int, seg, bad) -> None:
-    """Copy ``src[rows, lo:hi]`` into ``seg[:, dst_off:]`` (float32); zero and flag non-finite
-    samples in ``bad`` and flag runs of at least ``min_flat`` identical samples (in place).
+    """Copy ``src[rows, lo:hi]`` into ``seg[:, dst_off:]`` (float32, non-finite samples zeroed)
+    and write ``bad`` over the same range: non-finite or inside a run of at least ``min_flat``
+    identical samples (in place; the rest of ``seg`` and ``bad`` is left untouched).
 
-    Equivalent to ``seg[...] = src[...]; bad |= ~isfinite | flat_mask``; one pass, no temporaries.
+    Equivalent to ``seg[...] = nan_to_num(src[...]); bad[...] = ~isfinite | flat_mask``; one pass,
+    no temporaries.
     """
     rows = np.asarray(rows, dtype=np.int64)
     if seg.dtype != np.float32 or bad.dtype != np.bool_ or seg.shape != bad.shape or seg.shape[0] != rows.size:
@@ -324,6 +362,17 @@ def prepare_rows(src, rows, lo: int, hi: int, dst_off: int, min_flat: int, seg, 
     if not (0 <= lo <= hi <= src.shape[1] and 0 <= dst_off and dst_off + hi - lo <= seg.shape[1]):
         raise param_error("lo/hi/dst_off", "a range inside src and seg", (lo, hi, dst_off))
     _k.prepare_rows(src, rows, int(lo), int(hi), int(dst_off), int(max(min_flat, 2)), seg, bad)
+
+
+def prepare_rows_ref(src, rows, lo: int, hi: int, dst_off: int, min_flat: int, seg, bad) -> None:
+    """Numpy twin of :func:`prepare_rows` (a non-finite sample ends a flat run)."""
+    part = np.asarray(src)[np.asarray(rows, dtype=np.int64), lo:hi]
+    finite = np.isfinite(part)
+    seg[:, dst_off : dst_off + hi - lo] = np.where(finite, part, 0.0)
+    for i, row in enumerate(part):
+        # NaN differs from everything, itself included: it breaks runs as in the kernel.
+        flat = flat_mask_ref(np.where(finite[i], row, np.nan), min_flat)
+        bad[i, dst_off : dst_off + hi - lo] = ~finite[i] | flat
 
 
 def flat_mask(x, min_len: int) -> np.ndarray:
@@ -377,6 +426,16 @@ class TrimmedStats:
         values = _vector(values, "values", np.float32)
         mask = _vector(mask, "mask", np.bool_)
         _k.hist_add(values, mask, self._first, self._shift, self.counts, self.sums, self.sumsq)
+
+    def add_knots(self, knots, first: int, step: int, start: int, mask) -> None:
+        """Accumulate the interpolation of ``knots`` at samples ``start .. start + mask.size - 1``
+        where ``mask`` (NaN ignored): the same as ``add(interp_knots(...), mask)``, in one pass."""
+        knots = _vector(knots, "knots", np.float64)
+        mask = _vector(mask, "mask", np.bool_)
+        if knots.size == 0 or step < 1:
+            raise param_error("knots", "a non-empty array with step >= 1", knots.size)
+        _k.hist_add_knots(knots, int(first), int(step), int(start), mask, self._first, self._shift, self.counts,
+                          self.sums, self.sumsq)
 
     @property
     def n(self) -> int:
@@ -464,17 +523,21 @@ def event_params(broad, analytic, starts, lasts, sf: float, distance: int) -> Ev
     distance : int
         Minimum samples between counted peaks (YASA: 60 ms).
     """
-    broad = _vector(broad, "broad", np.float64)
-    analytic = _vector(analytic, "analytic")
+    broad = _strided_vector(broad, "broad")
+    analytic = np.asarray(analytic)
     starts = _vector(starts, "starts", np.int64)
     lasts = _vector(lasts, "lasts", np.int64)
+    if analytic.shape != broad.shape or not np.iscomplexobj(analytic):
+        raise param_error("analytic", f"a complex array of {broad.size} samples", f"{analytic.dtype} {analytic.shape}")
     if starts.size and (starts.min() < 0 or lasts.max() + 1 >= broad.size or np.any(lasts <= starts)):
         raise param_error("starts/lasts", f"events with start < last and last + 1 < {broad.size}", "out of range")
+    # Phases of the events' samples only, by numpy's vectorised arctan2.
+    n_phase = int((lasts - starts + 2).sum())
+    re, im = np.empty(n_phase), np.empty(n_phase)
+    _k.gather_spans(analytic, starts, lasts, re, im)
+    phase = np.arctan2(im, re, out=re)
     table = np.empty((starts.size, 6))
-    _k.event_params(
-        broad, np.ascontiguousarray(analytic.real, np.float64), np.ascontiguousarray(analytic.imag, np.float64),
-        starts, lasts, float(sf), int(max(distance, 1)), table,
-    )
+    _k.event_params(broad, phase, starts, lasts, float(sf), int(max(distance, 1)), table)
     return _params_from_table(table)
 
 

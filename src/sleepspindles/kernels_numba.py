@@ -17,52 +17,116 @@ from ._numba import jit
 _FAST = {"reassoc", "contract", "arcp", "nsz"}
 
 
+@jit
+def _pieces(step, half):  # pragma: no cover - compiled
+    """Windows ``[c - half, c + half)`` as ``m`` consecutive pieces of ``length`` samples:
+    pieces of one step when ``2 * half`` is a multiple of ``step`` (each sample read once),
+    else one piece per window."""
+    m = (2 * half) // step
+    if m * step == 2 * half:
+        return m, step
+    return 1, 2 * half
+
+
 @jit(fastmath=_FAST)
 def moving_rms(x, first, step, half, rms):  # pragma: no cover - compiled
-    """Moving RMS around knots ``first + i * step`` (window ``[c - half, c + half)``)."""
+    """Moving RMS around knots ``first + i * step`` (window ``[c - half, c + half)``).
+
+    Sums of squares are taken per piece (see :func:`_pieces`) and each window adds its pieces.
+    """
     n = x.shape[0]
-    for i in range(rms.shape[0]):
-        c = first + i * step
-        lo = max(c - half, 0)
-        hi = min(c + half, n)
+    m, length = _pieces(step, half)
+    n_pieces = rms.shape[0] + m - 1
+    sq = np.empty(n_pieces)
+    cnt = np.empty(n_pieces)
+    for j in range(n_pieces):
+        a = first - half + j * step
+        lo = min(max(a, 0), n)
+        hi = min(max(a + length, 0), n)
         sxx = 0.0
         for t in range(lo, hi):
-            a = np.float64(x[t])
-            sxx += a * a
-        rms[i] = math.sqrt(sxx / (hi - lo)) if hi > lo else np.nan
+            v = np.float64(x[t])
+            sxx += v * v
+        sq[j] = sxx
+        cnt[j] = hi - lo
+    for i in range(rms.shape[0]):
+        tot = 0.0
+        w = 0.0
+        for r in range(i, i + m):
+            tot += sq[r]
+            w += cnt[r]
+        rms[i] = math.sqrt(tot / w) if w > 0 else np.nan
 
 
 @jit(fastmath=_FAST)
 def moving_rms_corr(x, y, first, step, half, rms, corr):  # pragma: no cover - compiled
-    """Window sums around knots ``first + i * step`` (window ``[c - half, c + half)``)."""
+    """Window sums around knots ``first + i * step`` (window ``[c - half, c + half)``).
+
+    Each piece (see :func:`_pieces`) is summed once, shifted by its first sample; a window
+    re-shifts its pieces to the window's first sample and adds them. The shift gives exact zeros
+    for flat windows and less cancellation.
+    """
     n = x.shape[0]
-    for i in range(rms.shape[0]):
-        c = first + i * step
-        lo = max(c - half, 0)
-        hi = min(c + half, n)
+    m, length = _pieces(step, half)
+    n_pieces = rms.shape[0] + m - 1
+    p = np.empty((n_pieces, 8))  # x0, y0, count, sx, sy, sxx, syy, sxy
+    for j in range(n_pieces):
+        a = first - half + j * step
+        lo = min(max(a, 0), n)
+        hi = min(max(a + length, 0), n)
+        x0 = np.float64(x[lo]) if hi > lo else 0.0
+        y0 = np.float64(y[lo]) if hi > lo else 0.0
         sx = 0.0
         sy = 0.0
         sxx = 0.0
         syy = 0.0
         sxy = 0.0
-        # Shift by the window's first sample: exact zeros for flat windows, less cancellation.
-        x0 = np.float64(x[lo]) if hi > lo else 0.0
-        y0 = np.float64(y[lo]) if hi > lo else 0.0
         for t in range(lo, hi):
-            a = np.float64(x[t]) - x0
-            b = np.float64(y[t]) - y0
-            sx += a
-            sy += b
-            sxx += a * a
-            syy += b * b
-            sxy += a * b
-        w = hi - lo
+            u = np.float64(x[t]) - x0
+            v = np.float64(y[t]) - y0
+            sx += u
+            sy += v
+            sxx += u * u
+            syy += v * v
+            sxy += u * v
+        p[j, 0] = x0
+        p[j, 1] = y0
+        p[j, 2] = hi - lo
+        p[j, 3] = sx
+        p[j, 4] = sy
+        p[j, 5] = sxx
+        p[j, 6] = syy
+        p[j, 7] = sxy
+    for i in range(rms.shape[0]):
+        s = 0.0  # the window's shift: first sample of its first non-empty piece
+        t0 = 0.0
+        w = 0.0
+        sx = 0.0
+        sy = 0.0
+        sxx = 0.0
+        syy = 0.0
+        sxy = 0.0
+        for r in range(i, i + m):
+            c = p[r, 2]
+            if c <= 0:
+                continue
+            if w == 0:
+                s = p[r, 0]
+                t0 = p[r, 1]
+            d = p[r, 0] - s
+            e = p[r, 1] - t0
+            w += c
+            sx += p[r, 3] + c * d
+            sy += p[r, 4] + c * e
+            sxx += p[r, 5] + 2.0 * d * p[r, 3] + c * d * d
+            syy += p[r, 6] + 2.0 * e * p[r, 4] + c * e * e
+            sxy += p[r, 7] + d * p[r, 4] + e * p[r, 3] + c * d * e
         if w <= 0:
             rms[i] = np.nan
             corr[i] = np.nan
             continue
         # Mean square of the unshifted x from the shifted sums.
-        rms[i] = math.sqrt(max((sxx + 2.0 * x0 * sx) / w + x0 * x0, 0.0))
+        rms[i] = math.sqrt(max((sxx + 2.0 * s * sx) / w + s * s, 0.0))
         vx = max(sxx - sx * sx / w, 0.0)
         vy = max(syy - sy * sy / w, 0.0)
         den = math.sqrt(vx * vy)
@@ -70,23 +134,27 @@ def moving_rms_corr(x, y, first, step, half, rms, corr):  # pragma: no cover - c
 
 
 @jit
+def _segment(knots, first, step, start, i, n):  # pragma: no cover - compiled
+    """The knot segment holding sample ``start + i`` (knot ``j`` at sample ``first + j * step``):
+    ``(a, slope, off, stop)`` with value ``a + slope * (off + t - i)`` at samples ``i <= t < stop``
+    (``stop <= n``). Outside the knots: the end knot's value, one sample."""
+    last = knots.shape[0] - 1
+    pos = start + i - first
+    j = pos // step
+    if j < 0 or j >= last:
+        return (knots[0] if j < 0 else knots[last]), 0.0, 0, i + 1
+    off = pos - j * step
+    return knots[j], (knots[j + 1] - knots[j]) / step, off, min(n, i + step - off)
+
+
+@jit
 def interp_knots(knots, first, step, start, out):  # pragma: no cover - compiled
     """Linear interpolation of knot values (knot i at sample ``first + i * step``)."""
-    last = knots.shape[0] - 1
     n = out.shape[0]
     i = 0
     while i < n:
-        pos = start + i - first
-        j = pos // step
-        if j < 0 or j >= last:
-            out[i] = knots[0] if j < 0 else knots[last]
-            i += 1
-            continue
         # All samples up to the next knot share one segment: no division inside.
-        a = knots[j]
-        slope = (knots[j + 1] - a) / step
-        off = pos - j * step
-        stop = min(n, i + step - off)
+        a, slope, off, stop = _segment(knots, first, step, start, i, n)
         for t in range(i, stop):
             out[t] = a + slope * (off + t - i)
         i = stop
@@ -97,25 +165,22 @@ def interp_knots(knots, first, step, start, out):  # pragma: no cover - compiled
 def knot_votes(knots, first, step, start, threshold, count):  # pragma: no cover - compiled
     """``count[i] += 1`` where the float32-rounded interpolation of the knots at sample
     ``start + i`` is at or above ``threshold`` (as :func:`interp_knots` then a comparison)."""
-    last = knots.shape[0] - 1
     n = count.shape[0]
     i = 0
     while i < n:
-        pos = start + i - first
-        j = pos // step
-        if j < 0 or j >= last:
-            v = knots[0] if j < 0 else knots[last]
-            if np.float32(v) >= threshold:
-                count[i] += 1
-            i += 1
-            continue
-        a = knots[j]
-        slope = (knots[j + 1] - a) / step
-        off = pos - j * step
-        stop = min(n, i + step - off)
-        for t in range(i, stop):
-            if np.float32(a + slope * (off + t - i)) >= threshold:
+        a, slope, off, stop = _segment(knots, first, step, start, i, n)
+        b = a + slope * step
+        # A segment clearly on one side of the threshold is decided at once: the margin is
+        # far above float32 rounding (6e-8 relative). NaN ends fail both tests and take the
+        # exact path (no vote).
+        margin = 1e-6 * (abs(threshold) + abs(a) + abs(b))
+        if a > threshold + margin and b > threshold + margin:
+            for t in range(i, stop):
                 count[t] += 1
+        elif not (a < threshold - margin and b < threshold - margin):
+            for t in range(i, stop):
+                if np.float32(a + slope * (off + t - i)) >= threshold:
+                    count[t] += 1
         i = stop
 
 
@@ -129,12 +194,23 @@ def dft_row(x, basis, step, q, g):  # pragma: no cover - compiled
     m = basis.shape[0] // step
     n_col = basis.shape[1]
     r = (q % m) * step
+    base = q * step
     for j in range(n_col):
         g[q, j] = 0.0
-    for t in range(step):
-        v = x[q * step + t]
+    t = 0
+    while t + 4 <= step:  # four samples per pass over the row: a quarter of its loads and stores
+        v0 = x[base + t]
+        v1 = x[base + t + 1]
+        v2 = x[base + t + 2]
+        v3 = x[base + t + 3]
+        for j in range(n_col):
+            g[q, j] += v0 * basis[r + t, j] + v1 * basis[r + t + 1, j] + v2 * basis[r + t + 2, j] + v3 * basis[r + t + 3, j]
+        t += 4
+    while t < step:
+        v = x[base + t]
         for j in range(n_col):
             g[q, j] += v * basis[r + t, j]
+        t += 1
 
 
 @jit(fastmath=_FAST)
@@ -197,6 +273,26 @@ def frame_band_ratio(x, basis, step, k0, sig_lo, sig_hi, br_lo, br_hi, need, g, 
         for j in range(n_bins):
             s_re[j] -= g[f, j]
             s_im[j] -= g[f, n_bins + j]
+
+
+@jit
+def frames_needed(could, offset, step, w, need):  # pragma: no cover - compiled
+    """Mark the frames ``(t + d + offset) // step`` and the next, for every ``t`` flagged in
+    ``could`` and ``d`` in ``[-(w // 2), (w - 1) // 2]`` (clipped to the frames)."""
+    n_frames = need.shape[0]
+    for f in range(n_frames):
+        need[f] = False
+    left = w // 2
+    right = (w - 1) // 2
+    reach = 0  # frames below are marked
+    for t in range(could.shape[0]):
+        if not could[t]:
+            continue
+        f_lo = min(max((t - left + offset) // step, 0), n_frames - 1)
+        f_hi = min(max((t + right + offset) // step + 1, 0), n_frames - 1)
+        for f in range(max(f_lo, reach), f_hi + 1):
+            need[f] = True
+        reach = max(reach, f_hi + 1)
 
 
 @jit
@@ -282,25 +378,46 @@ def flat_mask(x, min_len, out):  # pragma: no cover - compiled
 
 
 @jit
-def hist_add(values, mask, first_key, shift, counts, sums, sumsq):  # pragma: no cover - compiled
-    """Accumulate masked float32 values into bins keyed by their top bits (count, sum, sum sq).
+def _hist_one(v, key, first_key, shift, counts, sums, sumsq):  # pragma: no cover - compiled
+    """Add the finite float32 value ``v`` (bit pattern ``key``) to its bin.
 
-    For positive floats the bit pattern is monotone in the value, so ``bits >> shift`` gives
+    For positive floats the bit pattern is monotone in the value, so ``key >> shift`` gives
     bins of constant relative width (``2 ** (shift - 23)``) without a logarithm.
     """
-    n_bins = counts.shape[0]
+    b = (key >> shift) - first_key if v > 0.0 else 0
+    b = min(max(b, 0), counts.shape[0] - 1)
+    counts[b] += 1
+    sums[b] += v
+    sumsq[b] += v * v
+
+
+@jit
+def hist_add(values, mask, first_key, shift, counts, sums, sumsq):  # pragma: no cover - compiled
+    """Accumulate masked float32 values (NaN skipped) into bins keyed by their top bits
+    (count, sum, sum of squares); see :func:`_hist_one`."""
     bits = values.view(np.int32)
     for i in range(values.shape[0]):
-        if not mask[i]:
-            continue
         v = np.float64(values[i])
-        if not v == v:
-            continue
-        b = (bits[i] >> shift) - first_key if v > 0.0 else 0
-        b = min(max(b, 0), n_bins - 1)
-        counts[b] += 1
-        sums[b] += v
-        sumsq[b] += v * v
+        if mask[i] and v == v:
+            _hist_one(v, bits[i], first_key, shift, counts, sums, sumsq)
+
+
+@jit
+def hist_add_knots(knots, first, step, start, mask, first_key, shift, counts, sums, sumsq):  # pragma: no cover
+    """:func:`hist_add` of the float32 interpolation of the knots at samples ``start ..``
+    (as :func:`interp_knots`), without the interpolated array."""
+    n = mask.shape[0]
+    buf = np.empty(1, dtype=np.float32)
+    bits = buf.view(np.int32)
+    i = 0
+    while i < n:
+        a, slope, off, stop = _segment(knots, first, step, start, i, n)
+        for t in range(i, stop):
+            buf[0] = a + slope * (off + t - i)
+            v = np.float64(buf[0])
+            if mask[t] and v == v:
+                _hist_one(v, bits[0], first_key, shift, counts, sums, sumsq)
+        i = stop
 
 
 @jit
@@ -399,12 +516,25 @@ def parabolic_extreme(d, i):  # pragma: no cover - compiled
 
 
 @jit
-def event_params(broad, z_re, z_im, starts, lasts, sf, distance, out):  # pragma: no cover
+def gather_spans(z, starts, lasts, re, im):  # pragma: no cover - compiled
+    """Real and imaginary parts (float64) of ``z[starts[e] : lasts[e] + 2]``, event after event."""
+    p = 0
+    for e in range(starts.shape[0]):
+        for t in range(starts[e], lasts[e] + 2):
+            re[p] = z[t].real
+            im[p] = z[t].imag
+            p += 1
+
+
+@jit
+def event_params(broad, phase, starts, lasts, sf, distance, out):  # pragma: no cover
     """Per-event amplitude, rms, frequency, oscillations, peak offset and symmetry.
 
-    ``out`` has shape (n_events, 6): columns amplitude, rms, frequency, oscillations, peak
-    offset in samples from the start, symmetry.
+    ``phase`` holds the analytic signal's angle over ``starts[e] .. lasts[e] + 1``, event after
+    event (see :func:`gather_spans`). ``out`` has shape (n_events, 6): columns amplitude, rms,
+    frequency, oscillations, peak offset in samples from the start, symmetry.
     """
+    at = 0  # this event's first phase
     for e in range(starts.shape[0]):
         s = starts[e]
         last = lasts[e]
@@ -416,14 +546,12 @@ def event_params(broad, z_re, z_im, starts, lasts, sf, distance, out):  # pragma
         out[e, 1] = math.sqrt(np.mean(d * d))
         freqs = np.empty(n)
         n_pos = 0
-        a1 = math.atan2(z_im[s], z_re[s])
-        for t in range(s, last + 1):
-            a0 = a1  # each sample's phase is computed once
-            a1 = math.atan2(z_im[t + 1], z_re[t + 1])
-            f = sf / (2.0 * math.pi) * (a1 - a0)
+        for t in range(at, at + n):
+            f = sf / (2.0 * math.pi) * (phase[t + 1] - phase[t])
             if f > 0:
                 freqs[n_pos] = f
                 n_pos += 1
+        at += n + 1
         out[e, 2] = np.median(freqs[:n_pos]) if n_pos > 0 else np.nan
         peaks = np.empty(n, dtype=np.int64)
         n_pk = local_maxima(d, peaks)
@@ -446,11 +574,37 @@ def event_params(broad, z_re, z_im, starts, lasts, sf, distance, out):  # pragma
 
 
 @jit
+def _copy_row(x, out, min_flat):  # pragma: no cover - compiled
+    """Copy one row as float32; return True when it may hold a non-finite sample or a flat run
+    (a run of ``min_flat`` equal samples needs ``min_flat - 1`` equal neighbour pairs).
+
+    No state is carried from sample to sample, so the loop is vectorised.
+    """
+    n = x.shape[0]
+    n_bad = 0
+    n_equal = 0
+    if n:
+        out[0] = x[0]
+        n_bad += (x[0] - x[0]) != 0.0
+    for t in range(1, n):
+        v = x[t]
+        out[t] = v
+        n_bad += (v - v) != 0.0  # NaN for NaN and infinities (no fastmath here)
+        n_equal += (v - x[t - 1]) == 0.0
+    return n_bad > 0 or n_equal >= min_flat - 1
+
+
+@jit
 def prepare_rows(src, rows, lo, hi, dst_off, min_flat, seg, bad):  # pragma: no cover - compiled
-    """Copy ``src[rows, lo:hi]`` into ``seg[:, dst_off:]`` as float32, zero and flag non-finite
-    samples, and flag runs of at least ``min_flat`` identical samples."""
+    """Copy ``src[rows, lo:hi]`` into ``seg[:, dst_off:]`` as float32 and write ``bad`` over the
+    same range: True on non-finite samples (zeroed) and on runs of at least ``min_flat``
+    identical samples, False elsewhere."""
     for i in range(rows.shape[0]):
         r = rows[i]
+        if not _copy_row(src[r, lo:hi], seg[i, dst_off : dst_off + hi - lo], min_flat):
+            for t in range(dst_off, dst_off + hi - lo):
+                bad[i, t] = False
+            continue
         run_start = 0
         prev = np.nan
         for t in range(hi - lo):
@@ -459,10 +613,14 @@ def prepare_rows(src, rows, lo, hi, dst_off, min_flat, seg, bad):  # pragma: no 
             if not np.isfinite(v):
                 seg[i, d] = 0.0
                 bad[i, d] = True
+                if t - run_start >= min_flat:  # a flat run ended by a non-finite sample
+                    for u in range(dst_off + run_start, d):
+                        bad[i, u] = True
                 prev = np.nan
                 run_start = t + 1
                 continue
             seg[i, d] = v
+            bad[i, d] = False
             if v != prev:
                 if t - run_start >= min_flat:
                     for u in range(dst_off + run_start, d):

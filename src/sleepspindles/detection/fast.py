@@ -25,7 +25,9 @@ How it differs in execution (not in method):
 * The relative power (the costliest criterion) is computed only at the STFT frames read by
   soft-vote windows that the other criteria bring within one vote of passing; the vote is the same.
 * Channels are processed in batched FFTs, in ``n_jobs`` threads over channel groups (numba
-  kernels release the GIL); each channel's result does not depend on its group.
+  kernels release the GIL); each channel's result does not depend on its group. Each group
+  reuses one set of block buffers (:class:`_Work`): freed multi-megabyte arrays would go back to
+  the operating system and return as fresh pages, whose faults cost as much as the FFTs.
 
 Deliberate differences: amplitude is the peak-to-peak of the detrended broadband signal with
 parabolic (vertex) interpolation of the two extremes, so it does not shrink at low sampling
@@ -87,8 +89,10 @@ class _Plan:
     l_int: int
     margin: int  # internal samples of context on each side of a block core
     hop: int  # internal samples per block core
+    # Real responses stored as complex64: spectrum products then need no mixed-type casting.
     h_broad: np.ndarray  # response at the block's FFT bins, scaled for the inverse FFT
     h_sigma: np.ndarray  # idem, doubled (analytic signal) except at 0 Hz
+    h_sigma_real: np.ndarray  # idem, not doubled (real sigma signal)
     nat_lo: np.ndarray  # native neighbours of each internal sample (for exclusion masks)
     nat_hi: np.ndarray
     frame_len: int
@@ -177,8 +181,8 @@ def _make_plan(sf: float, n_nat: int, cfg: DetectionConfig, broad_hi: float) -> 
     return _Plan(
         sf=sf, rate=rate, p=p, q=q, n_nat=n_nat, n_int=n_int, l_nat=l_nat, l_int=l_int,
         margin=margin, hop=l_int - 2 * margin,
-        h_broad=(scale * _response(h_b, l_int, n_bins)).astype(np.float32),
-        h_sigma=h_sigma.astype(np.float32),
+        h_broad=(scale * _response(h_b, l_int, n_bins)).astype(np.complex64),
+        h_sigma=h_sigma.astype(np.complex64), h_sigma_real=(scale * _response(h_s, l_int, n_bins)).astype(np.complex64),
         nat_lo=np.floor(pos).astype(np.int64), nat_hi=np.minimum(np.ceil(pos), l_nat - 1).astype(np.int64),
         frame_len=frame_len, frame_step=frame_step, knot_step=rate // 10, knot_half=math.ceil(0.15 * rate),
         soft_w=soft_w,
@@ -202,15 +206,52 @@ class _Block:
     broad: np.ndarray | None
 
 
-def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Work:
+    """Buffers of one channel group, reused by every block.
+
+    Freed multi-megabyte temporaries go back to the operating system and come back as fresh
+    pages, whose faults cost about as much as the FFTs' arithmetic; one set per group avoids them.
+    Arrays handed out from here are overwritten by the next block.
+    """
+
+    seg: np.ndarray  # (c, l_nat) float32: native segment
+    bad: np.ndarray  # (c, l_nat) bool: its unusable samples
+    spec: np.ndarray  # (c, n_bins) complex64: a block's truncated spectrum (when not kept)
+    prod: np.ndarray  # (c, n_bins) complex64: spectrum times a filter response
+    analytic: np.ndarray  # (c, l_int) complex64: analytic sigma signal (transformed in place)
+    real: np.ndarray  # (c, l_int) float32: real sigma (pass 1) or broadband signal (pass 2)
+
+    @classmethod
+    def new(cls, n_rows: int, plan: _Plan) -> _Work:
+        """Uninitialised buffers (pages are touched only by the buffers used)."""
+        n_bins = plan.h_sigma.size
+        return cls(
+            seg=np.empty((n_rows, plan.l_nat), np.float32), bad=np.empty((n_rows, plan.l_nat), np.bool_),
+            spec=np.empty((n_rows, n_bins), np.complex64), prod=np.empty((n_rows, n_bins), np.complex64),
+            analytic=np.empty((n_rows, plan.l_int), np.complex64), real=np.empty((n_rows, plan.l_int), np.float32),
+        )
+
+    def rows(self, n_rows: int) -> _Work:
+        """The first ``n_rows`` rows of every buffer (views)."""
+        if n_rows == self.seg.shape[0]:
+            return self
+        return _Work(**{f: getattr(self, f)[:n_rows] for f in self.__dataclass_fields__})
+
+
+def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: _Plan, work: _Work) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``data`` over native ``[a, a + l_nat)``, odd-reflected at the night's edges (as MNE).
 
     Also returns the unusable samples: non-finite (zeroed) or inside a flat run.
     """
     n = plan.n_nat
     lo, hi = max(a, 0), min(a + plan.l_nat, n)
-    seg = np.zeros((len(rows), plan.l_nat), dtype=np.float32)
-    bad = np.zeros(seg.shape, dtype=np.bool_)
+    seg, bad = work.seg, work.bad
+    # prepare_rows writes [lo - a, hi - a); only the rest needs clearing.
+    seg[:, : lo - a] = 0
+    seg[:, hi - a :] = 0
+    bad[:, : lo - a] = False
+    bad[:, hi - a :] = False
     kernels.prepare_rows(data, rows, lo, hi, lo - a, plan.flat_len, seg, bad)
     if a < 0 or a + plan.l_nat > n:
         idx = np.arange(a, a + plan.l_nat)
@@ -227,10 +268,11 @@ def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: _Plan) -> t
 
 def _included(hypnogram: Hypnogram | None, codes: np.ndarray, g0: int, plan: _Plan) -> np.ndarray:
     """Internal samples (global ``g0 ..``) inside the night and in the searched stages."""
-    idx = np.arange(g0, g0 + plan.l_int)
-    inside = (idx >= 0) & (idx < plan.n_int)
+    inside = np.zeros(plan.l_int, dtype=np.bool_)
+    inside[max(-g0, 0) : max(plan.n_int - g0, 0)] = True
     if hypnogram is None:
         return inside
+    idx = np.arange(g0, g0 + plan.l_int)
     return inside & np.isin(_stage_at(hypnogram, idx / plan.rate), codes)
 
 
@@ -256,39 +298,56 @@ class _Spectrum:
         return _Spectrum(spec=self.spec[sel], bad=None if self.bad is None else self.bad[sel])
 
 
-def _spectrum(data, rows, k: int, plan: _Plan, keep: bool) -> _Spectrum:
-    """Native segment of block ``k``, its FFT truncated to the internal bins (copied if ``keep``)."""
+def _spectrum(data, rows, k: int, plan: _Plan, keep: bool, work: _Work | None = None) -> _Spectrum:
+    """Native segment of block ``k``, its FFT truncated to the internal bins.
+
+    A kept spectrum is a fresh array; otherwise it lives in ``work`` (fresh buffers if None).
+    """
+    work = (work or _Work.new(len(rows), plan)).rows(len(rows))
     g0 = k * plan.hop - plan.margin
-    seg, bad_nat = _native_segment(data, rows, g0 * plan.p // plan.q, plan)
-    spec = sfft.rfft(seg, axis=1)[:, : plan.h_sigma.size]
-    del seg
+    seg, bad_nat = _native_segment(data, rows, g0 * plan.p // plan.q, plan, work)
+    full = sfft.rfft(seg, axis=1, workers=1)
+    n_bins = plan.h_sigma.size
+    if keep:
+        spec = full[:, :n_bins].copy()
+    else:
+        spec = work.spec
+        spec[...] = full[:, :n_bins]
+    del full  # freed at once: the next block's transform reuses its memory
     bad = bad_nat[:, plan.nat_lo] | bad_nat[:, plan.nat_hi] if bad_nat.any() else None
-    # A kept slice must not hold the whole transform alive.
-    return _Spectrum(spec=spec.copy() if keep else spec, bad=bad)
+    return _Spectrum(spec=spec, bad=bad)
 
 
-def _block(spectrum: _Spectrum, k: int, plan: _Plan, include: np.ndarray, with_broad: bool) -> _Block:
+def _block(
+    spectrum: _Spectrum, k: int, plan: _Plan, include: np.ndarray, with_broad: bool, work: _Work | None = None
+) -> _Block:
+    """Filtered signals of block ``k`` from its spectrum (in ``work``'s buffers; fresh ones if None)."""
     g0 = k * plan.hop - plan.margin
     spec = spectrum.spec
+    n_rows, n_bins = spec.shape
+    work = (work or _Work.new(n_rows, plan)).rows(n_rows)
     core = slice(plan.margin, plan.margin + min(plan.hop, plan.n_int - k * plan.hop))
     if spectrum.bad is None:
-        valid = np.broadcast_to(include, (spec.shape[0], plan.l_int))
-        excluded = np.zeros(spec.shape[0], dtype=np.int64)
+        valid = np.broadcast_to(include, (n_rows, plan.l_int))
+        excluded = np.zeros(n_rows, dtype=np.int64)
     else:
         valid = include[None, :] & ~spectrum.bad
         excluded = (include[None, core] & spectrum.bad[:, core]).sum(1)
-    idx = np.arange(g0, g0 + plan.l_int)
-    outside = (idx < 0) | (idx >= plan.n_int)
     if with_broad:
-        sigma = sfft.ifft(spec * plan.h_sigma, n=plan.l_int, axis=1).astype(np.complex64, copy=False)
-        broad = sfft.irfft(spec * plan.h_broad, n=plan.l_int, axis=1).astype(np.float32, copy=False)
+        sigma = work.analytic
+        np.multiply(spec, plan.h_sigma, out=sigma[:, :n_bins])
+        sigma[:, n_bins:] = 0
+        sfft.ifft(sigma, axis=1, overwrite_x=True, workers=1)  # in place (same dtype, contiguous)
+        broad = np.fft.irfft(np.multiply(spec, plan.h_broad, out=work.prod), n=plan.l_int, axis=1, out=work.real)
     else:
-        sigma = sfft.irfft(spec * (0.5 * plan.h_sigma), n=plan.l_int, axis=1).astype(np.float32, copy=False)
+        sigma = np.fft.irfft(np.multiply(spec, plan.h_sigma_real, out=work.prod), n=plan.l_int, axis=1, out=work.real)
         broad = None
-    if outside.any():
-        sigma[:, outside] = 0
-        if broad is not None:
-            broad[:, outside] = 0
+    # Samples outside the night carry no signal (the reflected padding only feeds the filters).
+    lo, hi = max(-g0, 0), max(plan.n_int - g0, 0)
+    for arr in (sigma, broad):
+        if arr is not None:
+            arr[:, :lo] = 0
+            arr[:, hi:] = 0
     return _Block(g0=g0, core=core, valid=valid, excluded=excluded, sigma=sigma, broad=broad)
 
 
@@ -300,18 +359,6 @@ def _knots(x, y, start: int, stop: int, plan: _Plan) -> tuple[int, np.ndarray, n
     return first, rms, corr
 
 
-def _frames_needed(could: np.ndarray, offset: int, step: int, w: int, n_frames: int) -> np.ndarray:
-    """Frames that the interpolation reads for every sample of the soft-vote windows in ``could``.
-
-    Sample ``t`` of ``could`` lies ``t + offset`` samples after frame 0's centre.
-    """
-    idx = np.flatnonzero(could)
-    lo = np.clip((idx - w // 2 + offset) // step, 0, n_frames - 1)
-    hi = np.clip((idx + (w - 1) // 2 + offset) // step + 1, 0, n_frames - 1)
-    marks = np.bincount(lo, minlength=n_frames + 1) - np.bincount(hi + 1, minlength=n_frames + 1)
-    return np.cumsum(marks[:n_frames]) > 0
-
-
 def _rel_power_votes(count, broad, start: int, stop: int, could, plan: _Plan, threshold: float) -> None:
     """Add the relative-power votes over local ``[start, stop)``, computing only the STFT frames
     that the windows flagged in ``could`` read."""
@@ -319,7 +366,7 @@ def _rel_power_votes(count, broad, start: int, stop: int, could, plan: _Plan, th
     f_first = (start - half) // step
     f_last = -(-(stop - half) // step)
     centre0 = f_first * step + half
-    need = _frames_needed(could, start - centre0, step, plan.soft_w, f_last - f_first + 1)
+    need = kernels.frames_needed(could, start - centre0, step, plan.soft_w, f_last - f_first + 1)
     if not need.any():
         return
     ratios = kernels.stft_band_ratio(
@@ -341,8 +388,7 @@ def _supra(block: _Block, i: int, start: int, stop: int, plan: _Plan, cfg: Detec
     valid = block.valid[i, start:stop]
     count = np.zeros(stop - start, dtype=np.uint8)
     if cfg.thresh_corr is not None or cfg.thresh_rms is not None:
-        sigma = np.ascontiguousarray(block.sigma[i].real)
-        first, rms, corr = _knots(sigma, block.broad[i], start, stop, plan)
+        first, rms, corr = _knots(block.sigma[i].real, block.broad[i], start, stop, plan)
         if cfg.thresh_corr is not None:
             kernels.knot_votes(count, corr, first, plan.knot_step, start, cfg.thresh_corr)
         if cfg.thresh_rms is not None:
@@ -360,7 +406,7 @@ class _Pass1:
     spectra: dict[int, _Spectrum]  # block index -> first FFT, kept within the memory budget
 
 
-def _rms_stats(data, rows, plan: _Plan, hyp, codes, cache_bytes: int) -> _Pass1:
+def _rms_stats(data, rows, plan: _Plan, hyp, codes, cache_bytes: int, work: _Work) -> _Pass1:
     """Pass 1: moving-RMS statistics over the valid samples of the whole night.
 
     The blocks' spectra are kept for pass 2 while they fit in ``cache_bytes``.
@@ -373,16 +419,16 @@ def _rms_stats(data, rows, plan: _Plan, hyp, codes, cache_bytes: int) -> _Pass1:
         if not include[plan.margin : plan.margin + plan.hop].any():
             continue
         keep = (len(spectra) + 1) * per_block <= cache_bytes
-        spectrum = _spectrum(data, rows, k, plan, keep)
+        spectrum = _spectrum(data, rows, k, plan, keep, work)
         if keep:
             spectra[k] = spectrum
-        block = _block(spectrum, k, plan, include, with_broad=False)
+        block = _block(spectrum, k, plan, include, with_broad=False, work=work)
         c0, c1 = block.core.start, block.core.stop
         for i, st in enumerate(stats):
             first = (c0 // plan.knot_step) * plan.knot_step
             n_knots = (c1 - 1 - first) // plan.knot_step + 2
             rms = kernels.moving_rms(block.sigma[i], first, plan.knot_step, plan.knot_half, n_knots)
-            st.add(kernels.interp_knots(rms, first, plan.knot_step, c0, c1 - c0), block.valid[i, c0:c1])
+            st.add_knots(rms, first, plan.knot_step, c0, block.valid[i, c0:c1])
     return _Pass1(stats=stats, spectra=spectra)
 
 
@@ -423,7 +469,8 @@ class _GroupResult:
 def _run_group(
     data, rows: list[int], names: list[str], plan: _Plan, hyp, codes, cfg: DetectionConfig, cache_bytes: int
 ) -> _GroupResult:
-    first = _rms_stats(data, rows, plan, hyp, codes, cache_bytes)
+    work = _Work.new(len(rows), plan)
+    first = _rms_stats(data, rows, plan, hyp, codes, cache_bytes, work)
     notes, thresholds, live = [], {}, []
     for i, st in enumerate(first.stats):
         if st.n < 2:
@@ -443,8 +490,8 @@ def _run_group(
         if not core_inc or not sub:
             continue
         kept = first.spectra.pop(k, None)
-        spectrum = kept.take(live) if kept is not None else _spectrum(data, sub, k, plan, keep=False)
-        block = _block(spectrum, k, plan, include, with_broad=True)
+        spectrum = kept.take(live) if kept is not None else _spectrum(data, sub, k, plan, False, work)
+        block = _block(spectrum, k, plan, include, with_broad=True, work=work)
         del kept, spectrum
         for j, i in enumerate(live):
             excluded[i] += block.excluded[j]
