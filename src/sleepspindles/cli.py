@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import Config, load_config
+from .config import DETECTION_METHODS, Config, load_config
 from .errors import SleepSpindlesError
 
 __all__ = ["main", "build_parser"]
@@ -54,14 +54,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _maybe_report(args: argparse.Namespace, result) -> None:
-    """Write the HTML report when the report package is available and not disabled."""
-    if getattr(args, "no_report", False):
-        return
-    try:
-        from .report import write_subject_report
-    except ImportError:
-        return
-    write_subject_report(result, Path(args.out), trained_hand=getattr(args, "trained_hand", None))
+    """Write ``report.html`` unless ``--no-report`` was given."""
+    from .report import write_subject_report
+
+    if not args.no_report:
+        write_subject_report(result, Path(args.out), trained_hand=getattr(args, "trained_hand", None))
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -79,7 +76,7 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
 
     result = run_cohort(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
     print(result)
-    return EXIT_FAILURES if getattr(result, "failed", None) else EXIT_OK
+    return EXIT_FAILURES if result.failed else EXIT_OK
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -87,7 +84,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     result = run_batch(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
     print(result)
-    return EXIT_FAILURES if getattr(result, "failed", None) else EXIT_OK
+    return EXIT_FAILURES if result.failed else EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -101,12 +98,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _common(p: argparse.ArgumentParser, *, detection: bool = True) -> None:
+def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml); flags override it")
-    if detection:
-        p.add_argument("--method", help="detection engine: fast (default) or yasa (reference)")
-        p.add_argument("--stages", help="stages searched for spindles, comma-separated (default N2,N3)")
-        p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
+    p.add_argument("--method", choices=DETECTION_METHODS,
+                   help="detection engine: a7 (default, A7-style local thresholds), fast (YASA's method, "
+                        "streaming) or yasa (the reference yasa.spindles_detect)")
+    p.add_argument("--stages", help="stages searched for spindles, comma-separated (default N2,N3)")
+    p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
