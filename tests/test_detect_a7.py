@@ -10,6 +10,7 @@ import pytest
 from sleepspindles.config import DetectionConfig
 from sleepspindles.detection import a7, detect_spindles, run_detection
 from sleepspindles.errors import DataError
+from sleepspindles.events import EVENT_COLUMNS
 from sleepspindles.matching import match_events
 from sleepspindles.recording import Recording
 from sleepspindles.synthetic import make_synthetic_night
@@ -86,6 +87,29 @@ def test_result_does_not_depend_on_blocks_or_threads(night):
     other = a7.detect(rec, rec.hypnogram, dataclasses.replace(CFG, block_seconds=120.0, n_jobs=2)).events
     np.testing.assert_allclose(base.start, other.start, atol=1e-9)
     np.testing.assert_allclose(base.frequency, other.frequency, rtol=1e-4)
+
+
+def test_kept_spectra_give_the_same_events(night, monkeypatch):
+    # Pass 2 reuses pass 1's spectra within the memory share; recomputing them changes nothing.
+    from sleepspindles.detection import fast
+
+    rec = night.recording
+    monkeypatch.setattr(fast, "_CACHE_FRACTION", 1.0)
+    kept = a7.detect(rec, rec.hypnogram, CFG)
+    monkeypatch.setattr(fast, "_CACHE_FRACTION", 0.0)
+    fresh = a7.detect(rec, rec.hypnogram, CFG)
+    assert len(kept.events) > 100
+    np.testing.assert_array_equal(kept.events.to_numpy(), fresh.events.to_numpy())
+    assert kept.excluded_seconds == fresh.excluded_seconds
+
+
+def test_no_spindle_is_an_empty_table_and_a_note():
+    rng = np.random.default_rng(5)
+    rec = Recording(0.5 * rng.standard_normal((2, 100 * 300)), 100.0, ("C3", "C4"))
+    result = a7.detect(rec, None, CFG)
+    assert result.events.empty and list(result.events.columns) == list(EVENT_COLUMNS)
+    assert result.notes[-1] == "a7: no spindle found on any channel"
+    assert result.excluded_seconds == {"C3": 0.0, "C4": 0.0}
 
 
 def test_nan_stretch_is_excluded(night):

@@ -25,6 +25,19 @@ def test_window_features_match_twin():
         np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("step, win", [(4, 10), (7, 5), (10, 10)])
+def test_window_features_match_twin_on_strided_input_and_any_step(step, win):
+    # Windows summed from pieces of gcd(step, win) samples; sigma read in place from an analytic signal.
+    sigma, broad = _signals(seed=4)
+    analytic = (sigma + 1j * np.roll(sigma, 3)).astype(np.complex64)
+    n_win = (sigma.size - 3 - win) // step + 1
+    got = k.window_features(analytic.real, broad, 3, step, win, n_win)
+    ref = k.window_features_ref(sigma, broad, 3, step, win, n_win)
+    for name in ("abs_pow", "rel_pow", "cov", "corr"):
+        np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=1e-6, atol=1e-9)
+    assert k.window_features(sigma, broad, 0, step, win, 0).abs_pow.shape == (0,)
+
+
 def test_window_features_of_a_pure_sine():
     t = np.arange(300) / 100
     x = (4 * np.sin(2 * np.pi * 12.5 * t)).astype(np.float64)  # 0.3 s = 3.75 cycles; use whole cycles below
@@ -52,6 +65,19 @@ def test_baseline_zscore_matches_twin(n_base):
     lo, hi = np.nanpercentile(x[valid], [10, 90])
     np.testing.assert_allclose(k.baseline_zscore(x, valid, n_base, lo, hi), k.baseline_zscore_ref(x, valid, n_base, lo, hi),
                                rtol=1e-7, atol=1e-7, equal_nan=True)
+
+
+def test_baseline_zscore_edge_cases():
+    x = np.arange(10.0)
+    none = np.zeros(10, bool)
+    assert np.isnan(k.baseline_zscore(x, none, 4, 0, 9)).all()  # no valid value
+    assert np.isnan(k.baseline_zscore(x, ~none, 4, 20, 30)).all()  # every baseline value outside the limits
+    assert np.isnan(k.baseline_zscore(np.ones(10), ~none, 4, 0, 2)).all()  # no spread
+    # One valid value between invalid ones: its neighbours are scored against it and the next.
+    valid = np.array([0, 0, 1, 0, 0, 1, 1, 0, 0, 0], bool)
+    z = k.baseline_zscore(x, valid, 2, -np.inf, np.inf)
+    np.testing.assert_allclose(z, k.baseline_zscore_ref(x, valid, 2, -np.inf, np.inf), equal_nan=True)
+    assert z[0] == pytest.approx((0 - 3.5) / np.std([2.0, 5.0], ddof=1))
 
 
 def test_baseline_zscore_is_local():

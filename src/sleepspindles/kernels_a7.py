@@ -57,16 +57,27 @@ class WindowFeatures:
 
 
 @jit(fastmath={"reassoc", "contract", "arcp", "nsz"})
-def _window_features(sigma, broad, first, step, win, out):  # pragma: no cover - compiled
-    """Fill ``out[k, w]`` (k: abs, rel, cov, corr) for windows at ``first + w * step``."""
-    for w in range(out.shape[1]):
-        a = first + w * step
+def _window_features(sigma, broad, first, step, win, piece, out):  # pragma: no cover - compiled
+    """Fill ``out[k, w]`` (k: abs, rel, cov, corr) for windows at ``first + w * step``.
+
+    Windows overlap, so the five sums are taken once per ``piece`` samples (a divisor of ``step``
+    and ``win``) and each window adds its pieces.
+    """
+    n_w = out.shape[1]
+    if n_w == 0:
+        return
+    per_step = step // piece
+    per_win = win // piece
+    n_p = (n_w - 1) * per_step + per_win
+    p = np.empty((n_p, 5))  # sigma, broad, sigma^2, broad^2, sigma * broad
+    for j in range(n_p):
+        a = first + j * piece
         ss = 0.0
         sb = 0.0
         sss = 0.0
         sbb = 0.0
         ssb = 0.0
-        for t in range(a, a + win):
+        for t in range(a, a + piece):
             s = np.float64(sigma[t])
             b = np.float64(broad[t])
             ss += s
@@ -74,6 +85,23 @@ def _window_features(sigma, broad, first, step, win, out):  # pragma: no cover -
             sss += s * s
             sbb += b * b
             ssb += s * b
+        p[j, 0] = ss
+        p[j, 1] = sb
+        p[j, 2] = sss
+        p[j, 3] = sbb
+        p[j, 4] = ssb
+    for w in range(n_w):
+        ss = 0.0
+        sb = 0.0
+        sss = 0.0
+        sbb = 0.0
+        ssb = 0.0
+        for r in range(w * per_step, w * per_step + per_win):
+            ss += p[r, 0]
+            sb += p[r, 1]
+            sss += p[r, 2]
+            sbb += p[r, 3]
+            ssb += p[r, 4]
         out[0, w] = math.log10(sss / win) if sss > 0.0 else np.nan
         out[1, w] = math.log10(sss / sbb) if (sss > 0.0 and sbb > 0.0) else np.nan
         c = (ssb - ss * sb / win) / (win - 1)
@@ -95,8 +123,11 @@ def window_features(sigma, broad, first: int, step: int, win: int, n_windows: in
         First window start, window step and length (samples), number of windows; every window
         must lie inside the arrays.
     """
-    sigma = _vector(sigma, "sigma")
-    broad = _vector(broad, "broad")
+    # Strided views (the real part of an analytic signal) are read in place.
+    sigma = np.asarray(sigma)
+    broad = np.asarray(broad)
+    if sigma.ndim != 1 or broad.ndim != 1:
+        raise param_error("sigma/broad", "one-dimensional arrays", (sigma.shape, broad.shape))
     if sigma.shape != broad.shape:
         raise param_error("broad", f"an array of the same length as sigma ({sigma.size})", broad.size)
     if step < 1 or win < 2 or n_windows < 0:
@@ -104,7 +135,7 @@ def window_features(sigma, broad, first: int, step: int, win: int, n_windows: in
     if n_windows and (first < 0 or first + (n_windows - 1) * step + win > sigma.size):
         raise param_error("first/n_windows", f"windows inside the {sigma.size} samples", (first, n_windows))
     out = np.empty((4, n_windows))
-    _window_features(sigma, broad, int(first), int(step), int(win), out)
+    _window_features(sigma, broad, int(first), int(step), int(win), math.gcd(int(step), int(win)), out)
     return WindowFeatures(*out)
 
 
@@ -147,30 +178,51 @@ def baseline_zscore(values, valid, n_base: int, lo: float, hi: float) -> np.ndar
     if valid.shape != values.shape or n_base < 2:
         raise param_error("valid/n_base", f"{values.size} booleans and n_base >= 2", (valid.size, n_base))
     out = np.full(values.size, np.nan)
-    pos = np.flatnonzero(valid & np.isfinite(values))
-    m = pos.size
+    _baseline_zscore(values, valid, int(n_base), float(lo), float(hi), out)
+    return out
+
+
+@jit
+def _baseline_zscore(values, valid, n_base, lo, hi, out):  # pragma: no cover - compiled
+    """Fill ``out`` (NaN on entry) with :func:`baseline_zscore`'s z-scores.
+
+    Prefix sums over the valid values (those inside ``[lo, hi]`` only); no fastmath, so the
+    arithmetic is numpy's (sequential prefix sums, no fused multiply-add).
+    """
+    n = values.shape[0]
+    pos = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if valid[i] and np.isfinite(values[i]):
+            pos[m] = i
+            m += 1
     if m < 2:
-        return out
-    v = values[pos]
-    inside = (v >= lo) & (v <= hi)
-    # Prefix sums over the valid values (baseline inside the limits only).
-    c1 = np.r_[0, np.cumsum(inside)]
-    s1 = np.r_[0.0, np.cumsum(np.where(inside, v, 0.0))]
-    s2 = np.r_[0.0, np.cumsum(np.where(inside, v * v, 0.0))]
-    n = min(n_base, m)
-    rank = np.minimum(np.searchsorted(pos, np.arange(values.size)), m - 1)
-    a = np.clip(rank - n // 2, 0, m - n)
-    b = a + n
-    count = c1[b] - c1[a]
-    total = s1[b] - s1[a]
-    with np.errstate(invalid="ignore", divide="ignore"):
+        return
+    c1 = np.zeros(m + 1, np.int64)
+    s1 = np.zeros(m + 1)
+    s2 = np.zeros(m + 1)
+    for r in range(m):
+        v = values[pos[r]]
+        inside = v >= lo and v <= hi
+        c1[r + 1] = c1[r] + (1 if inside else 0)
+        s1[r + 1] = s1[r] + (v if inside else 0.0)
+        s2[r + 1] = s2[r] + (v * v if inside else 0.0)
+    nb = min(n_base, m)
+    rank = 0  # first valid position at or after i
+    for i in range(n):
+        while rank < m and pos[rank] < i:
+            rank += 1
+        a = min(max(min(rank, m - 1) - nb // 2, 0), m - nb)
+        b = a + nb
+        count = c1[b] - c1[a]
+        if count < 2:
+            continue
+        total = s1[b] - s1[a]
         mean = total / count
         var = (s2[b] - s2[a] - total * mean) / (count - 1)
-        sd = np.sqrt(np.maximum(var, 0.0))
-        z = (values - mean) / sd
-    ok = (count >= 2) & (sd > 1e-12 * np.maximum(np.abs(mean), 1.0))
-    out[ok] = z[ok]
-    return out
+        sd = math.sqrt(max(var, 0.0))
+        if sd > 1e-12 * max(abs(mean), 1.0):
+            out[i] = (values[i] - mean) / sd
 
 
 def baseline_zscore_ref(values, valid, n_base: int, lo: float, hi: float) -> np.ndarray:
@@ -202,14 +254,25 @@ def segment_means(window_values, per: int) -> np.ndarray:
     x = _vector(window_values, "window_values", np.float64)
     if per < 1:
         raise param_error("per", "a positive number of segments per window", per)
-    finite = np.isfinite(x)
-    c = np.r_[0, np.cumsum(finite)]
-    s = np.r_[0.0, np.cumsum(np.where(finite, x, 0.0))]
-    hi = np.arange(1, x.size + 1)
-    lo = np.maximum(hi - per, 0)
-    count = c[hi] - c[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, (s[hi] - s[lo]) / count, np.nan)
+    out = np.empty(x.size)
+    _segment_means(x, int(per), out)
+    return out
+
+
+@jit
+def _segment_means(x, per, out):  # pragma: no cover - compiled
+    """Fill ``out`` with :func:`segment_means` by prefix sums of the finite values (as numpy would)."""
+    n = x.shape[0]
+    c = np.zeros(n + 1, np.int64)
+    s = np.zeros(n + 1)
+    for j in range(n):
+        finite = np.isfinite(x[j])
+        c[j + 1] = c[j] + (1 if finite else 0)
+        s[j + 1] = s[j] + (x[j] if finite else 0.0)
+    for j in range(n):
+        lo = max(j + 1 - per, 0)
+        count = c[j + 1] - c[lo]
+        out[j] = (s[j + 1] - s[lo]) / count if count > 0 else np.nan
 
 
 def segment_means_ref(window_values, per: int) -> np.ndarray:

@@ -27,15 +27,14 @@ broadband is ``freq_broad``. The per-event parameters are those of the fast engi
 Execution: the night is processed in the fast engine's overlapping blocks. Pass 1 computes the
 window features (4 values every 0.1 s, a few MB per channel-night); the baseline z-scores and the
 decision then run on those arrays; pass 2 revisits only the blocks holding events, for their
-parameters.
+parameters, reusing the first FFTs pass 1 kept within the fast engine's memory share. Each channel
+group reuses one set of the fast engine's block buffers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +43,6 @@ import pandas as pd
 from .. import kernels, kernels_a7
 from ..config import DetectionConfig
 from ..errors import file_error
-from ..events import as_events, empty_events
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
 from . import DetectionResult, fast
@@ -124,11 +122,6 @@ def _setup(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
 
 
 # --------------------------------------------------------------------------- pass 1: features
-def _filtered(data, rows: list[int], k: int, plan, include: np.ndarray):
-    """Block ``k`` of ``rows`` filtered by the fast engine (sigma analytic signal and broadband)."""
-    return fast._block(fast._spectrum(data, rows, k, plan, keep=False), k, plan, include, with_broad=True)
-
-
 @dataclass(frozen=True)
 class _Windows:
     values: np.ndarray  # (c, 4, n_win) float32: abs, rel, cov, corr
@@ -136,16 +129,20 @@ class _Windows:
     seg_valid: np.ndarray  # (c, n_win) segment wholly valid
     excluded: np.ndarray  # (c,) internal samples of the searched stages unusable
     included: int  # internal samples in the searched stages
+    spectra: dict  # block index -> fast._Spectrum kept for pass 2
 
 
-def _window_pass(data, rows: list[int], setup: _Setup, hyp) -> _Windows:
+def _window_pass(data, rows: list[int], setup: _Setup, hyp, work, cache_bytes: int) -> _Windows:
+    """Pass 1: window features and validity of every block; spectra kept while they fit ``cache_bytes``."""
     plan, step, win = setup.plan, setup.step, setup.win
+    per = win // step  # win is a multiple of step: the internal rate is a multiple of 100 Hz
     c = len(rows)
     values = np.full((c, 4, setup.n_win), np.nan, dtype=np.float32)
     valid = np.zeros((c, setup.n_win), dtype=np.bool_)
     seg_valid = np.zeros((c, setup.n_win), dtype=np.bool_)
     excluded = np.zeros(c)
     included = 0
+    spectra = {}
     n_complete = (plan.n_int - win) // step + 1  # windows wholly inside the recording
     for k in range(plan.n_blocks):
         include = fast._included(hyp, setup.codes, k * plan.hop - plan.margin, plan)
@@ -153,22 +150,31 @@ def _window_pass(data, rows: list[int], setup: _Setup, hyp) -> _Windows:
         if not include[plan.margin : plan.margin + core_len].any():
             continue
         included += int(include[plan.margin : plan.margin + core_len].sum())
-        block = _filtered(data, rows, k, plan, include)
+        keep = fast._cache_room(len(spectra), c, plan, cache_bytes)
+        spectrum = fast._spectrum(data, rows, k, plan, keep, work)
+        if keep:
+            spectra[k] = spectrum
+        block = fast._block(spectrum, k, plan, include, with_broad=True, work=work)
         excluded += block.excluded
         w0 = k * plan.hop // step
         nw = min(-(-core_len // step), setup.n_win - w0)
-        cum = np.zeros((c, plan.l_int + 1), dtype=np.int32)
-        np.cumsum(block.valid, axis=1, out=cum[:, 1:])
-        starts = plan.margin + step * np.arange(nw)
-        valid[:, w0 : w0 + nw] = (cum[:, starts + win] - cum[:, starts]) == win
-        seg_valid[:, w0 : w0 + nw] = (cum[:, starts + step] - cum[:, starts]) == step
+        # Segment validity (from the one stage mask when no sample is bad), then windows valid
+        # where all their segments are.
+        mask = include[None, :] if spectrum.bad is None else block.valid
+        span = mask[:, plan.margin : plan.margin + (nw + per - 1) * step]
+        seg_ok = span.reshape(mask.shape[0], nw + per - 1, step).all(axis=2)
+        seg_valid[:, w0 : w0 + nw] = seg_ok[:, :nw]
+        win_ok = seg_ok[:, :nw].copy()
+        for j in range(1, per):
+            win_ok &= seg_ok[:, j : j + nw]
+        valid[:, w0 : w0 + nw] = win_ok
         for i in range(c):
-            sigma = np.ascontiguousarray(block.sigma[i].real)
-            f = kernels_a7.window_features(sigma, block.broad[i], plan.margin, step, win, nw)
+            f = kernels_a7.window_features(block.sigma[i].real, block.broad[i], plan.margin, step, win, nw)
             values[i, :, w0 : w0 + nw] = (f.abs_pow, f.rel_pow, f.cov, f.corr)
     values[:, :, n_complete:] = np.nan
     valid[:, n_complete:] = False
-    return _Windows(values=values, valid=valid, seg_valid=seg_valid, excluded=excluded, included=included)
+    return _Windows(values=values, valid=valid, seg_valid=seg_valid, excluded=excluded, included=included,
+                    spectra=spectra)
 
 
 def _segments(name: str, values: np.ndarray, valid: np.ndarray, seg_valid: np.ndarray, setup: _Setup,
@@ -235,26 +241,23 @@ def a7_features(recording: Recording, hypnogram: Hypnogram | None = None,
     cfg = cfg or DetectionConfig(method="a7")
     setup = _setup(recording, hypnogram, cfg)
     rows = list(range(len(recording.channels)))
-    w = _window_pass(recording.data, rows, setup, hypnogram)
+    w = _window_pass(recording.data, rows, setup, hypnogram, fast._Work.new(len(rows), setup.plan), 0)
     return tuple(
         _segments(recording.channels[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg) for i in rows
     )
 
 
 # --------------------------------------------------------------------------- pass 2: parameters
-@dataclass(frozen=True)
-class _GroupResult:
-    events: list[pd.DataFrame]
-    excluded: dict
-    notes: list[str]
-
-
 def _params_pass(data, rows: list[int], found: dict[int, tuple[np.ndarray, np.ndarray]], setup: _Setup,
-                 hyp) -> dict[int, list]:
-    """Per-event parameters, block by block (only blocks where an event starts)."""
+                 hyp, work, spectra: dict) -> dict[int, list]:
+    """Per-event parameters, block by block (only blocks where an event starts).
+
+    Blocks whose spectrum pass 1 kept (``spectra``, emptied on the way) are not transformed again.
+    """
     plan = setup.plan
     parts: dict[int, list] = {i: [] for i in found}
     for k in range(plan.n_blocks):
+        kept = spectra.pop(k, None)
         c0 = k * plan.hop
         c1 = c0 + min(plan.hop, plan.n_int - c0)
         here = {i: (s >= c0) & (s < c1) for i, (s, _) in found.items()}
@@ -262,7 +265,12 @@ def _params_pass(data, rows: list[int], found: dict[int, tuple[np.ndarray, np.nd
         if not live:
             continue
         include = fast._included(hyp, setup.codes, c0 - plan.margin, plan)
-        block = _filtered(data, [rows[i] for i in live], k, plan, include)
+        if kept is not None:
+            spectrum = kept.take(live)
+        else:
+            spectrum = fast._spectrum(data, [rows[i] for i in live], k, plan, False, work)
+        block = fast._block(spectrum, k, plan, include, with_broad=True, work=work)
+        del kept, spectrum
         for j, i in enumerate(live):
             s, last = found[i][0][here[i]], found[i][1][here[i]]
             params = kernels.event_params(block.broad[j], block.sigma[j], s - block.g0, last - block.g0,
@@ -271,9 +279,11 @@ def _params_pass(data, rows: list[int], found: dict[int, tuple[np.ndarray, np.nd
     return parts
 
 
-def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg: DetectionConfig) -> _GroupResult:
+def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg: DetectionConfig,
+               cache_bytes: int) -> fast.GroupResult:
     plan = setup.plan
-    w = _window_pass(data, rows, setup, hyp)
+    work = fast._Work.new(len(rows), plan)
+    w = _window_pass(data, rows, setup, hyp, work, cache_bytes)
     notes, found = [], {}
     excluded = {names[i]: float(w.excluded[i] / plan.rate) for i in range(len(rows))}
     for i in range(len(rows)):
@@ -285,10 +295,11 @@ def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg:
         s, last = _decide_segments(feat, cfg)
         if s.size:
             found[i] = (s * setup.step, np.minimum((last + 1) * setup.step, plan.n_int - 1))
+    spectra = w.spectra
     del w
-    parts = _params_pass(data, rows, found, setup, hyp)
+    parts = _params_pass(data, rows, found, setup, hyp, work, spectra)
     frames = [fast._events_frame(names[i], parts[i], plan, hyp) for i in sorted(parts) if parts[i]]
-    return _GroupResult(events=frames, excluded=excluded, notes=notes)
+    return fast.GroupResult(events=frames, excluded=excluded, notes=notes)
 
 
 def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> DetectionResult:
@@ -319,22 +330,10 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         art = float(np.sum(hypnogram.stages == Stage.ARTEFACT) * hypnogram.epoch_length)
         if art:
             notes.append(f"a7: {art:g} s of artefact-marked epochs not searched")
-    n_jobs = (os.cpu_count() or 1) if cfg.n_jobs == -1 else cfg.n_jobs
-    groups = fast._groups(len(recording.channels), n_jobs)
     names = list(recording.channels)
 
-    def run(group: list[int]) -> _GroupResult:
-        return _run_group(recording.data, group, [names[i] for i in group], setup, hypnogram, cfg)
+    def run(group: list[int]) -> fast.GroupResult:
+        return _run_group(recording.data, group, [names[i] for i in group], setup, hypnogram, cfg,
+                          fast._cache_share(recording, group))
 
-    if n_jobs > 1 and len(groups) > 1:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            results = list(pool.map(run, groups))
-    else:
-        results = [run(g) for g in groups]
-    frames = [f for r in results for f in r.events]
-    excluded = {k: v for r in results for k, v in r.excluded.items()}
-    notes += [n for r in results for n in r.notes]
-    events = as_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
-    if events.empty:
-        notes.append("a7: no spindle found on any channel")
-    return DetectionResult(events=events, excluded_seconds=excluded, notes=tuple(notes))
+    return fast.run_groups(recording, run, cfg.n_jobs, "a7", notes)

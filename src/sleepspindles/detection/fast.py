@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -57,7 +58,7 @@ from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
 from . import DetectionResult, stage_names
 
-__all__ = ["detect", "internal_rate"]
+__all__ = ["detect", "internal_rate", "run_groups", "GroupResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -400,6 +401,17 @@ def _supra(block: _Block, i: int, start: int, stop: int, plan: _Plan, cfg: Detec
 
 
 # --------------------------------------------------------------------------- passes
+def _cache_share(recording: Recording, group: list[int]) -> int:
+    """Bytes of pass-1 spectra that channel ``group`` may keep for pass 2."""
+    return int(_CACHE_FRACTION * recording.data.nbytes * len(group) / len(recording.channels))
+
+
+def _cache_room(n_kept: int, n_rows: int, plan: _Plan, cache_bytes: int) -> bool:
+    """Whether one more block's spectrum of ``n_rows`` channels fits in ``cache_bytes``."""
+    per_block = n_rows * (plan.h_sigma.size * 8 + plan.l_int)  # spectrum + a possible mask
+    return (n_kept + 1) * per_block <= cache_bytes
+
+
 @dataclass(frozen=True)
 class _Pass1:
     stats: list[kernels.TrimmedStats]
@@ -413,12 +425,11 @@ def _rms_stats(data, rows, plan: _Plan, hyp, codes, cache_bytes: int, work: _Wor
     """
     stats = [kernels.TrimmedStats() for _ in rows]
     spectra: dict[int, _Spectrum] = {}
-    per_block = len(rows) * (plan.h_sigma.size * 8 + plan.l_int)  # spectrum + a possible mask
     for k in range(plan.n_blocks):
         include = _included(hyp, codes, k * plan.hop - plan.margin, plan)
         if not include[plan.margin : plan.margin + plan.hop].any():
             continue
-        keep = (len(spectra) + 1) * per_block <= cache_bytes
+        keep = _cache_room(len(spectra), len(rows), plan, cache_bytes)
         spectrum = _spectrum(data, rows, k, plan, keep, work)
         if keep:
             spectra[k] = spectrum
@@ -460,15 +471,17 @@ def _block_events(block: _Block, i: int, plan: _Plan, cfg: DetectionConfig, rms_
 
 
 @dataclass(frozen=True)
-class _GroupResult:
-    events: list[pd.DataFrame]
-    excluded: dict
+class GroupResult:
+    """What an engine finds on one channel group (see :func:`run_groups`)."""
+
+    events: list[pd.DataFrame]  # one events frame per channel with events
+    excluded: dict  # channel name -> excluded seconds
     notes: list[str]
 
 
 def _run_group(
     data, rows: list[int], names: list[str], plan: _Plan, hyp, codes, cfg: DetectionConfig, cache_bytes: int
-) -> _GroupResult:
+) -> GroupResult:
     work = _Work.new(len(rows), plan)
     first = _rms_stats(data, rows, plan, hyp, codes, cache_bytes, work)
     notes, thresholds, live = [], {}, []
@@ -502,7 +515,7 @@ def _run_group(
         if i not in found:
             excluded[i] = included[i]
     frames = [_events_frame(names[i], found[i], plan, hyp) for i in live if found[i]]
-    return _GroupResult(
+    return GroupResult(
         events=frames, excluded={names[i]: float(excluded[i] / plan.rate) for i in range(len(rows))}, notes=notes
     )
 
@@ -564,23 +577,36 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         if not np.isin(hypnogram.stages, codes).any():
             notes.append(f"fast: the hypnogram has no epoch in the searched stages {cfg.stages}")
     plan = _make_plan(sf, recording.n_samples, cfg, broad_hi)
-    n_jobs = (os.cpu_count() or 1) if cfg.n_jobs == -1 else cfg.n_jobs
-    groups = _groups(len(recording.channels), n_jobs)
     names = list(recording.channels)
 
-    def run(group: list[int]) -> _GroupResult:
-        share = int(_CACHE_FRACTION * recording.data.nbytes * len(group) / len(names))
-        return _run_group(recording.data, group, [names[i] for i in group], plan, hypnogram, codes, cfg, share)
+    def run(group: list[int]) -> GroupResult:
+        return _run_group(recording.data, group, [names[i] for i in group], plan, hypnogram, codes, cfg,
+                          _cache_share(recording, group))
 
+    return run_groups(recording, run, cfg.n_jobs, "fast", notes)
+
+
+def run_groups(
+    recording: Recording, run_group: Callable[[list[int]], GroupResult], n_jobs: int, label: str,
+    notes: Sequence[str] = (),
+) -> DetectionResult:
+    """Run an engine's ``run_group`` over channel groups and collect one :class:`DetectionResult`.
+
+    ``run_group`` detects on a list of channel indices; groups run in ``n_jobs`` threads (-1: one
+    per core; numba kernels release the GIL). Notes: ``notes``, the groups' notes, then
+    "<label>: no spindle found on any channel" when no group found any.
+    """
+    n_jobs = (os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    groups = _groups(len(recording.channels), n_jobs)
     if n_jobs > 1 and len(groups) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            results = list(pool.map(run, groups))
+            results = list(pool.map(run_group, groups))
     else:
-        results = [run(g) for g in groups]
+        results = [run_group(g) for g in groups]
     frames = [f for r in results for f in r.events]
     excluded = {k: v for r in results for k, v in r.excluded.items()}
-    notes += [n for r in results for n in r.notes]
+    notes = list(notes) + [n for r in results for n in r.notes]
     events = as_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
     if events.empty:
-        notes.append("fast: no spindle found on any channel")
+        notes.append(f"{label}: no spindle found on any channel")
     return DetectionResult(events=events, excluded_seconds=excluded, notes=tuple(notes))
