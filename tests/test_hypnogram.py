@@ -1,6 +1,5 @@
 """Hypnogram and Stage: parsing, minutes, per-sample expansion."""
 
-import numpy as np
 import pytest
 
 from sleepspindles import Hypnogram, Stage

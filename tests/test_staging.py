@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sleepspindles import Hypnogram, Recording, Stage
+from sleepspindles import Recording, Stage
 from sleepspindles.config import StagingConfig
 from sleepspindles.errors import DataError
 from sleepspindles.staging import pick_staging_channels, stage

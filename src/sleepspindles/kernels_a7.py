@@ -18,6 +18,7 @@ import numpy as np
 
 from ._numba import jit
 from .errors import param_error
+from .kernels import _vector
 
 __all__ = [
     "WindowFeatures",
@@ -30,13 +31,6 @@ __all__ = [
     "extend_runs",
     "extend_runs_ref",
 ]
-
-
-def _vector(x, name: str, dtype=None) -> np.ndarray:
-    arr = np.ascontiguousarray(x, dtype=dtype)
-    if arr.ndim != 1:
-        raise param_error(name, "a one-dimensional array", f"shape {arr.shape}")
-    return arr
 
 
 # --------------------------------------------------------------------------- window features
