@@ -107,6 +107,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
 
 
+def _manifest_args(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by the manifest commands (batch, cohort)."""
+    p.add_argument("manifest", type=Path, help="cohort manifest CSV")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
+    p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    _common(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -149,21 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Process every recording of a manifest (CSV: subject,night,recording,hypnogram,trained_hand,"
         "score_pre,score_post) as 'batch' does (parallel, resumable, failures recorded), then write "
         "laterality.csv, cohort_stats.csv, specificity.csv, cohort_report.html and run.json."))
-    p.add_argument("manifest", type=Path, help="cohort manifest CSV")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    _common(p)
+    _manifest_args(p)
     p.set_defaults(func=_cmd_cohort)
 
     p = sub.add_parser("batch", help="process a manifest in parallel, resumable", description=(
         "Process every recording of a manifest with a local process pool or a Dask cluster; "
         "completed recordings are skipped on rerun; failures are recorded, not fatal."))
-    p.add_argument("manifest", type=Path, help="cohort manifest CSV")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    _common(p)
+    _manifest_args(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("evaluate", help="score detected events against reference events", description=(
