@@ -214,6 +214,22 @@ def dft_row(x, basis, step, q, g):  # pragma: no cover - compiled
 
 
 @jit(fastmath=_FAST)
+def _add_row(x, basis, step, q, g, done, s_re, s_im):  # pragma: no cover - compiled
+    """Add sub-block ``q``'s DFT row to the running sums, computing it first if needed.
+
+    Returns the new count of computed rows (``done``).
+    """
+    if q >= done:
+        dft_row(x, basis, step, q, g)
+        done = q + 1
+    n_bins = s_re.shape[0]
+    for j in range(n_bins):
+        s_re[j] += g[q, j]
+        s_im[j] += g[q, n_bins + j]
+    return done
+
+
+@jit(fastmath=_FAST)
 def frame_band_ratio(x, basis, step, k0, sig_lo, sig_hi, br_lo, br_hi, need, g, out):  # pragma: no cover
     """Hann-window STFT band-power ratio of the frames flagged in ``need`` (NaN elsewhere).
 
@@ -241,20 +257,9 @@ def frame_band_ratio(x, basis, step, k0, sig_lo, sig_hi, br_lo, br_hi, need, g, 
                 s_re[j] = 0.0
                 s_im[j] = 0.0
             for q in range(f, f + m - 1):
-                if q >= done:
-                    dft_row(x, basis, step, q, g)
-                    done = q + 1
-                for j in range(n_bins):
-                    s_re[j] += g[q, j]
-                    s_im[j] += g[q, n_bins + j]
+                done = _add_row(x, basis, step, q, g, done, s_re, s_im)
             running = True
-        q = f + m - 1
-        if q >= done:
-            dft_row(x, basis, step, q, g)
-            done = q + 1
-        for j in range(n_bins):
-            s_re[j] += g[q, j]
-            s_im[j] += g[q, n_bins + j]
+        done = _add_row(x, basis, step, f + m - 1, g, done, s_re, s_im)
         ang = 2.0 * math.pi * (f % m) / m
         w_re = math.cos(ang)
         w_im = math.sin(ang)
