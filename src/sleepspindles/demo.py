@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
-from .matching import match_events
+from .evaluation import evaluate
 from .pipeline import RecordingResult, process_recording
 from .synthetic import SyntheticConfig, make_synthetic_night
 
@@ -56,17 +56,13 @@ class DemoResult:
 
 
 def score_against_truth(truth: pd.DataFrame, events: pd.DataFrame, iou: float = 0.2) -> pd.DataFrame:
-    """Per-channel recall, precision and F1 of ``events`` against planted ``truth``."""
-    rows = []
-    for channel in sorted(set(truth["channel"]) | set(events["channel"])):
-        t = truth[truth["channel"] == channel]
-        e = events[events["channel"] == channel]
-        m = match_events(t["start"], t["end"], e["start"], e["end"], iou=iou)
-        rows.append(
-            {"channel": channel, "planted": m.n_ref, "detected": m.n_det, "matched": m.n_matched,
-             "recall": m.recall, "precision": m.precision, "f1": m.f1}
-        )
-    return pd.DataFrame(rows)
+    """Per-channel recall, precision and F1 of ``events`` against planted ``truth``.
+
+    A thin view of :func:`sleepspindles.evaluation.evaluate` (the same one-to-one matching).
+    """
+    table = evaluate(truth, events, iou=iou).per_recording
+    scores = table.rename(columns={"n_ref": "planted", "n_det": "detected", "tp": "matched"})
+    return scores.loc[:, ["channel", "planted", "detected", "matched", "recall", "precision", "f1"]]
 
 
 def run_demo(out_dir: Path, hours: float = 2.0, seed: int = 0, config: Config | None = None) -> DemoResult:
