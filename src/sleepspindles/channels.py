@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import file_error, param_error
+from .errors import DataError, file_error, param_error
 
 __all__ = [
     "ChannelLabel",
@@ -30,7 +30,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Re-referencing modes understood by :func:`plan_channels`.
-REFERENCES = ("as-recorded", "linked-mastoid", "average")
+REFERENCES = ("auto", "as-recorded", "linked-mastoid", "average")
 
 #: Mastoid and earlobe electrodes: references, never searched for spindles.
 _MASTOIDS = ("M1", "M2", "A1", "A2")
@@ -290,7 +290,11 @@ def plan_channels(
         EEG channels to keep, by canonical name (``"C3"``) or exact file label (``"C3-M2"``);
         default every EEG channel. EOG and EMG channels are always kept (for staging), as
         recorded whatever ``reference`` says.
-    reference : {"as-recorded", "linked-mastoid", "average"}
+    reference : {"auto", "as-recorded", "linked-mastoid", "average"}
+        ``"auto"`` is ``"as-recorded"`` when every kept EEG channel has the same recorded
+        reference, else ``"linked-mastoid"`` when it can be computed for all of them (C3-M2 and
+        C4-M1 differ by the mastoids alone, so a left/right comparison needs a common one), else
+        ``"as-recorded"`` (the references then differ; lateralisation refuses such pairs).
         ``"as-recorded"`` keeps each signal as in the file; when a name occurs more than once
         (Nox files carry referential ``C3`` and bipolar ``C3-M2``) the mastoid derivation wins,
         the contralateral one first. ``"linked-mastoid"`` gives ``X - (M1 + M2) / 2`` (or
@@ -329,11 +333,9 @@ def plan_channels(
     elif reference == "average":
         eeg = _plan_average(wanted, groups, source)
     else:
-        eeg = []
-        for name, forced in wanted.items():
-            cands = [g for g in groups[name] if forced is None or g[1].label == forced]
-            i, c = _as_recorded_choice(cands)
-            eeg.append(Derivation(name, "eeg", c.label, c.reference, ((i, 1.0),)))
+        eeg = _plan_as_recorded(wanted, groups)
+        if reference == "auto" and len({d.reference for d in eeg}) > 1:
+            eeg = _auto_linked_mastoid(eeg, wanted, groups, refs, source)
     others = []
     for kind in ("eog", "emg"):
         for name, cands in groups.items():
@@ -341,6 +343,32 @@ def plan_channels(
                 i, c = _as_recorded_choice(cands)
                 others.append(Derivation(name, kind, c.label, c.reference, ((i, 1.0),)))
     return tuple(eeg) + tuple(others)
+
+
+def _plan_as_recorded(wanted, groups) -> list[Derivation]:
+    """EEG derivations as recorded (a mastoid derivation preferred among a name's signals)."""
+    eeg = []
+    for name, forced in wanted.items():
+        cands = [g for g in groups[name] if forced is None or g[1].label == forced]
+        i, c = _as_recorded_choice(cands)
+        eeg.append(Derivation(name, "eeg", c.label, c.reference, ((i, 1.0),)))
+    return eeg
+
+
+def _auto_linked_mastoid(as_recorded: list[Derivation], wanted, groups, refs, source) -> list[Derivation]:
+    """Linked mastoids for ``reference="auto"`` when the as-recorded references differ, if possible."""
+    recorded = ", ".join(f"{d.name} against {d.reference or 'the device reference'}" for d in as_recorded)
+    try:
+        linked = _plan_linked_mastoid(wanted, groups, refs, source)
+    except DataError:
+        logger.warning(
+            "%s: EEG references differ (%s) and linked mastoids cannot be computed; channels kept as "
+            "recorded, and left/right pairs on different references are not lateralised",
+            source, recorded,
+        )  # fmt: skip
+        return as_recorded
+    logger.info("%s: EEG references differ (%s); re-referenced to linked mastoids", source, recorded)
+    return linked
 
 
 def _plan_linked_mastoid(wanted, groups, refs, source) -> list[Derivation]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .channels import REFERENCES
 from .errors import ConfigError, param_error
 
 __all__ = [
@@ -30,6 +31,12 @@ __all__ = [
 ]
 
 
+#: Re-referencing modes of ``load.reference``.
+REFERENCE_MODES = REFERENCES
+#: Numeric stage-code schemes of ``load.hypnogram_scheme`` (``None``: decided from the file).
+HYPNOGRAM_SCHEMES = (None, "aasm", "rk")
+
+
 @dataclass(frozen=True)
 class LoadConfig:
     """How recordings are read."""
@@ -38,16 +45,21 @@ class LoadConfig:
     channels: tuple[str, ...] = ()
     #: Resample every channel to this rate in Hz; ``None`` keeps the highest EEG rate.
     resample: float | None = None
-    #: ``"as-recorded"``, ``"linked-mastoid"`` or ``"average"``.
-    reference: str = "as-recorded"
+    #: ``"auto"`` (as recorded when every EEG channel has the same reference, else linked
+    #: mastoids when they can be computed), ``"as-recorded"``, ``"linked-mastoid"`` or ``"average"``.
+    reference: str = "auto"
     #: EDF+D files: ``False`` refuses them, ``True`` keeps the longest continuous segment.
     longest_segment: bool = False
+    #: Numeric stage codes of text hypnograms: ``"aasm"`` (0 W, 1 N1, 2 N2, 3 N3, 4 REM, as
+    #: YASA), ``"rk"`` (Rechtschaffen & Kales: 3 and 4 are N3, 5 REM) or ``None`` (decided from
+    #: the file when it can be: a 5 means R&K; codes 0-4 without a 5 are ambiguous, an error).
+    hypnogram_scheme: str | None = None
 
     def __post_init__(self) -> None:
-        if self.reference not in ("as-recorded", "linked-mastoid", "average"):
-            raise param_error(
-                "load.reference", "'as-recorded', 'linked-mastoid' or 'average'", self.reference
-            )
+        if self.reference not in REFERENCE_MODES:
+            raise param_error("load.reference", f"one of {REFERENCE_MODES}", self.reference)
+        if self.hypnogram_scheme not in HYPNOGRAM_SCHEMES:
+            raise param_error("load.hypnogram_scheme", f"one of {HYPNOGRAM_SCHEMES}", self.hypnogram_scheme)
         if self.resample is not None and not self.resample > 0:
             raise param_error("load.resample", "a positive rate in Hz or null", self.resample)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -10,15 +11,35 @@ import numpy as np
 from .errors import file_error, param_error
 from .hypnogram import Hypnogram
 
-__all__ = ["Recording", "check_signal"]
+__all__ = ["Recording", "DroppedChannel", "channel_problems", "check_signal"]
 
 #: Channel kinds a Recording can hold; only ``"eeg"`` channels are searched for spindles.
 KINDS = ("eeg", "eog", "emg")
 
 # Plausibility limits for scalp EEG in microvolts, used to catch unit mistakes.
-_MIN_PLAUSIBLE_UV = 0.05  # robust amplitude below this: the data are almost surely volts
-_MAX_PLAUSIBLE_UV = 1e5  # robust amplitude above this (0.1 V): not microvolts either
+# Sleep EEG has a median absolute deviation of a few to a few tens of microvolts; volts or
+# millivolts read as microvolts fall orders of magnitude below, microvolts read as millivolts
+# orders of magnitude above.
+_MIN_PLAUSIBLE_UV = 0.1
+_MAX_PLAUSIBLE_UV = 500.0
 _UNIT_CHECK_SAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class DroppedChannel:
+    """A requested channel left out of a recording because it cannot be measured.
+
+    Parameters
+    ----------
+    channel : str
+        Canonical channel name.
+    reason : str
+        Why, specific enough to act on (``"flat (constant 0)"``, ``"digital minimum equals
+        digital maximum in the header"``...).
+    """
+
+    channel: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,10 @@ class Recording:
         Path of the file the recording was read from.
     hypnogram : Hypnogram or None
         Scored stages aligned to the signal, when available.
+    dropped : tuple of DroppedChannel
+        EEG channels of the file that were asked for (or would have been kept) but are not in
+        ``data`` because they cannot be measured (dead, flat, implausible scale), with the reason.
+        Their measures are reported as not measurable (NaN), never as zero.
     """
 
     data: np.ndarray
@@ -58,6 +83,7 @@ class Recording:
     start_time: _dt.datetime | None = None
     source: str | None = None
     hypnogram: Hypnogram | None = None
+    dropped: tuple[DroppedChannel, ...] = ()
 
     def __post_init__(self) -> None:
         data = np.asarray(self.data)
@@ -95,6 +121,7 @@ class Recording:
         object.__setattr__(self, "kinds", kinds)
         if self.source is not None:
             object.__setattr__(self, "source", str(self.source))
+        object.__setattr__(self, "dropped", tuple(self.dropped))
 
     # Frozen dataclasses compare arrays with ==, which is ambiguous: compare explicitly.
     def __eq__(self, other: object) -> bool:
@@ -161,52 +188,81 @@ class Recording:
         return replace(self, hypnogram=hypnogram)
 
 
-def check_signal(data: np.ndarray, channels, source: str | None, kinds=None) -> None:
-    """Refuse signals that are unusable or in the wrong units.
+def channel_problems(
+    data: np.ndarray,
+    channels: Sequence[str],
+    kinds: Sequence[str] | None = None,
+    scales: Sequence[str | None] | None = None,
+) -> dict[str, str]:
+    """Why each unusable channel cannot be measured; channels that are fine are absent.
 
-    Checks each EEG channel: not entirely NaN/inf, not flat, and with a robust amplitude in
-    a plausible microvolt range (a signal in volts would be about 1e-6 of it).
+    Checks every EEG channel: not entirely NaN/inf, not flat, and with a robust amplitude (the
+    median absolute deviation) inside what scalp EEG in microvolts can be: a signal in volts or
+    millivolts labelled as microvolts is far below, one in microvolts labelled as millivolts far
+    above. Other kinds are only checked for being entirely non-finite or flat.
 
     Parameters
     ----------
     data : numpy.ndarray, shape (n_channels, n_samples)
         Signals believed to be in microvolts.
     channels : sequence of str
-        Channel names, for the messages.
-    source : str or None
-        File name, for the messages.
+        Channel names.
     kinds : sequence of str, optional
-        Channel kinds; only ``"eeg"`` rows are checked for units. Default: all EEG.
+        Channel kinds; default all ``"eeg"``.
+    scales : sequence of str or None, optional
+        Per channel, how the file's values were scaled to microvolts (``"physical dimension
+        'mV', x1000"``), quoted in the messages so a unit mistake can be found.
+
+    Returns
+    -------
+    dict of str to str
+        Channel name -> reason, e.g. ``"flat (constant 0)"``.
+    """
+    kinds = kinds or ("eeg",) * len(channels)
+    scales = scales or (None,) * len(channels)
+    problems = {}
+    for row, name, kind, scale in zip(data, channels, kinds, scales):
+        problem = _row_problem(np.asarray(row), kind)
+        if problem is not None:
+            problems[name] = problem + (f" [{scale}]" if scale else "")
+    return problems
+
+
+def _row_problem(row: np.ndarray, kind: str) -> str | None:
+    finite = np.isfinite(row)
+    if not finite.any():
+        return "no finite samples (all NaN or inf)"
+    # An order of magnitude is enough: a regular subsample of at most ~1e6 samples keeps the
+    # check fast on whole nights.
+    values = row[:: max(1, row.size // _UNIT_CHECK_SAMPLES)]
+    values = values[np.isfinite(values)] if values.size else values
+    if values.size == 0 or float(np.ptp(row[finite])) == 0.0:
+        return f"flat (constant {row[finite][0]:g})"
+    spread = float(np.median(np.abs(values - np.median(values))))
+    if kind != "eeg" or spread == 0.0:
+        return None
+    if spread < _MIN_PLAUSIBLE_UV:
+        return (
+            f"median absolute deviation {spread:.3g} uV, below {_MIN_PLAUSIBLE_UV:g} uV: not plausible "
+            "scalp EEG in microvolts (volts or millivolts labelled as microvolts?)"
+        )
+    if spread > _MAX_PLAUSIBLE_UV:
+        return (
+            f"median absolute deviation {spread:.3g} uV, above {_MAX_PLAUSIBLE_UV:g} uV: not plausible "
+            "scalp EEG in microvolts (microvolts labelled as millivolts, or a wrong scale in the header?)"
+        )
+    return None
+
+
+def check_signal(data: np.ndarray, channels, source: str | None, kinds=None) -> None:
+    """Refuse the signals when any channel cannot be measured (see :func:`channel_problems`).
 
     Raises
     ------
     DataError
         Naming the file, the channel and the problem.
     """
-    kinds = kinds or ("eeg",) * len(channels)
-    for row, name, kind in zip(data, channels, kinds):
-        finite = np.isfinite(row)
-        if not finite.any():
-            raise file_error(source, f"channel {name!r} has no finite samples (all NaN or inf)")
-        values = row[finite]
-        if float(np.ptp(values)) == 0.0:
-            raise file_error(source, f"channel {name!r} is flat (constant {values[0]:g})")
-        # The unit check needs an order of magnitude, not an exact median: a regular subsample
-        # of at most ~1e6 samples keeps it fast on whole nights.
-        sample = values[:: max(1, values.size // _UNIT_CHECK_SAMPLES)]
-        spread = float(np.median(np.abs(sample - np.median(sample))))
-        if kind != "eeg" or spread == 0.0:
-            continue
-        if spread < _MIN_PLAUSIBLE_UV:
-            raise file_error(
-                source,
-                f"channel {name!r} has a median absolute deviation of {spread:.3g} uV, which looks "
-                "like a signal in volts labelled as microvolts; check the file's physical units "
-                "(or pass data already converted to microvolts)",
-            )
-        if spread > _MAX_PLAUSIBLE_UV:
-            raise file_error(
-                source,
-                f"channel {name!r} has a median absolute deviation of {spread:.3g} uV (> 0.1 V), "
-                "which is not plausible EEG in microvolts; check the file's physical units",
-            )
+    problems = channel_problems(data, channels, kinds)
+    if problems:
+        name, reason = next(iter(problems.items()))
+        raise file_error(source, f"channel {name!r}: {reason}")
