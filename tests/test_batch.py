@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepspindles.batch import BATCH_FILES, is_complete, make_tasks, run_batch
+from sleepspindles.batch import BATCH_FILES, STATUS_COLUMNS, is_complete, make_tasks, run_batch
 from sleepspindles.cli import main
 from sleepspindles.config import Config
+from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
@@ -82,10 +85,11 @@ def test_bad_recording_fails_alone(reference, cohort):
     assert set(sigmas["subject"]) == set(GOOD) and set(sigmas["channel"]) == {"C3", "C4"}
     assert set(sigmas["band"]) == {"all", "fast", "slow"} and (sigmas["n_epochs"] == 24).all()
     assert (sigmas["power"] > 0).all() and ((sigmas["relative"] > 0) & (sigmas["relative"] < 1)).all()
-    csv = pd.read_csv(reference.out_dir / "summaries.csv")
-    pd.testing.assert_frame_equal(csv, t["summaries"], check_dtype=False)
+    csv = pd.read_csv(reference.out_dir / "summaries.csv")  # the parquet table as CSV ("" reads back as NaN)
+    pd.testing.assert_frame_equal(csv, pd.read_csv(io.StringIO(t["summaries"].to_csv(index=False))))
     on_disk = pd.read_csv(reference.out_dir / "status.csv", keep_default_na=False)
     assert on_disk["status"].tolist() == status["status"].tolist()
+    assert list(on_disk.columns) == list(STATUS_COLUMNS) and (on_disk["dropped_channels"] == "").all()
     assert (reference.out_dir / "s1_learning" / "report.html").is_file()
     assert "Batch report" in (reference.out_dir / "cohort_report.html").read_text(encoding="utf-8")
     # The CLI on the same folder: everything good is already complete, the exit code says one failed.
@@ -163,3 +167,69 @@ def test_dask_local_cluster_matches_local_pool(cohort, reference, tmp_path):
         pd.testing.assert_frame_equal(ours[key], theirs[key])
     pd.testing.assert_frame_equal(result.status[["subject", "status", "n_spindles", "error"]],
                                   reference.status[["subject", "status", "n_spindles", "error"]])
+
+
+def _rows(tmp_path: Path, *rows: str) -> Path:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(["subject,night,recording,trained_hand", *rows]) + "\n")
+    return manifest
+
+
+def test_folder_names_are_readable_stable_and_distinct(tmp_path):
+    manifest = _rows(tmp_path, "A/B,post,a.edf,left", "A-B,post,b.edf,left", "s 01,night 1,c.edf,right")
+    names = [Path(t.out_dir).name for t in make_tasks(manifest, tmp_path / "out", Config())]
+    assert names[1] == "A-B_post"  # already safe: kept as is
+    assert re.fullmatch(r"A-B_post-[0-9a-f]{8}", names[0]) and re.fullmatch(r"s-01_night-1-[0-9a-f]{8}", names[2])
+    assert names == [Path(t.out_dir).name for t in make_tasks(manifest, tmp_path / "out", Config())]
+
+
+@pytest.mark.parametrize("first, second, folders", [
+    ("s01,post", "S01,post", "output folders 's01_post' and 'S01_post', one folder on a case-insensitive file system"),
+    ("A_B,C", "A,B_C", "the same output folder 'A_B_C'"),
+])
+def test_rows_sharing_an_output_folder_stop_the_batch_before_any_work(tmp_path, first, second, folders):
+    manifest = _rows(tmp_path, "x,baseline,x.edf,left", f"{first},a.edf,left", f"{second},b.edf,left")
+    (a_subject, a_night), (b_subject, b_night) = first.split(","), second.split(",")
+    with pytest.raises(DataError) as info:
+        run_batch(manifest, tmp_path / "out", Config(), jobs=1, progress=False)
+    assert str(info.value) == (f"{manifest}: rows 2 and 3 (subject {a_subject!r} night {a_night!r}, subject "
+                               f"{b_subject!r} night {b_night!r}) would write to {folders}; rename one of them")
+    assert not (tmp_path / "out").exists()
+
+
+def test_status_lists_dropped_channels_and_leftover_part_files_go(cohort, tmp_path, monkeypatch):
+    """Done and skipped rows say which channels were dropped (read from run.json)."""
+    import sleepspindles.pipeline as pipeline
+
+    real = pipeline.process_recording
+
+    def dropping(*args, **kwargs):  # as the loader reports an unusable channel
+        result = real(*args, **kwargs)
+        result.metadata["recording"]["dropped_channels"] = {"F4": "flat (constant 0)", "O2": "no signal"}
+        return result
+
+    monkeypatch.setattr(pipeline, "process_recording", dropping)
+    manifest = _rows(tmp_path, f"s1,learning,{cohort / 's1.edf'},right")
+    out = tmp_path / "out"
+    (out / "s1_learning").mkdir(parents=True)
+    leftovers = [out / ".status.csv.a1b2c3d4.part", out / "s1_learning" / ".events.csv.k_9z0qxw.part"]
+    for path in leftovers:
+        path.write_bytes(b"")
+    dropped = "F4: flat (constant 0); O2: no signal"
+    for state in ("done", "skipped"):
+        status = run_batch(manifest, out, Config(), jobs=1, progress=False).status
+        assert status[["status", "dropped_channels"]].values.tolist() == [[state, dropped]]
+    assert pd.read_csv(out / "status.csv")["dropped_channels"].tolist() == [dropped]
+    assert not any(path.exists() for path in leftovers)
+
+
+def test_unreachable_scheduler_is_a_one_line_error_before_any_task(cohort, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    started = time.perf_counter()
+    code = main(["batch", str(cohort / "good.csv"), "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and time.perf_counter() - started < 20
+    assert err.startswith("sleepspindles: error: Dask scheduler tcp://127.0.0.1:1: not reachable within 5 s (")
+    assert "\n" not in err and not list(tmp_path.iterdir())  # no recording was started
+    with pytest.raises(ConfigError, match="Dask scheduler nonsense: not reachable"):
+        run_batch(cohort / "good.csv", tmp_path, Config(), scheduler="nonsense", progress=False)

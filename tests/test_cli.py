@@ -1,11 +1,12 @@
 """The command line: help, the run and demo commands end to end, and one-line errors."""
 
 import json
+import os
 
 import pandas as pd
 import pytest
 
-from sleepspindles.cli import build_parser, main
+from sleepspindles.cli import _config, build_parser, main
 from sleepspindles.events import EVENT_COLUMNS
 from sleepspindles.output import write_edf
 from sleepspindles.spectral import SIGMA_COLUMNS
@@ -71,3 +72,78 @@ def test_bad_config_key_exit_2(tmp_path, edf_night, capsys):
     cfg.write_text("detection:\n  thresh_rsm: 2\n")
     assert main(["run", str(edf_night[0]), "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "'detection.thresh_rsm'" in capsys.readouterr().err
+
+
+def test_load_flags_reference_auto_and_hypnogram_scheme():
+    parser = build_parser()
+    for argv in (["run", "n.edf"], ["batch", "m.csv"], ["cohort", "m.csv"]):
+        args = parser.parse_args([*argv, "--out", "o", "--reference", "auto", "--hypnogram-scheme", "rk"])
+        load = _config(args).load
+        assert (load.reference, load.hypnogram_scheme) == ("auto", "rk")
+        aasm = parser.parse_args([*argv, "--out", "o", "--hypnogram-scheme", "aasm"])
+        assert _config(aasm).load.hypnogram_scheme == "aasm"
+    run_help = parser._subparsers._group_actions[0].choices["run"].format_help()
+    assert "auto (default)" in run_help and "Rechtschaffen" in run_help
+
+
+def test_rerun_replaces_the_outputs_as_a_set(edf_night, tmp_path):
+    """A rerun without a report removes the old report and leftover temporary files, nothing else."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("report.html", ".events.csv.a1b2c3d4.part", "notes.txt"):
+        (out / name).write_text("from an earlier run")
+    assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "run.json", "sigma.csv",
+                                                     "summary.csv"]
+    assert json.loads((out / "run.json").read_text())["files"] == ["events.csv", "sigma.csv", "summary.csv"]
+
+
+def _manifest(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("subject,night,recording,trained_hand\nS1,post,absent.edf,left\n")
+    return manifest
+
+
+COMMANDS = {  # argv before --out; every input is bad or absent, so only an early --out check names --out
+    "run": lambda tmp: ["run", str(tmp / "absent.edf")],
+    "demo": lambda tmp: ["demo", "--hours", "0.2"],
+    "batch": lambda tmp: ["batch", str(_manifest(tmp))],
+    "cohort": lambda tmp: ["cohort", str(_manifest(tmp))],
+}
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sleepspindles: error: ") and "\n" not in err
+    return err.removeprefix("sleepspindles: error: ")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_out_that_is_a_file_fails_before_any_work(command, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert main([*COMMANDS[command](tmp_path), "--out", str(taken)]) == 2
+    assert _error(capsys) == f"{taken}: --out must be a folder; a file of that name exists"
+    under = taken / "sub"
+    assert main([*COMMANDS[command](tmp_path), "--out", str(under)]) == 2
+    assert _error(capsys).startswith(f"{under}: cannot write to this output folder (")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_read_only_out_fails_before_any_work(command, tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        assert main([*COMMANDS[command](tmp_path), "--out", str(folder)]) == 2
+    finally:
+        folder.chmod(0o755)
+    assert _error(capsys).startswith(f"{folder}: cannot write to this output folder (")
+
+
+def test_config_not_utf8_exit_2(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes("detection:\n  stages: [N2]  # réglé\n".encode("latin-1"))
+    assert main(["run", str(tmp_path / "absent.edf"), "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert _error(capsys) == f"{cfg}: not UTF-8 text (byte 0xe9 at position 30)"

@@ -46,6 +46,21 @@ def test_bad_config_is_a_clear_error_naming_the_file(tmp_path, text, fragment):
     assert isinstance(info.value, SleepSpindlesError)
 
 
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"detection:\n  method: a7  # \xe9\n", "not UTF-8 text (byte 0xe9 at position 27)"),
+        (b"detection: [unclosed\n", "not valid YAML (line 2, column 1: expected ',' or ']', but got '<stream end>')"),
+    ],
+)
+def test_unreadable_config_is_one_line_naming_the_file(tmp_path, content, problem):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: {problem}"
+
+
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.yaml")

@@ -65,6 +65,26 @@ def test_bad_signals(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "header, body, reason",
+    [
+        ("[C3-A1]", "0.000001\n-0.000002\n" * 50, "median absolute deviation 1.5e-06 uV, below 0.1 uV"),
+        ("[C3-A1]", "1500.0\n-1500.0\n" * 50, "median absolute deviation 1.5e+03 uV, above 500 uV"),
+        ("[C3-A1]", "4.0\n" * 60 + "9.0\n" * 40, "almost flat (at least half of the samples equal 4"),
+        ("[EOG1-A1]", "2.5\n" * 20, "flat (constant 2.5)"),  # not EEG, but the only channel
+    ],
+    ids=["volts", "millivolts-labelled-microvolts", "dead-with-glitches", "flat-eog"],
+)
+def test_unusable_single_channel_is_an_error(tmp_path, header, body, reason):
+    path = tmp_path / "excerpt1.txt"
+    path.write_text(header + "\n" + body)
+    with pytest.raises(DataError) as info:
+        read_dreams_signal(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: channel ") and reason in message
+    assert message.endswith("[DREAMS text file: values read as microvolts, unscaled]")
+
+
 def test_missing_signal_file(tmp_path):
     with pytest.raises(DataError, match="not found"):
         read_dreams_signal(tmp_path / "excerpt1.txt")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import edfio
@@ -34,6 +35,11 @@ def _eeg(seconds, sf, freq=12.0, amp=30.0, seed=0):
     return amp * np.sin(2 * np.pi * freq * t) + np.random.default_rng(seed).normal(0, 5, t.size)
 
 
+def _c3_c4(path):
+    """10 s of plausible C3 and C4 at 100 Hz, device reference."""
+    return _write(path, [_signal("C3", _eeg(10, 100), 100), _signal("C4", _eeg(10, 100), 100)])
+
+
 def _write(path, signals, annotations=None, record_duration=1.0):
     edf = edfio.Edf(
         signals,
@@ -42,6 +48,34 @@ def _write(path, signals, annotations=None, record_duration=1.0):
         starttime=dt.time(22, 30, 0),
     )
     edf.write(path)
+    return path
+
+
+# Fixed header fields: (start byte, width).
+HEADER_FIELDS = {"version": (0, 8), "header_bytes": (184, 8), "reserved": (192, 44),
+                 "n_records": (236, 8), "duration": (244, 8), "n_signals": (252, 4)}  # fmt: skip
+# Per-signal header fields: (start in units of the number of signals, width), after byte 256.
+SIGNAL_FIELDS = {"label": (0, 16), "transducer": (16, 80), "unit": (96, 8), "physical_min": (104, 8),
+                 "physical_max": (112, 8), "digital_min": (120, 8), "digital_max": (128, 8),
+                 "prefilter": (136, 80), "samples": (216, 8), "signal_reserved": (224, 32)}  # fmt: skip
+
+
+def field_span(blob, field, signal=None):
+    """Byte range of a header field (of signal ``signal`` for per-signal fields)."""
+    if field in HEADER_FIELDS:
+        start, width = HEADER_FIELDS[field]
+    else:
+        offset, width = SIGNAL_FIELDS[field]
+        start = 256 + offset * int(blob[252:256]) + signal * width
+    return start, start + width
+
+
+def patch_header(path, field, value, signal=None):
+    """Overwrite one header field with ``value`` (str, space-padded to the field's width)."""
+    blob = bytearray(path.read_bytes())
+    start, stop = field_span(blob, field, signal)
+    blob[start:stop] = value.encode("latin-1").ljust(stop - start)[: stop - start]
+    path.write_bytes(bytes(blob))
     return path
 
 
@@ -104,7 +138,7 @@ def test_dreams_excerpt3_with_its_hypnogram(shared_data):
 
 def test_nox_channels_units_and_references(shared_data):
     path = shared_data / "nox_a1" / "subject1.edf"
-    rec = load_recording(path)
+    rec = load_recording(path, reference="as-recorded")
     assert rec.eeg_channels == ("C3", "C4", "F3", "F4", "O1", "O2")
     assert rec.reference_of("C3") == "M2" and rec.reference_of("C4") == "M1"
     assert rec.original_names[rec.index("C3")] == "C3-M2"
@@ -120,6 +154,18 @@ def test_nox_channels_units_and_references(shared_data):
     assert 20 < sd < 300
 
 
+def test_nox_auto_reference_is_linked_mastoid(shared_data):
+    # C3-M2 and C4-M1 differ by their mastoids: "auto" (the default) must not compare them.
+    path = shared_data / "nox_a1" / "subject1.edf"
+    rec = load_recording(path)
+    assert rec.eeg_channels == ("C3", "C4", "F3", "F4", "O1", "O2")
+    eeg = [rec.index(c) for c in rec.eeg_channels]
+    assert tuple(rec.references[k] for k in eeg) == ("linked-mastoid",) * 6
+    assert rec.dropped == ()
+    recorded = load_recording(path, reference="as-recorded")
+    assert recorded.references[:2] == ("M2", "M1")
+
+
 def test_nox_linked_mastoid_equals_independent_computation(shared_data):
     path = shared_data / "nox_a1" / "subject1.edf"
     rec = load_recording(path, channels=["C3", "C4"], reference="linked-mastoid")
@@ -133,7 +179,7 @@ def test_nox_linked_mastoid_equals_independent_computation(shared_data):
 
 def test_nox_mastoid_asymmetry(shared_data):
     path = shared_data / "nox_a1" / "subject1.edf"
-    recorded = load_recording(path, channels=["C3", "C4"])
+    recorded = load_recording(path, channels=["C3", "C4"], reference="as-recorded")
     linked = load_recording(path, channels=["C3", "C4"], reference="linked-mastoid")
     ratio_recorded = recorded.signal("C4").std() / recorded.signal("C3").std()
     ratio_linked = linked.signal("C4").std() / linked.signal("C3").std()
@@ -274,23 +320,29 @@ def test_truncated_written_file(tmp_path):
         load_recording(path)
 
 
-def test_all_nan_channel(tmp_path, monkeypatch):
+def test_all_nan_channel_is_dropped(tmp_path, monkeypatch, caplog):
     # EDF integers cannot hold NaN; a reader bug or a converted file can: simulate it in mne.
-    signals = [_signal("C3", _eeg(10, 100), 100), _signal("C4", _eeg(10, 100), 100)]
-    path = _write(tmp_path / "nan.edf", signals)
+    path = _c3_c4(tmp_path / "nan.edf")
     real = mne.io.read_raw_edf
 
     def reader(*args, **kwargs):
         raw = real(*args, **kwargs)
-        raw._data[1] = np.nan
+        raw._data[raw.ch_names.index("C4")] = np.nan
         return raw
 
     monkeypatch.setattr(mne.io, "read_raw_edf", reader)
-    with pytest.raises(DataError, match=r"nan.edf: channel 'C4' has no finite samples"):
-        load_recording(path)
+    with caplog.at_level(logging.WARNING, logger="sleepspindles.io.edf"):
+        rec = load_recording(path)
+    assert rec.channels == ("C3",)
+    assert [(d.channel, d.reason.split(" [")[0]) for d in rec.dropped] == [
+        ("C4", "no finite samples (all NaN or inf)")
+    ]
+    assert "nan.edf: channel C4 ('C4') dropped: no finite samples" in caplog.text
+    with pytest.raises(DataError, match=r"nan.edf: no usable EEG channel: channel 'C4': no finite samples"):
+        load_recording(path, channels=["C4"])
 
 
-def test_flat_channel(tmp_path):
+def test_flat_channel_is_dropped(tmp_path):
     path = _write(
         tmp_path / "flat.edf",
         [
@@ -298,20 +350,222 @@ def test_flat_channel(tmp_path):
             _signal("C4", np.full(1000, 7.0), 100, physical_range=(-100, 100)),
         ],
     )
-    with pytest.raises(DataError, match=r"flat.edf: channel 'C4' is flat"):
+    rec = load_recording(path)
+    assert rec.channels == ("C3",) and rec.eeg_channels == ("C3",)
+    (dropped,) = rec.dropped
+    assert dropped.channel == "C4" and dropped.reason.startswith("flat (constant 6.99")
+    np.testing.assert_allclose(rec.signal("C3"), _eeg(10, 100), atol=0.01)
+
+
+def test_no_usable_eeg_channel_lists_each_with_its_reason(tmp_path):
+    path = _write(
+        tmp_path / "dead.edf",
+        [
+            _signal("C3", np.full(1000, 7.0), 100, physical_range=(-100, 100)),
+            _signal("C4", _eeg(10, 100) * 1e-6, 100),
+        ],
+    )
+    with pytest.raises(DataError) as info:
         load_recording(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: no usable EEG channel: channel 'C3': flat (constant 6.99")
+    assert "; channel 'C4': median absolute deviation" in message and "below 0.1 uV" in message
+    assert "\n" not in message
+
+
+def test_unusable_eog_and_emg_are_dropped_without_failing(tmp_path, caplog):
+    path = _write(
+        tmp_path / "psg.edf",
+        [
+            _signal("C3-M2", _eeg(10, 100), 100),
+            _signal("E1-M2", np.zeros(1000), 100, physical_range=(-100, 100)),
+            _signal("EMG chin", _eeg(10, 100, freq=40), 100),
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="sleepspindles.io.edf"):
+        rec = load_recording(path)
+    assert rec.channels == ("C3", "EMG chin") and rec.kinds == ("eeg", "emg")
+    assert rec.dropped == ()  # EEG channels only: the EOG is reported in the log
+    assert "psg.edf: channel E1 ('E1-M2') dropped: flat (constant 0" in caplog.text
 
 
 def test_volts_labelled_as_microvolts(tmp_path):
     path = _write(tmp_path / "volts.edf", [_signal("C3-M2", _eeg(10, 100) * 1e-6, 100, unit="uV")])
-    with pytest.raises(DataError, match=r"volts.edf: channel 'C3' .* looks like a signal in volts"):
+    want = (r"volts.edf: no usable EEG channel: channel 'C3': median absolute deviation .* below 0.1 uV: "
+            r"not plausible .* \[header physical dimension 'uV', scaled x1 to uV; physical range ")
+    with pytest.raises(DataError, match=want):
         load_recording(path)
+
+
+def test_microvolts_labelled_as_millivolts_are_dropped(tmp_path):
+    # The C4 amplifier wrote microvolt numbers under an "mV" label: every amplitude x1000.
+    values = _eeg(10, 100)
+    path = _write(
+        tmp_path / "mv.edf",
+        [_signal("C3-M2", values, 100, unit="uV"), _signal("C4-M1", values, 100, unit="mV")],
+    )
+    rec = load_recording(path)
+    assert rec.channels == ("C3",) and rec.references == ("M2",)
+    np.testing.assert_allclose(rec.signal("C3"), values, atol=0.01)
+    (dropped,) = rec.dropped
+    assert dropped.channel == "C4"
+    assert "above 500 uV" in dropped.reason and "microvolts labelled as millivolts" in dropped.reason
+    assert "[header physical dimension 'mV', scaled x1000 to uV; physical range " in dropped.reason
+    only = _write(tmp_path / "only.edf", [_signal("C4-M1", values, 100, unit="mV")])
+    with pytest.raises(DataError, match=r"only.edf: no usable EEG channel: channel 'C4': .*'mV', scaled x1000"):
+        load_recording(only)
 
 
 def test_non_voltage_unit_on_an_eeg_label(tmp_path):
-    path = _write(tmp_path / "ohm.edf", [_signal("C3", _eeg(10, 100), 100, unit="Ohm")])
-    with pytest.raises(DataError, match=r"channel 'C3' has physical unit 'Ohm', not a voltage"):
+    path = _write(tmp_path / "ohm.edf", [_signal("C3", _eeg(10, 100), 100, unit="Ohm"),
+                                         _signal("C4", _eeg(10, 100), 100)])  # fmt: skip
+    rec = load_recording(path)
+    assert rec.channels == ("C4",)
+    assert rec.dropped[0].reason == "signal 'C3': physical dimension 'Ohm' in the header is not a voltage"
+    with pytest.raises(DataError, match=r"channel 'C3': signal 'C3': physical dimension 'Ohm' .* not a voltage"):
+        load_recording(path, channels=["C3"])
+
+
+def _spy_on_mne(monkeypatch):
+    """Record the channels mne is asked to read."""
+    asked = []
+    real = mne.io.read_raw_edf
+
+    def reader(*args, **kwargs):
+        asked.append(tuple(kwargs["include"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mne.io, "read_raw_edf", reader)
+    return asked
+
+
+@pytest.mark.parametrize(
+    "fields, reason",
+    [
+        ({"digital_min": "0", "digital_max": "0"},
+         "signal 'C4': digital minimum equals digital maximum (0) in the header: the scale is undefined"),
+        ({"physical_min": "-5", "physical_max": "-5"},
+         "signal 'C4': physical minimum equals physical maximum (-5 uV) in the header: a dead channel"),
+    ],
+)  # fmt: skip
+def test_header_scale_errors_drop_the_channel_before_reading(tmp_path, monkeypatch, fields, reason):
+    path = _c3_c4(tmp_path / "hdr.edf")
+    for field, value in fields.items():
+        patch_header(path, field, value, signal=1)
+    asked = _spy_on_mne(monkeypatch)
+    rec = load_recording(path)
+    assert asked == [("C3",)]  # mne never reads (nor rescales) the bad signal
+    assert rec.channels == ("C3",)
+    assert rec.dropped[0].channel == "C4" and rec.dropped[0].reason.startswith(reason)
+    header = read_edf_header(path)
+    assert header.digital_min[0] == -32768 and header.digital_max[0] == 32767
+    with pytest.raises(DataError, match=re.escape(f"no usable EEG channel: channel 'C4': {reason}")):
+        load_recording(path, channels=["C4"])
+
+
+def _mastoid_file(tmp_path):
+    """Referential C3, C4, M1, M2 (device reference), as Nox files store them."""
+    m1, m2 = _eeg(10, 100, freq=3, seed=1), _eeg(10, 100, freq=5, seed=2)
+    signals = [_signal(lab, _eeg(10, 100, seed=k + 3), 100) for k, lab in enumerate(["C3", "C4"])]
+    signals += [_signal("M1", m1, 100), _signal("M2", m2, 100)]
+    return _write(tmp_path / "mastoids.edf", signals)
+
+
+def test_dead_reference_drops_the_derived_channels(tmp_path):
+    path = _mastoid_file(tmp_path)
+    assert load_recording(path, reference="linked-mastoid").references == ("linked-mastoid",) * 2
+    patch_header(path, "physical_min", "0", signal=2)
+    patch_header(path, "physical_max", "0", signal=2)
+    want = (r"mastoids.edf: no usable EEG channel: channel 'C3': signal 'M1': needed for the linked-mastoid "
+            r"reference; physical minimum equals physical maximum \(0 uV\) in the header: a dead channel.*; "
+            r"channel 'C4': signal 'M1'")
+    with pytest.raises(DataError, match=want):
+        load_recording(path, reference="linked-mastoid")
+    # As recorded, M1 is not needed.
+    assert load_recording(path, reference="as-recorded").channels == ("C3", "C4")
+
+
+def test_flat_reference_signal_drops_the_derived_channels(tmp_path, monkeypatch):
+    path = _mastoid_file(tmp_path)
+    real = mne.io.read_raw_edf
+
+    def reader(*args, **kwargs):  # M2 disconnected: constant, which the header cannot show
+        raw = real(*args, **kwargs)
+        raw._data[raw.ch_names.index("M2")] = 0.0
+        return raw
+
+    monkeypatch.setattr(mne.io, "read_raw_edf", reader)
+    with pytest.raises(DataError, match=r"channel 'C3': signal 'M2': needed for the linked-mastoid reference; flat"):
+        load_recording(path, reference="linked-mastoid")
+
+
+@pytest.mark.parametrize(
+    "field, name, value",
+    [("physical_min", "physical minimum", "abc"), ("physical_max", "physical maximum", "nan"),
+     ("digital_min", "digital minimum", "inf"), ("digital_max", "digital maximum", "")],
+)  # fmt: skip
+def test_non_numeric_scale_fields(tmp_path, field, name, value):
+    path = _c3_c4(tmp_path / "f.edf")
+    patch_header(path, field, value, signal=1)
+    want = rf"f.edf: not a valid EDF/BDF file: header field '{name} of signal 2 \('C4'\)' is '{value}'"
+    with pytest.raises(DataError, match=want):
         load_recording(path)
+
+
+def test_decimal_comma_in_scale_fields_is_read(tmp_path):
+    # Some recorders write "-3276,8"; mne reads it, so the loader must too.
+    path = _write(tmp_path / "comma.edf", [_signal("C3", _eeg(10, 100), 100, physical_range=(-200.5, 200.5))])
+    patch_header(path, "physical_min", "-200,5", signal=0)
+    assert read_edf_header(path).physical_min == (-200.5,)
+    np.testing.assert_allclose(load_recording(path).signal("C3"), _eeg(10, 100), atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "field, value, signal, message",
+    [
+        ("duration", "0", None, "data record duration is 0 s"),
+        ("duration", "-1", None, "data record duration is -1 s"),
+        ("duration", "nan", None, "header field 'duration of a data record' is 'nan'"),
+        ("n_records", "0", None, "it declares 0 data records"),
+        ("samples", "0", 1, "signal 2 ('C4') has 0 samples per data record"),
+        ("samples", "-100", 0, "signal 1 ('C3') has -100 samples per data record"),
+    ],
+)
+def test_impossible_record_layout(tmp_path, field, value, signal, message):
+    # These used to escape as ZeroDivisionError (or worse) from read_edf_header and load_recording.
+    path = _c3_c4(tmp_path / "rec.edf")
+    patch_header(path, field, value, signal)
+    want = re.escape(f"rec.edf: not a valid EDF/BDF file: {message}")
+    with pytest.raises(DataError, match=want):
+        read_edf_header(path)
+    with pytest.raises(DataError, match=want):
+        load_recording(path)
+
+
+def test_annotation_only_file_may_declare_zero_second_records(shared_data):
+    header = read_edf_header(shared_data / "sleep_edf" / "SC4001EC-Hypnogram.edf")
+    assert header.record_duration == 0.0 and not any(map(header.is_data, range(len(header.labels))))
+
+
+def test_unknown_stage_annotation_in_the_psg(tmp_path):
+    stages = ["Sleep stage W", "Sleep stage N2", "Sleep stage X", "Sleep stage X", "Sleep stage ?"]
+    annotations = [edfio.EdfAnnotation(30.0 * k, 30.0, s) for k, s in enumerate(stages)]
+    path = _write(tmp_path / "x.edf", [_signal("C3", _eeg(150, 100), 100)], annotations)
+    want = r"x.edf: unknown sleep-stage label\(s\) 'Sleep stage X' \(2 annotation\(s\) covering 60 s\)"
+    with pytest.raises(DataError, match=want):
+        load_recording(path)
+
+
+def test_hypnogram_scheme_is_passed_on(tmp_path):
+    path = _write(tmp_path / "p.edf", [_signal("C3", _eeg(150, 100), 100)])
+    hyp = tmp_path / "h.txt"
+    hyp.write_text("0\n2\n3\n4\n2\n")
+    with pytest.raises(DataError, match=r"h.txt: numeric stage codes 0-4 without a 5 are ambiguous"):
+        load_recording(path, hyp)
+    assert load_recording(path, hyp, hypnogram_scheme="rk").hypnogram.stages[3] == Stage.N3
+    assert load_recording(path, hyp, hypnogram_scheme="aasm").hypnogram.stages[3] == Stage.REM
+    with pytest.raises(ConfigError, match="'hypnogram_scheme' parameter"):
+        load_recording(path, hyp, hypnogram_scheme="yasa")
 
 
 def _discontinuous(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import edfio
@@ -113,10 +114,34 @@ def test_csv_with_header_and_stage_column(tmp_path):
     assert hyp.epoch_length == 30.0
 
 
-def test_text_numeric_codes_follow_yasa(tmp_path):
+def refusal(path, **kwargs) -> str:
+    """The message of the DataError that read_hypnogram raises for ``path``."""
+    with pytest.raises(DataError) as info:
+        read_hypnogram(path, **kwargs)
+    return str(info.value)
+
+
+AMBIGUOUS = (
+    "numeric stage codes 0-4 without a 5 are ambiguous: 4 is REM in AASM/YASA numbering and stage 4 "
+    "(N3) in Rechtschaffen & Kales; pass hypnogram_scheme='aasm' or 'rk' (config load.hypnogram_scheme, "
+    "CLI --hypnogram-scheme)"
+)
+
+
+def test_text_numeric_codes_0_to_4_are_ambiguous_without_a_scheme(tmp_path):
+    # Used to be read silently as YASA's (4 = REM): an R&K file lost all its stage-4 sleep.
+    path = tmp_path / "codes.txt"
+    path.write_text("Stage\n0\n1\n2\n3\n4\n-1\n-2\n")
+    assert refusal(path, format="csv") == f"{path}: {AMBIGUOUS}"
+
+
+def test_text_numeric_codes_with_a_declared_scheme(tmp_path):
     path = tmp_path / "yasa.txt"
     path.write_text("Stage\n0\n1\n2\n3\n4\n-1\n-2\n")
-    assert read_hypnogram(path, format="csv").stages.tolist() == [W, N1, N2, N3, REM, ART, UNS]
+    assert read_hypnogram(path, scheme="aasm").stages.tolist() == [W, N1, N2, N3, REM, ART, UNS]
+    rk = tmp_path / "rk.txt"
+    rk.write_text("0\n1\n2\n3\n4\n5\n6\n9\n")
+    assert read_hypnogram(rk, scheme="rk").stages.tolist() == [W, N1, N2, N3, N3, REM, ART, UNS]
 
 
 def test_text_numeric_codes_with_a_5_are_rk(tmp_path):
@@ -125,11 +150,52 @@ def test_text_numeric_codes_with_a_5_are_rk(tmp_path):
     assert read_hypnogram(path).stages.tolist() == [W, N1, N2, N3, N3, REM]
 
 
-def test_text_unknown_label(tmp_path):
+def test_text_numeric_codes_up_to_3_mean_the_same_in_both_schemes(tmp_path):
+    path = tmp_path / "nrem.txt"
+    path.write_text("0\n1\n2.0\n3\n-2\n")  # "2.0": a float column written by pandas
+    assert read_hypnogram(path).stages.tolist() == [W, N1, N2, N3, UNS]
+    assert read_hypnogram(path, scheme="aasm").stages.tolist() == [W, N1, N2, N3, UNS]
+
+
+@pytest.mark.parametrize(
+    "scheme, text, message",
+    [
+        ("aasm", "0\n2\n5\n5\n", "hypnogram_scheme='aasm' but the file has numeric stage code(s) 5, which "
+         "AASM/YASA numbering (0 W, 1 N1, 2 N2, 3 N3, 4 REM, -1 ARTEFACT, -2 UNSCORED) does not have; is it "
+         "Rechtschaffen & Kales numbering (hypnogram_scheme='rk')?"),
+        ("rk", "0\n2\n-1\n", "hypnogram_scheme='rk' but the file has numeric stage code(s) -1, which "
+         "Rechtschaffen & Kales numbering (0 W, 1 N1, 2 N2, 3 N3, 4 N3, 5 REM, 6 ARTEFACT, 9 UNSCORED) does "
+         "not have; is it AASM/YASA numbering (hypnogram_scheme='aasm')?"),
+    ],
+)  # fmt: skip
+def test_declared_scheme_contradicting_the_file(tmp_path, scheme, text, message):
+    path = tmp_path / "h.txt"
+    path.write_text(text)
+    assert refusal(path, scheme=scheme) == f"{path}: {message}"
+
+
+def test_stage_prefixed_digits_are_rk_labels_not_codes(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("onset,stage\n0,Stage 4\n30,Sleep stage 2\n60,R\n")
+    assert read_hypnogram(path).stages.tolist() == [N3, N2, REM]
+
+
+def test_schemes_do_not_change_fixed_formats(tmp_path):
+    dreams = tmp_path / "Hypnogram_excerpt9.txt"
+    dreams.write_text("[Hypnogram]\n5\n4\n")
+    assert read_hypnogram(dreams, scheme="aasm").stages.tolist() == [W, REM]
+    with pytest.raises(ConfigError, match="'scheme' parameter must be one of"):
+        read_hypnogram(dreams, scheme="yasa")
+
+
+def test_text_unknown_labels_are_all_listed(tmp_path):
     path = tmp_path / "bad.txt"
-    path.write_text("W\nN2\nX9\n")
-    with pytest.raises(DataError, match=r"bad.txt: epoch 3: 'X9' is not a stage label"):
-        read_hypnogram(path)
+    path.write_text("W\nN2\nX9\nN2\nX9\nDeep\n")
+    assert refusal(path).startswith(
+        f"{path}: unknown sleep-stage label(s) 'X9' (2 epoch(s), first epoch 3), 'Deep' (1 epoch(s), first "
+        "epoch 6); labels understood: numeric codes 0 W, 1 N1, 2 N2, 3 N3, 4 REM, -1 ARTEFACT, -2 UNSCORED; "
+        "labels W, WAKE, N1"
+    )
 
 
 # --- NSRR XML --------------------------------------------------------------------------------
@@ -175,6 +241,30 @@ def test_nsrr_xml_detected_by_content(tmp_path):
     assert read_hypnogram(path).n_epochs == 11
 
 
+def test_nsrr_unknown_concepts_are_all_listed(tmp_path):
+    path = tmp_path / "odd.xml"
+    path.write_text(_NSRR.replace("Stage 3 sleep|3", "Stage 7|7").replace("Unscored|9", "Stage 7|7"))
+    with pytest.raises(DataError, match=r"unknown sleep-stage label\(s\) 'Stage 7\|7' \(2 event\(s\)\); labels "
+                                        r"understood: EventConcept codes after '\|': 0 W, 1 N1"):
+        read_hypnogram(path)
+
+
+@pytest.mark.parametrize(
+    "start, duration, message",
+    [("nan", "30.0", "stage N1 has onset nan s and duration 30 s: both must be finite"),
+     ("60.0", "-30", "stage N1 has onset 60 s and duration -30 s"),
+     ("3e12", "30.0", "the stages span 3e+12 s (1e+11 epochs of 30 s): implausibly long")],
+)  # fmt: skip
+def test_nsrr_damaged_times(tmp_path, start, duration, message):
+    # A NaN onset used to drop the stage silently, a negative duration to make it one epoch, 3e12 s
+    # to allocate 93 GiB.
+    path = tmp_path / "times.xml"
+    event = "<Start>60.0</Start><Duration>30.0</Duration>"
+    path.write_text(_NSRR.replace(event, f"<Start>{start}</Start><Duration>{duration}</Duration>", 1))
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_hypnogram(path)
+
+
 def test_xml_without_stages(tmp_path):
     path = tmp_path / "empty.xml"
     path.write_text("<PSGAnnotation><ScoredEvents/></PSGAnnotation>")
@@ -210,6 +300,27 @@ def test_annotations_starting_late_set_the_offset(tmp_path):
         hyp = read_hypnogram(path, duration=150.0)
     assert hyp.offset == 60.0 and hyp.stages.tolist() == [N2, N2, UNS]
     assert hyp.stage_at([59.0, 60.0, 149.0]).tolist() == [UNS, N2, UNS]
+
+
+def test_unknown_stage_annotations_are_reported_not_unscored(tmp_path):
+    # Used to become UNSCORED silently: the epochs vanished from every per-stage measure.
+    path = tmp_path / "odd.edf"
+    _psg_with_stages(path, ["Sleep stage W", "Sleep stage X", "Sleep stage N2", "Sleep stage X",
+                            "Sleep stage ?"])  # fmt: skip
+    message = refusal(path)
+    assert message.startswith(
+        f"{path}: unknown sleep-stage label(s) 'Sleep stage X' (2 annotation(s) covering 60 s); labels "
+        "understood: 'Sleep stage ' followed by W, WAKE, N1, S1"
+    )
+    assert message.endswith("; 'Movement time'") and ", ?, " in message
+
+
+def test_unknown_stage_in_a_sleep_edf_style_hypnogram(tmp_path):
+    annotations = [edfio.EdfAnnotation(0, 60, "Sleep stage W"), edfio.EdfAnnotation(60, 90, "Sleep stage N 5")]
+    path = tmp_path / "X-Hypnogram.edf"
+    edfio.Edf([], annotations=annotations).write(path)
+    with pytest.raises(DataError, match=r"'Sleep stage N 5' \(1 annotation\(s\) covering 90 s\)"):
+        read_hypnogram(path)
 
 
 def test_edf_without_stage_annotations(tmp_path):

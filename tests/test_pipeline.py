@@ -59,3 +59,55 @@ def test_demo_writes_everything_and_scores_well(tmp_path):
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["demo"]["trained_hand"] == "left" and run["demo"]["seed"] == 3
     assert "recall" in str(demo) and np.isfinite(scores.f1).all()
+
+
+def test_dead_channel_is_dropped_and_the_rest_of_the_recording_analysed(tmp_path):
+    """A dead F4 used to fail the whole recording, losing the subject's good C3/C4."""
+    from sleepspindles.laterality import lateralise, night_from_tables
+    from sleepspindles.output import write_run
+    from sleepspindles.recording import Recording
+
+    night = make_synthetic_night(SyntheticConfig(duration_hours=0.5, sf=128.0, channels=("F3", "F4", "C3", "C4"),
+                                                 seed=5))
+    data = np.array(night.recording.data)
+    data[1] = 0.0  # F4: electrode never connected
+    rec = night.recording
+    dead = Recording(data, rec.sf, rec.channels, rec.original_names, rec.references, rec.kinds,
+                     hypnogram=rec.hypnogram)
+    path = tmp_path / "dead_f4.edf"
+    write_edf(dead, path)
+    result = process_recording(path)
+    assert result.recording.eeg_channels == ("F3", "C3", "C4")
+    assert list(result.metadata["recording"]["dropped_channels"]) == ["F4"]
+    assert "flat" in result.metadata["recording"]["dropped_channels"]["F4"]
+    f4 = result.summary[result.summary.channel == "F4"]
+    assert len(f4) and f4["density"].isna().all() and f4["note"].str.startswith("not measurable").all()
+    write_run(tmp_path / "out", result.events, result.summary, result.metadata, sigma=result.sigma)
+    night_in = night_from_tables(result.summary, result.sigma, result.hypnogram.minutes("N2"), subject="s1",
+                                 night="post", trained_hand="left")
+    lat = lateralise([night_in])
+    assert set(lat.laterality["pair"]) == {"C3/C4"}
+    assert any("F3/F4 not lateralised: F4 not measurable" in p for p in lat.problems)
+
+
+def test_demo_of_a_night_without_sleep_says_so_instead_of_nan(tmp_path):
+    demo = run_demo(tmp_path, hours=0.15, seed=0)
+    assert demo.scores["planted"].sum() == 0
+    assert "no spindle was planted" in str(demo) and "nan" not in str(demo)
+
+
+def test_hypnogram_scheme_of_the_config_reaches_the_reader(night_file, tmp_path):
+    """Numeric codes 0-4 without a 5 are ambiguous: refused unless the scheme is declared."""
+    from sleepspindles import DataError
+
+    path, night = night_file
+    hyp = tmp_path / "hyp.txt"
+    codes = np.array(night.recording.hypnogram.stages)
+    codes[-10:] = 4  # five minutes coded 4: REM in AASM numbering, stage 4 (N3) in R&K
+    hyp.write_text("\n".join(str(int(s)) for s in codes) + "\n")
+    with pytest.raises(DataError, match="ambiguous"):
+        process_recording(path, hyp)
+    aasm = process_recording(path, hyp, Config().replace("load", hypnogram_scheme="aasm"))
+    assert aasm.hypnogram.minutes("REM") == 5.0
+    rk = process_recording(path, hyp, Config().replace("load", hypnogram_scheme="rk"))
+    assert rk.hypnogram.minutes("REM") == 0 and rk.hypnogram.minutes("N3") >= 5.0

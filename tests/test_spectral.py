@@ -38,9 +38,10 @@ def test_kernel_matches_numpy_twin(signals):
     data, hyp = signals
     starts = stage_epoch_starts(hyp, SF, data.shape[1], ["N2", "N3"])
     bands = [(11.0, 16.0), (1.0, 30.0), (0.5, 4.0)]
-    fast = welch_band_power(data, SF, starts, 3000, bands, window=4.0)
+    fast, used = welch_band_power(data, SF, starts, 3000, bands, window=4.0)
     ref = band_power_reference(data, SF, starts, 3000, bands, window=4.0)
     np.testing.assert_allclose(fast, ref, rtol=1e-10)
+    np.testing.assert_array_equal(used, [len(starts)] * 2)
 
 
 def test_sine_power_is_half_the_squared_amplitude(signals):
@@ -60,11 +61,26 @@ def test_non_finite_epochs_are_skipped_per_channel(signals):
     dirty = data.copy()
     dirty[1, 3100] = np.nan  # inside the second epoch (an N2 epoch) of C4 only
     starts = stage_epoch_starts(hyp, SF, data.shape[1], ["N2"])
-    got = welch_band_power(dirty, SF, starts, 3000, [(11, 16)])
-    clean_c4 = welch_band_power(data[1:], SF, starts[1:], 3000, [(11, 16)])
-    assert np.isfinite(got).all()
+    got, used = welch_band_power(dirty, SF, starts, 3000, [(11, 16)])
+    clean_c4, _ = welch_band_power(data[1:], SF, starts[1:], 3000, [(11, 16)])
+    assert np.isfinite(got).all() and list(used) == [len(starts), len(starts) - 1]
     assert got[0, 1] == pytest.approx(clean_c4[0, 0])
     np.testing.assert_allclose(got, band_power_reference(dirty, SF, starts, 3000, [(11, 16)]))
+
+
+def test_flat_epochs_are_skipped_not_averaged_as_zero(signals):
+    """An electrode off for one N2 epoch must not lower that channel's sigma power."""
+    data, hyp = signals
+    dead = data.copy()
+    dead[0, 3000:6000] = 0.0  # the first N2 epoch (30-60 s) of C3, flat
+    clean = sigma_power(data, SF, ["C3", "C4"], hyp, bands={"all": (11, 16)}).set_index("channel")
+    table = sigma_power(dead, SF, ["C3", "C4"], hyp, bands={"all": (11, 16)}).set_index("channel")
+    assert table.loc["C3", "n_epochs"] == clean.loc["C3", "n_epochs"] - 1
+    assert table.loc["C3", "power"] == pytest.approx(clean.loc["C3", "power"], rel=0.1)
+    np.testing.assert_allclose(
+        welch_band_power(dead, SF, stage_epoch_starts(hyp, SF, data.shape[1], ["N2"]), 3000, [(11, 16)])[0],
+        band_power_reference(dead, SF, stage_epoch_starts(hyp, SF, data.shape[1], ["N2"]), 3000, [(11, 16)]),
+    )
 
 
 def test_no_epoch_in_the_stages_gives_nan(signals):

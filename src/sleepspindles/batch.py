@@ -3,31 +3,39 @@
 Each manifest row is one task, run by :func:`process_task` in a worker (a local process pool,
 or a Dask distributed cluster when a scheduler address is given). A task writes the same files
 as ``sleepspindles run`` plus the sigma power table into ``<out>/<subject>_<night>/``
-(``report.html`` first, ``events.csv``, ``summary.csv``, ``sigma.csv``, then ``run.json``
-last), so a folder whose ``run.json`` records the same input checksums, configuration, subject,
-night and trained hand is complete and is skipped on a rerun. A failing recording is recorded
-with its error; the others go on. At the end the results of every completed recording are
-gathered into ``events.parquet``, ``summaries.parquet``, ``summaries.csv``, ``sigmas.parquet``
-and ``status.csv``. :func:`sleepspindles.cohort.run_cohort` runs a batch and then lateralises
-from the stored tables.
+(:func:`folder_name`; ``report.html`` first, ``events.csv``, ``summary.csv``, ``sigma.csv``,
+then ``run.json`` last, through :class:`sleepspindles.output.RunFolder`), so a folder whose
+``run.json`` records the same input checksums, configuration, subject, night and trained hand is
+complete and is skipped on a rerun. A failing recording is recorded with its error; the others
+go on. Local workers end themselves when the batch process dies, however it dies. At the end
+the results of every completed recording are gathered into ``events.parquet``,
+``summaries.parquet``, ``summaries.csv``, ``sigmas.parquet`` and ``status.csv`` (one row per
+manifest row, with the channels dropped as unusable). :func:`sleepspindles.cohort.run_cohort`
+runs a batch and then lateralises from the stored tables.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import os
 import re
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
 from . import output
 from .config import Config, config_to_dict
-from .errors import SleepSpindlesError, file_error, param_error
+from .errors import ConfigError, SleepSpindlesError, file_error, param_error
 
 __all__ = [
     "Task",
@@ -35,6 +43,7 @@ __all__ = [
     "BatchTables",
     "STATUS_COLUMNS",
     "BATCH_FILES",
+    "folder_name",
     "make_tasks",
     "process_task",
     "gather_tables",
@@ -44,7 +53,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Columns of ``status.csv`` (one row per manifest row).
-STATUS_COLUMNS = ("row", "subject", "night", "recording", "status", "n_spindles", "seconds", "error", "out_dir")
+#: ``dropped_channels`` lists the channels the loader left out, with why (``"F4: flat; O2: ..."``).
+STATUS_COLUMNS = ("row", "subject", "night", "recording", "status", "n_spindles", "dropped_channels", "seconds",
+                  "error", "out_dir")
 #: Cohort files written by :func:`run_batch`, by key.
 BATCH_FILES = {
     "events": "events.parquet",
@@ -54,6 +65,9 @@ BATCH_FILES = {
     "status": "status.csv",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CONNECT_SECONDS = 5  # to reach a Dask scheduler, before any task is sent
+_WATCH_SECONDS = 0.5  # how often a local worker checks that the batch process is still there
+_PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal for this process when its parent dies
 
 
 @dataclass(frozen=True)
@@ -71,16 +85,33 @@ class Task:
 
 
 def folder_name(subject: str, night: str) -> str:
-    """``<subject>_<night>`` with characters unsafe in file names replaced by ``-``."""
-    return _UNSAFE.sub("-", f"{subject}_{night}")
+    """Output folder of one recording: ``<subject>_<night>``, made safe and kept distinct.
+
+    When ``<subject>_<night>`` holds a character unsafe in file names, those are replaced by
+    ``-`` and a short hash of the raw values is appended, so ``A/B`` and ``A-B`` (night ``post``)
+    get different folders (``A-B_post-<hash>`` and ``A-B_post``). The name is stable across runs.
+    """
+    raw = f"{subject}_{night}"
+    safe = _UNSAFE.sub("-", raw)
+    if safe == raw:
+        return raw
+    digest = hashlib.sha256(json.dumps([subject, night]).encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}"
 
 
 def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -> list[Task]:
-    """One :class:`Task` per manifest row (the manifest is validated as for ``cohort``)."""
+    """One :class:`Task` per manifest row (the manifest is validated as for ``cohort``).
+
+    Raises
+    ------
+    DataError
+        When the manifest is invalid, or two rows would write to the same output folder.
+    """
     from .io.manifest import read_manifest
 
     manifest = read_manifest(manifest_path)
     out = Path(out_dir).resolve()
+    rows = manifest.table.to_dict("records")
     return [
         Task(
             row=int(r["row"]),
@@ -89,11 +120,32 @@ def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -
             recording=str(r["recording"]),
             hypnogram=r["hypnogram"],
             trained_hand=r["trained_hand"],
-            out_dir=str(out / folder_name(str(r["subject"]), str(r["night"]))),
+            out_dir=str(out / name),
             config=config,
         )
-        for r in manifest.table.to_dict("records")
+        for r, name in zip(rows, _folder_names(manifest.path, rows))
     ]
+
+
+def _folder_names(manifest_path: str, rows: list[dict]) -> list[str]:
+    """Each row's :func:`folder_name`; two rows sharing one (ignoring case) are an error.
+
+    Case counts because ``s01_post`` and ``S01_post`` are one folder on a case-insensitive file
+    system (macOS, Windows): the second recording would overwrite the first.
+    """
+    names: list[str] = []
+    seen: dict[str, dict] = {}
+    for r in rows:
+        name = folder_name(str(r["subject"]), str(r["night"]))
+        first = seen.setdefault(name.casefold(), {**r, "folder": name})
+        if first["row"] != r["row"]:
+            same = f"the same output folder {name!r}" if first["folder"] == name else (
+                f"output folders {first['folder']!r} and {name!r}, one folder on a case-insensitive file system")
+            raise file_error(manifest_path, f"rows {first['row']} and {r['row']} (subject {first['subject']!r} "
+                                            f"night {first['night']!r}, subject {r['subject']!r} night "
+                                            f"{r['night']!r}) would write to {same}; rename one of them")
+        names.append(name)
+    return names
 
 
 def _inputs(task: Task) -> dict:
@@ -136,6 +188,20 @@ def is_complete(task: Task) -> dict | None:
     return run
 
 
+def _status_row(task: Task, **values: Any) -> dict:
+    """The task's row of the status table (:data:`STATUS_COLUMNS`), defaults overridden by ``values``."""
+    return {"row": task.row, "subject": task.subject, "night": task.night, "recording": task.recording,
+            "status": "done", "n_spindles": -1, "dropped_channels": "", "seconds": 0.0, "error": "",
+            "out_dir": task.out_dir, **values}
+
+
+def _run_facts(run: dict) -> dict:
+    """Status columns from a recording's ``run.json``: spindles found, channels dropped and why."""
+    dropped = (run.get("recording") or {}).get("dropped_channels") or {}
+    return {"n_spindles": int((run.get("detection") or {}).get("n_events", -1)),
+            "dropped_channels": "; ".join(f"{name}: {reason}" for name, reason in dropped.items())}
+
+
 def process_task(task: Task) -> dict:
     """Process one recording (or skip it when complete); never raises for a bad recording.
 
@@ -146,38 +212,38 @@ def process_task(task: Task) -> dict:
         ``"skipped"`` or ``"failed"`` (with ``error``).
     """
     started = time.perf_counter()
-    status = {"row": task.row, "subject": task.subject, "night": task.night, "recording": task.recording,
-              "status": "done", "n_spindles": -1, "seconds": 0.0, "error": "", "out_dir": task.out_dir}
     try:
         run = is_complete(task)
-        if run is not None:
-            status.update(status="skipped", n_spindles=int(run.get("detection", {}).get("n_events", -1)))
-        else:
-            status["n_spindles"] = _compute(task)
+        state = "done" if run is None else "skipped"
+        status = _status_row(task, status=state, **_run_facts(_compute(task) if run is None else run))
     except Exception as exc:  # noqa: BLE001 - one bad recording must not stop the batch
         message = str(exc) if isinstance(exc, SleepSpindlesError) else f"{type(exc).__name__}: {exc}"
         logger.debug("row %d failed", task.row, exc_info=True)
-        status.update(status="failed", error=message)
+        status = _status_row(task, status="failed", error=message)
     status["seconds"] = round(time.perf_counter() - started, 3)
     return status
 
 
-def _compute(task: Task) -> int:
-    """Run the pipeline and write the folder; ``run.json`` is removed first and written last."""
+def _compute(task: Task) -> dict:
+    """Run the pipeline and write the folder as a set (``run.json`` removed first, written last).
+
+    Returns the provenance written to ``run.json``.
+    """
     from .pipeline import process_recording
     from .report import write_subject_report
 
-    folder = Path(task.out_dir)
-    (folder / "run.json").unlink(missing_ok=True)  # a half-updated folder must never look complete
+    folder = output.RunFolder(task.out_dir)
     if not Path(task.recording).is_file():
         raise file_error(task.recording, "recording file not found")
     if task.hypnogram is not None and not Path(task.hypnogram).is_file():
         raise file_error(task.hypnogram, "hypnogram file not found")
     result = process_recording(task.recording, task.hypnogram, task.config)
-    write_subject_report(result, folder, trained_hand=task.trained_hand, subject=task.subject, night=task.night)
+    folder.add(write_subject_report(result, folder.path, trained_hand=task.trained_hand, subject=task.subject,
+                                    night=task.night))
     metadata = {**result.metadata, "subject": task.subject, "night": task.night, "trained_hand": task.trained_hand}
-    output.write_run(folder, result.events, result.summary, metadata, sigma=result.sigma)
-    return int(len(result.events))
+    folder.write_tables(result.events, result.summary, sigma=result.sigma)
+    folder.finish(metadata)
+    return metadata
 
 
 # ----------------------------------------------------------------------- executors
@@ -188,11 +254,34 @@ def _serial(tasks: list[Task]) -> Iterator[dict]:
         yield process_task(task)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: end this worker as soon as the batch process ``parent`` is gone.
+
+    A SIGKILL or SIGTERM of the batch would otherwise leave its workers running (hundreds of MB
+    each). On Linux the kernel kills the worker with its parent (``PR_SET_PDEATHSIG``); the
+    watchdog thread covers every system, and a parent that died before this ran.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):  # no usable libc prctl: the watchdog suffices
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit the process once its parent is no longer ``parent`` (an orphan is re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
 def _local_pool(tasks: list[Task], jobs: int) -> Iterator[dict]:
     """Tasks on a pool of ``jobs`` fresh (spawned) processes, results as they complete."""
     import multiprocessing
 
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     futures = {pool.submit(process_task, t): t for t in tasks}
     try:
         for future in as_completed(futures):
@@ -201,21 +290,41 @@ def _local_pool(tasks: list[Task], jobs: int) -> Iterator[dict]:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _dask(tasks: list[Task], address: str) -> Iterator[dict]:
-    """Tasks on a Dask distributed cluster (workers must see the same file paths)."""
+@contextlib.contextmanager
+def _dask_client(address: str | None) -> Iterator[Any]:
+    """A client of the Dask scheduler at ``address`` (``None`` without one), closed at the end.
+
+    Raises a one-line :class:`ConfigError` at once when no scheduler answers there, before any
+    task is sent (Dask itself would wait 30 s, then raise).
+    """
+    if not address:
+        yield None
+        return
     try:
-        from distributed import Client, as_completed as dask_completed
+        from distributed import Client
     except ImportError:
         raise param_error("scheduler", "usable only with dask installed (pip install 'sleepspindles[dask]')",
                           address) from None
-    with Client(address) as client:
-        futures = client.map(process_task, tasks, pure=False)
-        by_key = {f.key: t for f, t in zip(futures, tasks)}
-        try:
-            for future in dask_completed(futures):
-                yield _outcome(future, by_key[future.key])
-        finally:
-            client.cancel([f for f in futures if not f.done()])
+    try:
+        client = Client(address, timeout=_CONNECT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - a wrong address or whatever answers there fails in many ways
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"Dask scheduler {address}: not reachable within {_CONNECT_SECONDS} s ({reason})") from None
+    with client:
+        yield client
+
+
+def _dask(tasks: list[Task], client: Any) -> Iterator[dict]:
+    """Tasks on a Dask distributed cluster (workers must see the same file paths)."""
+    from distributed import as_completed as dask_completed
+
+    futures = client.map(process_task, tasks, pure=False)
+    by_key = {f.key: t for f, t in zip(futures, tasks)}
+    try:
+        for future in dask_completed(futures):
+            yield _outcome(future, by_key[future.key])
+    finally:
+        client.cancel([f for f in futures if not f.done()])
 
 
 def _outcome(future, task: Task) -> dict:
@@ -223,14 +332,12 @@ def _outcome(future, task: Task) -> dict:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OOM killer
-        return {"row": task.row, "subject": task.subject, "night": task.night, "recording": task.recording,
-                "status": "failed", "n_spindles": -1, "seconds": 0.0,
-                "error": f"worker failed: {type(exc).__name__}: {exc}", "out_dir": task.out_dir}
+        return _status_row(task, status="failed", error=f"worker failed: {type(exc).__name__}: {exc}")
 
 
-def _executor(tasks: list[Task], jobs: int, scheduler: str | None) -> Iterator[dict]:
-    if scheduler:
-        return _dask(tasks, scheduler)
+def _executor(tasks: list[Task], jobs: int, client: Any) -> Iterator[dict]:
+    if client is not None:
+        return _dask(tasks, client)
     if jobs == 1 or len(tasks) <= 1:
         return _serial(tasks)
     return _local_pool(tasks, jobs)
@@ -384,7 +491,10 @@ def run_batch(
     Raises
     ------
     DataError
-        When the manifest itself is invalid (a bad recording only fails its own row).
+        When the manifest itself is invalid, two of its rows would share an output folder, or
+        ``out_dir`` cannot be written (a bad recording only fails its own row).
+    ConfigError
+        When ``scheduler`` is given and no Dask scheduler answers there within 5 s.
     """
     config = config or Config()
     jobs = config.batch.jobs if jobs is None else jobs
@@ -393,10 +503,11 @@ def run_batch(
         raise param_error("jobs", "a positive integer", jobs)
     started = time.perf_counter()
     tasks = make_tasks(manifest_path, out_dir, config)
-    rows = _progress(_executor(tasks, jobs, scheduler), len(tasks), progress)
+    out = output.prepare_folder(out_dir)
+    with _dask_client(scheduler) as client:
+        rows = _progress(_executor(tasks, jobs, client), len(tasks), progress)
     status = pd.DataFrame(rows, columns=list(STATUS_COLUMNS)).sort_values("row", ignore_index=True)
     tables = gather_tables(status)
-    out = Path(out_dir)
     files = {
         "events": output.write_parquet(out / BATCH_FILES["events"], tables.events),
         "summaries": output.write_parquet(out / BATCH_FILES["summaries"], tables.summaries),

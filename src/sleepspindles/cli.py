@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import DETECTION_METHODS, Config, load_config
+from .config import DETECTION_METHODS, HYPNOGRAM_SCHEMES, REFERENCE_MODES, Config, load_config
 from .errors import SleepSpindlesError
 
 __all__ = ["main", "build_parser"]
@@ -30,6 +30,8 @@ def _config(args: argparse.Namespace) -> Config:
         overrides.setdefault("load", {})["channels"] = args.channels
     if getattr(args, "reference", None):
         overrides.setdefault("load", {})["reference"] = args.reference
+    if getattr(args, "hypnogram_scheme", None):
+        overrides.setdefault("load", {})["hypnogram_scheme"] = args.hypnogram_scheme
     if getattr(args, "method", None):
         overrides.setdefault("detection", {})["method"] = args.method
     if getattr(args, "stages", None):
@@ -40,34 +42,26 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .output import write_run
+    from .output import RunFolder
     from .pipeline import process_recording
+    from .report import write_subject_report
 
     config = _config(args)
+    folder = RunFolder(args.out)  # a bad --out fails now, not after the detection
     result = process_recording(args.recording, args.hypnogram, config, staging=not args.no_staging)
-    files = write_run(args.out, result.events, result.summary, result.metadata, sigma=result.sigma)
-    _maybe_report(args, result)
+    if not args.no_report:
+        folder.add(write_subject_report(result, folder.path, trained_hand=args.trained_hand))
+    folder.write_tables(result.events, result.summary, sigma=result.sigma)
+    files = folder.finish(result.metadata)
     print(f"{len(result.events)} spindles on {len(result.recording.eeg_channels)} channel(s); "
-          f"staging: {result.metadata['staging']['source']}; outputs in {Path(args.out)} "
-          f"({', '.join(p.name for p in files.values())})")
+          f"staging: {result.metadata['staging']['source']}; outputs in {folder.path} ({', '.join(files)})")
     return EXIT_OK
 
 
-def _maybe_report(args: argparse.Namespace, result) -> None:
-    """Write ``report.html`` unless ``--no-report`` was given."""
-    from .report import write_subject_report
-
-    if not args.no_report:
-        write_subject_report(result, Path(args.out), trained_hand=getattr(args, "trained_hand", None))
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_TRAINED_HAND, run_demo
+    from .demo import run_demo
 
-    demo = run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args))
-    args.trained_hand = DEMO_TRAINED_HAND
-    _maybe_report(args, demo.result)
-    print(demo)
+    print(run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args), report=not args.no_report))
     return EXIT_OK
 
 
@@ -107,12 +101,23 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
 
 
+def _load_args(p: argparse.ArgumentParser) -> None:
+    """How recordings are read (``load`` section of the config): run, batch, cohort."""
+    p.add_argument("--reference", choices=REFERENCE_MODES,
+                   help="re-reference EEG before detection: auto (default): as recorded when every EEG channel "
+                        "has the same reference, else linked mastoids when M1/M2 or A1/A2 allow it")
+    p.add_argument("--hypnogram-scheme", dest="hypnogram_scheme", choices=[s for s in HYPNOGRAM_SCHEMES if s],
+                   help="numeric codes of a text hypnogram: aasm = 0 W,1 N1,2 N2,3 N3,4 REM (as YASA); "
+                        "rk = Rechtschaffen & Kales, 5 = REM; needed when the file has 0-4 without a 5")
+
+
 def _manifest_args(p: argparse.ArgumentParser) -> None:
     """Arguments shared by the manifest commands (batch, cohort)."""
     p.add_argument("manifest", type=Path, help="cohort manifest CSV")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.add_argument("--jobs", type=int, help="local worker processes (default: batch.jobs of the config, 1)")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    _load_args(p)
     _common(p)
 
 
@@ -133,8 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("recording", type=Path, help="EDF, EDF+ or BDF file")
     p.add_argument("--hypnogram", type=Path, help="hypnogram file (EDF+ annotations, text, CSV, NSRR XML)")
     p.add_argument("--channels", help="EEG channels to analyse, comma-separated canonical names (e.g. C3,C4)")
-    p.add_argument("--reference", choices=["as-recorded", "linked-mastoid", "average"],
-                   help="re-reference EEG before detection (default as-recorded)")
+    _load_args(p)
     p.add_argument("--no-staging", action="store_true", help="search the whole recording, no staging")
     p.add_argument("--trained-hand", dest="trained_hand", choices=["left", "right"],
                    help="hand trained before sleep: adds the lateralisation panel to the report")

@@ -277,7 +277,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     Raises
     ------
     ConfigError
-        For an unreadable file, an unknown section or key, or a value of the wrong type.
+        For an unreadable or non-UTF-8 file, an unknown section or key, or a value of the wrong type.
     """
     raw: dict[str, Any] = {}
     if path is not None:
@@ -286,8 +286,11 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raw = yaml.safe_load(text) or {}
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+                              f"{exc.start})") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config file must be a mapping of sections")
     for section, values in (overrides or {}).items():
@@ -298,6 +301,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         return _build(Config, raw, "")
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error (its own text spans several lines, quoting the file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:

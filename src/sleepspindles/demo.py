@@ -47,10 +47,12 @@ class DemoResult:
     def __str__(self) -> str:
         s = self.scores
         total = s[["planted", "detected", "matched"]].sum()
-        return (
-            f"demo: {len(self.result.events)} spindles detected on {len(s)} channels of "
-            f"{self.edf_path.name} ({self.result.recording.duration / 3600:.1f} h); against the "
-            f"{int(total.planted)} planted: recall {total.matched / total.planted:.2f}, precision "
+        head = (f"demo: {len(self.result.events)} spindles detected on {len(s)} channels of "
+                f"{self.edf_path.name} ({self.result.recording.duration / 3600:.1f} h); ")
+        if not total.planted:  # a night too short to reach N2 has nothing to recover
+            return head + f"no spindle was planted (no N2/N3 in so short a night); outputs in {self.edf_path.parent}"
+        return head + (
+            f"against the {int(total.planted)} planted: recall {total.matched / total.planted:.2f}, precision "
             f"{total.matched / max(total.detected, 1):.2f}; outputs in {self.edf_path.parent}"
         )
 
@@ -65,8 +67,13 @@ def score_against_truth(truth: pd.DataFrame, events: pd.DataFrame, iou: float = 
     return scores.loc[:, ["channel", "planted", "detected", "matched", "recall", "precision", "f1"]]
 
 
-def run_demo(out_dir: Path, hours: float = 2.0, seed: int = 0, config: Config | None = None) -> DemoResult:
+def run_demo(
+    out_dir: Path, hours: float = 2.0, seed: int = 0, config: Config | None = None, *, report: bool = False
+) -> DemoResult:
     """Make the demo night, write it as EDF+, run the pipeline on the file, write all outputs.
+
+    The folder is written as a set (:class:`sleepspindles.output.RunFolder`): files of an earlier
+    run that this one does not write are removed, and ``run.json`` comes last.
 
     Parameters
     ----------
@@ -78,23 +85,33 @@ def run_demo(out_dir: Path, hours: float = 2.0, seed: int = 0, config: Config | 
         Random seed (the same seed gives the same night).
     config : Config, optional
         Pipeline settings.
+    report : bool
+        Also write ``report.html`` (with the lateralisation panel for :data:`DEMO_TRAINED_HAND`).
 
     Returns
     -------
     DemoResult
-    """
-    from .output import write_csv, write_edf, write_run
 
-    out_dir = Path(out_dir)
+    Raises
+    ------
+    DataError
+        When ``out_dir`` cannot be written (checked before the night is made).
+    """
+    from .output import RunFolder, write_csv, write_edf
+    from .report import write_subject_report
+
+    folder = RunFolder(out_dir)
     night = make_synthetic_night(
         SyntheticConfig(duration_hours=hours, channels=DEMO_CHANNELS, density=DEMO_DENSITY, seed=seed)
     )
-    edf_path = out_dir / "demo.edf"
-    write_edf(night.recording, edf_path)
-    write_csv(out_dir / "truth.csv", night.truth)
+    edf_path = folder.add(write_edf(night.recording, folder.path / "demo.edf"))
+    folder.add(write_csv(folder.path / "truth.csv", night.truth))
     result = process_recording(edf_path, None, config)
     scores = score_against_truth(night.truth, result.events)
-    write_csv(out_dir / "scores.csv", scores)
+    folder.add(write_csv(folder.path / "scores.csv", scores))
+    if report:
+        folder.add(write_subject_report(result, folder.path, trained_hand=DEMO_TRAINED_HAND))
     demo_info = {"seed": seed, "hours": hours, "planted_density": DEMO_DENSITY, "trained_hand": DEMO_TRAINED_HAND}
-    write_run(out_dir, result.events, result.summary, {**result.metadata, "demo": demo_info}, sigma=result.sigma)
+    folder.write_tables(result.events, result.summary, sigma=result.sigma)
+    folder.finish({**result.metadata, "demo": demo_info})
     return DemoResult(result=result, edf_path=edf_path, scores=scores)

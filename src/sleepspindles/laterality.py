@@ -9,6 +9,12 @@ Per subject, night, pair, measure and band (``all``, ``fast``, ``slow``):
 * ``D = C - I`` (positive = contralateral larger);
 * ``LI = (C - I) / (C + I)`` in [-1, 1] for non-negative measures (NaN when ``C + I = 0``).
 
+Both sides must be measured on a common reference: C3-M2 and C4-M1 differ by the mastoids
+alone (~40% in amplitude on the Nox file in ``../shared/data``). A pair whose two channels have
+different references is skipped with a note, unless the run asked for ``load.reference:
+as-recorded`` explicitly; ``reference`` on every row says which reference the values rest on.
+A pair with a side that could not be measured (a dead or flat channel) is skipped with a note.
+
 Measures (names of the ``measure`` column):
 
 ==============  ======  ===================================================================
@@ -39,12 +45,13 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .coverage import unmeasurable
 from .errors import param_error
 from .hypnogram import Hypnogram, Stage
 from .io.manifest import percent_gain
 from .recording import Recording
 from .spectral import SIGMA_COLUMNS, sigma_power
-from .summary import summarize
+from .summary import UNMEASURABLE_NOTE, summarize
 
 __all__ = [
     "MEASURES",
@@ -75,6 +82,7 @@ LATERALITY_COLUMNS = (
     "role",
     "contra_channel",
     "ipsi_channel",
+    "reference",
     "measure",
     "band",
     "contra",
@@ -163,7 +171,9 @@ def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
     return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
 
 
-def sigma_table(recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None) -> pd.DataFrame:
+def sigma_table(
+    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = ()
+) -> pd.DataFrame:
     """Sigma power of every EEG channel of a recording, with the laterality settings.
 
     Bands are ``all`` (``laterality.sigma_band``) and its ``slow``/``fast`` halves split at
@@ -177,6 +187,8 @@ def sigma_table(recording: Recording, hypnogram: Hypnogram | None, config: Confi
     hypnogram : Hypnogram or None
         Stages aligned to ``recording``; ``None`` (not staged) gives an empty table.
     config : Config, optional
+    skip : sequence of str
+        Channels left out (those that cannot be measured).
 
     Returns
     -------
@@ -187,7 +199,7 @@ def sigma_table(recording: Recording, hypnogram: Hypnogram | None, config: Confi
     """
     config = config or Config()
     lat = config.laterality
-    channels = list(recording.eeg_channels)
+    channels = [c for c in recording.eeg_channels if c not in skip]
     empty = pd.DataFrame(columns=list(SIGMA_COLUMNS))
     top = lat.sigma_band[1]  # the reference band itself is cut below Nyquist by sigma_power
     if hypnogram is None or not channels:
@@ -239,7 +251,7 @@ def night_from_tables(
     ConfigError
         When a table lacks the columns lateralisation reads.
     """
-    needed = {"summary": (summary, ("channel", "stage", "band", "density", "amplitude")),
+    needed = {"summary": (summary, ("channel", "stage", "band", "density", "amplitude", "reference", "note")),
               "sigma": (sigma, ("channel", "band", "power", "relative"))}
     for name, (table, columns) in needed.items():
         missing = [c for c in columns if c not in table.columns]
@@ -296,7 +308,7 @@ def night_data(
         summary = summarize(events, hypnogram, recording, config)
     return night_from_tables(
         summary,
-        sigma_table(recording, hypnogram, config),
+        sigma_table(recording, hypnogram, config, skip=list(unmeasurable(recording))),
         hypnogram.minutes(Stage.N2),
         subject=subject,
         night=night,
@@ -337,6 +349,8 @@ def night_laterality(
     ----------
     night : NightData
     config : Config, optional
+        ``laterality.pairs``, and ``load.reference``: only ``"as-recorded"`` lets a pair on
+        different references through.
     expected : sequence of (left, right), optional
         Pairs whose absence is worth a note (default: every configured pair); :func:`lateralise`
         passes the pairs recorded somewhere in the cohort so an absent montage is noted once.
@@ -347,12 +361,13 @@ def night_laterality(
         Columns :data:`LATERALITY_COLUMNS` except ``role`` and ``gain`` (set cohort-wide by
         :func:`lateralise`); one row per pair x measure x band.
     problems : list of str
-        Human-readable notes (missing pairs, no N2, missing measures).
+        Human-readable notes (missing pairs, pairs skipped and why, no N2).
     """
     config = config or Config()
     who = f"subject {night.subject!r} night {night.night!r}"
     values = channel_measures(night)
     present = _channels(night)
+    channels = _channel_facts(night.summary)
     expected = config.laterality.pairs if expected is None else expected
     problems, rows = [], []
     missing = []
@@ -362,13 +377,19 @@ def night_laterality(
             if tuple(pair) in {tuple(p) for p in expected}:
                 missing.append(f"{pair[0]}/{pair[1]} (no {', '.join(absent)})")
             continue
-        rows.append(_pair_rows(values, pair, night))
+        reason = _pair_refusal(pair, channels, config.load.reference)
+        if reason is not None:
+            problems.append(f"{who}: pair {pair[0]}/{pair[1]} not lateralised: {reason}")
+            continue
+        rows.append(_pair_rows(values, pair, night, _pair_reference(pair, channels)))
     if missing:
         problems.append(f"{who}: electrode pair(s) not analysed: {'; '.join(missing)}")
     if night.n2_minutes <= 0:
         problems.append(f"{who}: no N2 epochs, so N2 spindle density and N2 sigma power are undefined (NaN)")
     if not rows:
-        problems.append(f"{who}: none of the configured electrode pairs is present; night skipped")
+        refused = len(problems) > bool(missing)
+        problems.append(f"{who}: " + ("no electrode pair could be lateralised" if refused else
+                                      "none of the configured electrode pairs is present") + "; night skipped")
         return pd.DataFrame(columns=[c for c in LATERALITY_COLUMNS if c not in ("role", "gain")]), problems
     table = pd.concat(rows, ignore_index=True)
     table.insert(0, "subject", night.subject)
@@ -382,7 +403,42 @@ def night_laterality(
     return table, problems
 
 
-def _pair_rows(values: pd.DataFrame, pair: Sequence[str], night: NightData) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _ChannelFacts:
+    reference: str
+    unmeasurable: str  # the reason, or "" when the channel was measured
+
+
+def _channel_facts(summary: pd.DataFrame) -> dict[str, _ChannelFacts]:
+    """Reference and measurability of every channel of a summary table."""
+    facts = {}
+    for channel, rows in summary.groupby("channel", sort=False):
+        notes = [n for n in rows["note"].astype(str) if n.startswith(UNMEASURABLE_NOTE)]
+        reason = notes[0][len(UNMEASURABLE_NOTE):] if notes else ""
+        facts[str(channel)] = _ChannelFacts(str(rows["reference"].iloc[0]), reason)
+    return facts
+
+
+def _pair_refusal(pair: Sequence[str], channels: Mapping[str, _ChannelFacts], mode: str) -> str | None:
+    """Why a pair cannot be compared (a side not measurable, different references), or None."""
+    dead = [f"{c} not measurable ({channels[c].unmeasurable})" for c in pair if channels[c].unmeasurable]
+    if dead:
+        return "; ".join(dead)
+    refs = [channels[c].reference for c in pair]
+    if refs[0] != refs[1] and mode != "as-recorded":
+        return (f"its channels have different references ({pair[0]} against {refs[0]}, {pair[1]} against "
+                f"{refs[1]}), which biases left/right comparisons, and no common reference could be computed "
+                "from the file; set load.reference: as-recorded (--reference as-recorded) to compare them anyway")
+    return None
+
+
+def _pair_reference(pair: Sequence[str], channels: Mapping[str, _ChannelFacts]) -> str:
+    """The reference a pair's values rest on: the common one, or ``"M2 vs M1"`` (left first)."""
+    left, right = (channels[c].reference for c in pair)
+    return left if left == right else f"{left} vs {right}"
+
+
+def _pair_rows(values: pd.DataFrame, pair: Sequence[str], night: NightData, reference: str) -> pd.DataFrame:
     """Rows of one pair: contra/ipsi values side by side, D and LI."""
     sides = contra_ipsi(pair, night.trained_hand)
     key = ["measure", "band"]
@@ -399,6 +455,7 @@ def _pair_rows(values: pd.DataFrame, pair: Sequence[str], night: NightData) -> p
     merged.insert(0, "pair", f"{pair[0]}/{pair[1]}")
     merged.insert(1, "contra_channel", sides.contra)
     merged.insert(2, "ipsi_channel", sides.ipsi)
+    merged.insert(3, "reference", reference)
     return merged
 
 

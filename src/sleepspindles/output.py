@@ -2,20 +2,30 @@
 
 Each writer writes a temporary file in the destination folder and renames it into place, so a
 crash or Ctrl-C never leaves a half-written file that a later (resumed) run could take as done.
+A killed writer can leave its empty temporary file (``.NAME.XXXXXXXX.part``) behind;
+:func:`prepare_folder` removes those when a folder is written again. One recording's outputs
+are written as a set through :class:`RunFolder`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 
+from .errors import file_error, param_error
+
 __all__ = [
+    "RUN_FILES",
+    "RunFolder",
+    "prepare_folder",
     "atomic_path",
     "write_text",
     "write_bytes",
@@ -26,24 +36,143 @@ __all__ = [
     "write_edf",
 ]
 
+logger = logging.getLogger(__name__)
+
+#: Files a run folder (``run``, ``demo``, one recording of ``batch``) owns: a new run removes
+#: those it does not write itself, so nothing left from an earlier run contradicts the new one.
+RUN_FILES = ("events.csv", "summary.csv", "sigma.csv", "report.html", "report.pdf", "demo.edf", "truth.csv",
+             "scores.csv", "run.json")
+_RUN_JSON = "run.json"
+# Temporary files of atomic_path (and of tempfile.mkstemp, which earlier versions used).
+_PART = re.compile(r"\..+\.[a-z0-9_]{8}\.part")
+
+
+def _reserve(path: Path) -> Path:
+    """Create an empty ``.NAME.XXXXXXXX.part`` file beside ``path``, with the user's umask.
+
+    ``tempfile.mkstemp`` would make it 0600, and the rename would keep that mode.
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+        return tmp
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
-    The temporary file is removed when the block raises, and the destination is untouched.
+    The temporary file is removed when the block raises, and the destination is untouched. The
+    file gets the mode a plain ``open`` would give (``0666`` less the umask).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _reserve(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def prepare_folder(path: str | Path) -> Path:
+    """Create an output folder, check that it can be written and remove leftover ``.part`` files.
+
+    Cheap: call it before any long computation, so a bad output folder fails at once.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    DataError
+        When ``path`` is a file, or the folder cannot be created or written.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise file_error(path, "--out must be a folder; a file of that name exists")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        _reserve(path / "write-probe").unlink()  # creating a file is what every writer needs
+    except OSError as exc:
+        raise file_error(path, f"cannot write to this output folder ({exc.strerror or exc})") from None
+    for leftover in path.iterdir():
+        if _PART.fullmatch(leftover.name) and leftover.is_file():
+            logger.debug("removing %s, left by an interrupted write", leftover)
+            leftover.unlink(missing_ok=True)
+    return path
+
+
+class RunFolder:
+    """One recording's output folder, written as a set.
+
+    Opening it prepares the folder (:func:`prepare_folder`) and removes ``run.json``, so a
+    half-rewritten folder never looks complete. Each file the run writes is declared with
+    :meth:`add` (:meth:`write_tables` writes and declares the tables); :meth:`finish` removes the
+    :data:`RUN_FILES` this run did not write (stale outputs of an earlier run; files the folder
+    does not own are never touched) and writes ``run.json`` last, listing the files written: its
+    presence marks a complete folder.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder (created).
+
+    Raises
+    ------
+    DataError
+        When the folder cannot be written (see :func:`prepare_folder`).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = prepare_folder(path)
+        (self.path / _RUN_JSON).unlink(missing_ok=True)
+        self._files: dict[str, Path] = {}
+
+    def add(self, path: str | Path) -> Path:
+        """Declare a file this run wrote into the folder (one of :data:`RUN_FILES`); returns it."""
+        path = Path(path)
+        if path.parent != self.path or path.name not in RUN_FILES or path.name == _RUN_JSON:
+            raise ValueError(f"{path} is not an output file that the run folder {self.path} owns")
+        self._files[path.name] = path
+        return path
+
+    def write_tables(self, events: pd.DataFrame, summary: pd.DataFrame, *, sigma: pd.DataFrame | None = None) -> None:
+        """Write (and declare) ``events.csv``, ``summary.csv`` and, when ``sigma`` is given, ``sigma.csv``."""
+        self.add(write_csv(self.path / "events.csv", events))
+        self.add(write_csv(self.path / "summary.csv", summary))
+        if sigma is not None:
+            self.add(write_csv(self.path / "sigma.csv", sigma))
+
+    def finish(self, metadata: dict) -> dict[str, Path]:
+        """Remove the owned files this run did not write, then write ``run.json`` (last).
+
+        Parameters
+        ----------
+        metadata : dict
+            Provenance for ``run.json``; a file named in its ``inputs`` is never removed.
+
+        Returns
+        -------
+        dict of str to Path
+            Every file written by this run, by name, ``run.json`` last.
+        """
+        inputs = {Path(i["path"]).resolve() for i in metadata.get("inputs", {}).values()}
+        for name in RUN_FILES:
+            stale = self.path / name
+            if name not in self._files and name != _RUN_JSON and stale.resolve() not in inputs:
+                stale.unlink(missing_ok=True)
+        run = write_json(self.path / _RUN_JSON, {**metadata, "files": sorted(self._files)})
+        return {**self._files, _RUN_JSON: run}
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -87,34 +216,16 @@ def write_run(
     *,
     sigma: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write one recording's ``events.csv``, ``summary.csv``, ``sigma.csv`` and ``run.json``.
-
-    ``run.json`` is written last and lists the other files, so its presence marks a complete
-    output folder.
-
-    Parameters
-    ----------
-    out_dir : str or Path
-    events, summary : pandas.DataFrame
-    metadata : dict
-        Provenance for ``run.json``.
-    sigma : pandas.DataFrame, optional
-        Sigma power table (``RecordingResult.sigma``); ``sigma.csv`` is written only when given.
+    """Write one recording's tables and ``run.json`` as a set: a :class:`RunFolder` with no other file.
 
     Returns
     -------
     dict of str to Path
-        The files written, by name.
+        The files written, by name (see :meth:`RunFolder.finish`).
     """
-    out = Path(out_dir)
-    files = {
-        "events": write_csv(out / "events.csv", events),
-        "summary": write_csv(out / "summary.csv", summary),
-    }
-    if sigma is not None:
-        files["sigma"] = write_csv(out / "sigma.csv", sigma)
-    files["run"] = write_json(out / "run.json", {**metadata, "files": sorted(p.name for p in files.values())})
-    return files
+    folder = RunFolder(out_dir)
+    folder.write_tables(events, summary, sigma=sigma)
+    return folder.finish(metadata)
 
 
 #: EDF+ annotation text per stage code (AASM names; artefact and unscored epochs are "?").
@@ -155,8 +266,6 @@ def write_edf(recording, path: str | Path) -> Path:
     """
     import edfio  # heavy import kept local: only this writer needs it
     import numpy as np
-
-    from .errors import file_error, param_error
 
     bad = [n for n in recording.original_names if len(n) > _EDF_LABEL_MAX or not n.isascii()]
     if bad:

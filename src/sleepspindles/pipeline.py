@@ -79,8 +79,8 @@ def analyse_recording(
     config = config or Config()
     hypnogram = stage(recording, config) if staging else None
     detection = run_detection(recording, hypnogram, config)
-    summary = summarize(detection.events, hypnogram, recording, config)
-    sigma = sigma_table(recording, hypnogram, config)
+    summary = summarize(detection.events, hypnogram, recording, config, coverage=detection.coverage)
+    sigma = sigma_table(recording, hypnogram, config, skip=list(detection.coverage.unmeasurable))
     metadata = run_metadata(
         config,
         **extra,
@@ -93,6 +93,8 @@ def analyse_recording(
             "references": list(recording.references),
             "kinds": list(recording.kinds),
             "start_time": recording.start_time,
+            "reference_mode": config.load.reference,
+            "dropped_channels": {d.channel: d.reason for d in recording.dropped},
         },
         staging={
             "source": hypnogram.source if hypnogram is not None else "none",
@@ -104,6 +106,7 @@ def analyse_recording(
             "method": config.detection.method,
             "n_events": int(len(detection.events)),
             "excluded_seconds": detection.excluded_seconds,
+            "unmeasurable_channels": detection.coverage.unmeasurable,
             "notes": list(detection.notes),
         },
     )
@@ -148,6 +151,7 @@ def process_recording(
         reference=load.reference,
         resample=load.resample,
         longest_segment=load.longest_segment,
+        hypnogram_scheme=load.hypnogram_scheme,
     )
     inputs = {"recording": {"path": str(path), "sha256": sha256_file(path)}}
     if hypnogram is not None:

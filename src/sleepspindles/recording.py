@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from .errors import file_error, param_error
 from .hypnogram import Hypnogram
 
-__all__ = ["Recording", "DroppedChannel", "channel_problems", "check_signal"]
+__all__ = ["Recording", "DroppedChannel", "channel_problems", "check_signal", "describe_problems"]
 
 #: Channel kinds a Recording can hold; only ``"eeg"`` channels are searched for spindles.
 KINDS = ("eeg", "eog", "emg")
@@ -197,9 +197,11 @@ def channel_problems(
     """Why each unusable channel cannot be measured; channels that are fine are absent.
 
     Checks every EEG channel: not entirely NaN/inf, not flat, and with a robust amplitude (the
-    median absolute deviation) inside what scalp EEG in microvolts can be: a signal in volts or
-    millivolts labelled as microvolts is far below, one in microvolts labelled as millivolts far
-    above. Other kinds are only checked for being entirely non-finite or flat.
+    median absolute deviation of its finite samples) inside what scalp EEG in microvolts can
+    be: a signal in volts or millivolts labelled as microvolts is far below, one in microvolts
+    labelled as millivolts far above, and a deviation of 0 (half the samples one value) is a
+    dead electrode that glitches. Other kinds are only checked for being entirely non-finite
+    or flat.
 
     Parameters
     ----------
@@ -229,18 +231,21 @@ def channel_problems(
 
 
 def _row_problem(row: np.ndarray, kind: str) -> str | None:
-    finite = np.isfinite(row)
-    if not finite.any():
-        return "no finite samples (all NaN or inf)"
+    finite = row[np.isfinite(row)]
+    if finite.size == 0:
+        return "no finite samples (all NaN or inf)" if row.size else "no samples"
+    if finite.min() == finite.max():
+        return f"flat (constant {finite[0]:g})"
+    if kind != "eeg":
+        return None
     # An order of magnitude is enough: a regular subsample of at most ~1e6 samples keeps the
     # check fast on whole nights.
-    values = row[:: max(1, row.size // _UNIT_CHECK_SAMPLES)]
-    values = values[np.isfinite(values)] if values.size else values
-    if values.size == 0 or float(np.ptp(row[finite])) == 0.0:
-        return f"flat (constant {row[finite][0]:g})"
-    spread = float(np.median(np.abs(values - np.median(values))))
-    if kind != "eeg" or spread == 0.0:
-        return None
+    values = finite[:: max(1, finite.size // _UNIT_CHECK_SAMPLES)]
+    median = float(np.median(values))
+    spread = float(np.median(np.abs(values - median)))
+    if spread == 0.0:
+        # Not a unit mistake: a disconnected electrode that glitches now and then.
+        return f"almost flat (at least half of the samples equal {median:g}; median absolute deviation 0)"
     if spread < _MIN_PLAUSIBLE_UV:
         return (
             f"median absolute deviation {spread:.3g} uV, below {_MIN_PLAUSIBLE_UV:g} uV: not plausible "
@@ -254,15 +259,34 @@ def _row_problem(row: np.ndarray, kind: str) -> str | None:
     return None
 
 
-def check_signal(data: np.ndarray, channels, source: str | None, kinds=None) -> None:
+def describe_problems(problems: Mapping[str, str]) -> str:
+    """``"channel 'C3': flat (constant 0); channel 'C4': ..."``: channel problems for a message."""
+    return "; ".join(f"channel {name!r}: {reason}" for name, reason in problems.items())
+
+
+def check_signal(
+    data: np.ndarray,
+    channels: Sequence[str],
+    source: str | None,
+    kinds: Sequence[str] | None = None,
+    scales: Sequence[str | None] | None = None,
+) -> None:
     """Refuse the signals when any channel cannot be measured (see :func:`channel_problems`).
+
+    For a reader whose every channel is needed (a single-channel file: nothing else is left).
+
+    Parameters
+    ----------
+    data, channels, kinds, scales
+        As for :func:`channel_problems`.
+    source : str or None
+        The file, for the message.
 
     Raises
     ------
     DataError
-        Naming the file, the channel and the problem.
+        Naming the file and every unusable channel with its problem.
     """
-    problems = channel_problems(data, channels, kinds)
+    problems = channel_problems(data, channels, kinds, scales)
     if problems:
-        name, reason = next(iter(problems.items()))
-        raise file_error(source, f"channel {name!r}: {reason}")
+        raise file_error(source, describe_problems(problems))

@@ -95,9 +95,12 @@ def welch_band_power(
 
     Returns
     -------
-    numpy.ndarray, shape (n_bands, n_channels)
-        NaN for a channel without any finite epoch (or when there is no epoch). Epochs with a
-        non-finite sample are skipped for that channel.
+    power : numpy.ndarray, shape (n_bands, n_channels)
+        NaN for a channel without any usable epoch (or when there is no epoch). Epochs with a
+        non-finite sample, or constant (a disconnected electrode), are skipped for that channel:
+        averaging their zero power in would lower the channel's power silently.
+    used : numpy.ndarray of int, shape (n_channels,)
+        Epochs averaged per channel.
     """
     data = np.asarray(data, dtype=np.float64)
     n_ch = data.shape[0]
@@ -110,16 +113,16 @@ def welch_band_power(
         idx = np.asarray(starts[first : first + _CHUNK_EPOCHS])[:, None] + offsets
         epochs = data[:, idx]  # (n_ch, n_epochs, epoch_samples)
         _, psd = welch(epochs, fs=sf, window="hann", nperseg=nperseg, axis=-1)
-        finite = np.isfinite(psd).all(axis=-1)
-        total += np.where(finite[..., None], psd, 0.0).sum(axis=1)
-        count += finite.sum(axis=1)
+        usable = np.isfinite(psd).all(axis=-1) & (np.ptp(epochs, axis=-1) > 0)
+        total += np.where(usable[..., None], psd, 0.0).sum(axis=1)
+        count += usable.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_psd = total / count[:, None]
     out = np.full((len(bands), n_ch), np.nan)
     for b, (lo, hi) in enumerate(bands):
         sel = (freqs >= lo) & (freqs <= hi)
         out[b] = np.trapezoid(mean_psd[:, sel], freqs[sel], axis=-1)
-    return out
+    return out, count.astype(np.int64)
 
 
 def band_power_reference(
@@ -130,7 +133,7 @@ def band_power_reference(
     bands: Sequence[tuple[float, float]],
     window: float = 4.0,
 ) -> np.ndarray:
-    """Plain numpy twin of :func:`welch_band_power` (loops, explicit FFT), for the tests."""
+    """Plain numpy twin of :func:`welch_band_power` (loops, explicit FFT), for the tests (power only)."""
     data = np.asarray(data, dtype=np.float64)
     nperseg = min(int(round(window * sf)), int(epoch_samples))
     step = nperseg // 2
@@ -142,7 +145,7 @@ def band_power_reference(
         spectra = []
         for start in starts:
             epoch = signal[start : start + epoch_samples]
-            if not np.all(np.isfinite(epoch)):
+            if not np.all(np.isfinite(epoch)) or np.ptp(epoch) == 0:
                 continue
             segments = []
             for s in range(0, epoch_samples - nperseg + 1, step):
@@ -197,8 +200,9 @@ def sigma_power(
     -------
     pandas.DataFrame
         Columns :data:`SIGMA_COLUMNS`, one row per channel x band: ``power`` in uV^2,
-        ``relative`` = power / power in ``total_band`` (both NaN when no epoch is scored in
-        ``stages``), ``n_epochs`` the epochs used, ``stages`` e.g. ``"N2"`` or ``"N2+N3"``.
+        ``relative`` = power / power in ``total_band`` (both NaN when no usable epoch is scored
+        in ``stages``), ``n_epochs`` the epochs used on that channel (those with a NaN or a
+        constant signal are left out), ``stages`` e.g. ``"N2"`` or ``"N2+N3"``.
     """
     data = np.asarray(data)
     if data.ndim != 2 or data.shape[0] != len(channels):
@@ -212,12 +216,12 @@ def sigma_power(
     named = {**dict(bands), "__total__": total}
     starts = stage_epoch_starts(hypnogram, sf, data.shape[1], stages)
     epoch_samples = int(round(hypnogram.epoch_length * sf))
-    power = welch_band_power(data, sf, starts, epoch_samples, list(named.values()), window)
+    power, used = welch_band_power(data, sf, starts, epoch_samples, list(named.values()), window)
     label = "+".join(s.name for s in parse_stages(stages))
     rows = []
     for b, (name, (lo, hi)) in enumerate(bands.items()):
         for c, channel in enumerate(channels):
             with np.errstate(invalid="ignore", divide="ignore"):
                 relative = power[b, c] / power[-1, c]
-            rows.append((channel, name, label, lo, hi, len(starts), power[b, c], relative))
+            rows.append((channel, name, label, lo, hi, used[c], power[b, c], relative))
     return pd.DataFrame(rows, columns=list(SIGMA_COLUMNS)).astype({"n_epochs": "int64"})

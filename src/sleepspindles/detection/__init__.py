@@ -16,33 +16,39 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config, DetectionConfig
-from ..errors import param_error
+from ..coverage import Coverage, coverage, unmeasurable
+from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
 
-__all__ = ["DetectionResult", "detect_spindles", "run_detection", "included_mask"]
+__all__ = ["DetectionResult", "detect_spindles", "run_detection", "included_mask", "check_inputs", "searched_stages"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DetectionResult:
-    """What an engine returns.
+    """What detection found and over how much time.
 
     Attributes
     ----------
     events : pandas.DataFrame
         Standard events table (possibly empty, never None).
     excluded_seconds : dict of str to float
-        Per channel, seconds of the searched stages left out of thresholds and detection
-        (NaN samples, flat stretches, whole flat channels).
+        Per EEG channel, seconds of the searched stages left out of thresholds and detection
+        (NaN samples, flat stretches; all of them for an unmeasurable channel).
     notes : tuple of str
         Human-readable remarks (a skipped channel, a clamped filter edge...).
+    coverage : Coverage or None
+        Scored and excluded time per channel and stage, and the channels that could not be
+        measured at all with the reason: the denominators of every rate. Set by
+        :func:`run_detection` (engines leave it ``None``).
     """
 
     events: pd.DataFrame
     excluded_seconds: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    coverage: Coverage | None = None
 
 
 def included_mask(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> np.ndarray:
@@ -87,21 +93,39 @@ def run_detection(
     -------
     DetectionResult
     """
-    if not isinstance(recording, Recording):
-        raise param_error("recording", "a sleepspindles.Recording", type(recording).__name__)
-    if hypnogram is not None and not isinstance(hypnogram, Hypnogram):
-        raise param_error("hypnogram", "a sleepspindles.Hypnogram or None", type(hypnogram).__name__)
+    check_inputs(recording, hypnogram)
     cfg = config.detection if isinstance(config, Config) else (config or DetectionConfig())
     engines = _engines()
     if cfg.method not in engines:
         raise param_error("detection.method", f"one of {sorted(engines)}", cfg.method)
-    eeg = recording.pick(recording.eeg_channels) if recording.eeg_channels else None
-    if eeg is None:
-        raise param_error("recording", "a recording with at least one EEG channel", recording.channels)
-    result = engines[cfg.method](eeg, hypnogram, cfg)
-    for note in result.notes:
+    bad = unmeasurable(recording)
+    usable = [c for c in recording.eeg_channels if c not in bad]
+    if not usable:
+        listed = "; ".join(f"{c}: {r}" for c, r in bad.items()) or "none in the recording"
+        raise file_error(recording.source, f"no EEG channel can be measured ({listed})")
+    result = engines[cfg.method](recording.pick(usable), hypnogram, cfg)
+    covered = coverage(recording, hypnogram, cfg.flat_seconds, bad)
+    searched = searched_stages(hypnogram, cfg)
+    excluded = {c: covered.minutes(c, searched)[1] * 60.0 for c in (*usable, *bad)}
+    notes = [f"channel {c} not measured: {r}" for c, r in bad.items()] + list(result.notes)
+    for note in notes:
         logger.info("%s", note)
-    return result
+    return DetectionResult(events=result.events, excluded_seconds=excluded, notes=tuple(notes), coverage=covered)
+
+
+def searched_stages(hypnogram: Hypnogram | None, cfg: DetectionConfig) -> list[str]:
+    """Names of the stages searched: ``cfg.stages``, or ``["UNSCORED"]`` without a hypnogram."""
+    return [s.name for s in parse_stages(cfg.stages)] if hypnogram is not None else [Stage.UNSCORED.name]
+
+
+def check_inputs(recording: Recording, hypnogram: Hypnogram | None) -> None:
+    """Refuse what is not a Recording with an EEG channel, or a hypnogram that is not one."""
+    if not isinstance(recording, Recording):
+        raise param_error("recording", "a sleepspindles.Recording", type(recording).__name__)
+    if hypnogram is not None and not isinstance(hypnogram, Hypnogram):
+        raise param_error("hypnogram", "a sleepspindles.Hypnogram or None", type(hypnogram).__name__)
+    if not recording.eeg_channels and not recording.dropped:
+        raise param_error("recording", "a recording with at least one EEG channel", recording.channels)
 
 
 def detect_spindles(

@@ -52,6 +52,7 @@ _SCORERS = ("expert1", "expert2", "automatic", "union", "intersection")
 _HEADER = re.compile(r"^\[(?P<label>[^\]]*)\]\s*$")
 _EXCERPT = re.compile(r"excerpt(?P<n>\d+)\.txt$", re.IGNORECASE)
 _SCORING_COLUMNS = ("start", "end", "duration")
+_SCALE = "DREAMS text file: values read as microvolts, unscaled"
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +148,13 @@ def read_dreams_signal(path: str | Path, sf: float | None = None) -> Recording:
     Recording
         One EEG channel with its canonical name (``"C3"``), the label as written
         (``"C3-A1"``) and the reference (``"A1"``).
+
+    Raises
+    ------
+    DataError
+        Missing or malformed file, or a signal that cannot be measured (all NaN, flat, or an
+        EEG amplitude not plausible in microvolts): with a single channel nothing is left, so
+        it is not dropped as :func:`~sleepspindles.io.load_recording` would, but refused.
     """
     path = Path(path)
     if sf is None:
@@ -175,7 +183,8 @@ def read_dreams_signal(path: str | Path, sf: float | None = None) -> Recording:
     channel = _channel(label)
     # The database holds EEG; an unrecognised label is kept as written and treated as EEG.
     kind = channel.kind if channel.kind in ("eeg", "eog", "emg") else "eeg"
-    check_signal(data[np.newaxis, :], (channel.name,), str(path), kinds=(kind,))
+    # The file's only channel: unusable means nothing is left to analyse, so it is an error.
+    check_signal(data[np.newaxis, :], (channel.name,), str(path), kinds=(kind,), scales=(_SCALE,))
     return Recording(
         data=data[np.newaxis, :],
         sf=float(sf),

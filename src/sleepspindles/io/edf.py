@@ -3,24 +3,29 @@
 The signals are read with mne (``read_raw_edf`` / ``read_raw_bdf``, only the channels needed);
 this module first reads the fixed-layout header itself to catch what mne lets through (a
 truncated file is read silently shorter, an EDF+D file as if it were continuous, ``"UV"`` is
-taken for volts) and to know each channel's own sampling rate.
+taken for volts, a zero digital range gets a meaningless scale, a zero record duration a
+ZeroDivisionError) and to know each channel's own sampling rate. A channel that cannot be
+measured is left out of the recording with its reason; only a file without one usable EEG
+channel is refused.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..channels import apply_plan, plan_channels
-from ..errors import file_error, param_error
+from ..channels import Derivation, apply_plan, plan_channels
+from ..errors import DataError, file_error, param_error
 from ..hypnogram import Hypnogram
-from ..recording import Recording, check_signal
-from .hypnogram import align_hypnogram, read_hypnogram, stages_from_annotations
+from ..recording import DroppedChannel, Recording, channel_problems, describe_problems
+from .hypnogram import SCHEMES, align_hypnogram, read_hypnogram, reader_error, stages_from_annotations
 
 __all__ = ["load_recording", "EdfHeader", "read_edf_header"]
 
@@ -46,7 +51,8 @@ class EdfHeader:
     variant : str
         The reserved field: ``"EDF+C"``, ``"EDF+D"``, ``"BDF+C"``... or ``""`` for plain EDF.
     n_records : int
-        Number of complete data records in the file.
+        Number of data records: the header's count (records after it are ignored), or the
+        complete records in the file when the header says -1 (recording not closed).
     record_duration : float
         Seconds per data record.
     labels : tuple of str
@@ -57,6 +63,11 @@ class EdfHeader:
         Samples of each signal in one data record.
     header_bytes : int
         Size of the header.
+    physical_min, physical_max : tuple of float
+        Per signal, the physical values (in ``units``) that the digital extremes stand for.
+    digital_min, digital_max : tuple of float
+        Per signal, the extreme integer values; a sample ``d`` means
+        ``physical_min + (d - digital_min) * (physical_max - physical_min) / (digital_max - digital_min)``.
     """
 
     bdf: bool
@@ -67,6 +78,10 @@ class EdfHeader:
     units: tuple[str, ...]
     samples_per_record: tuple[int, ...]
     header_bytes: int
+    physical_min: tuple[float, ...]
+    physical_max: tuple[float, ...]
+    digital_min: tuple[float, ...]
+    digital_max: tuple[float, ...]
 
     @property
     def discontinuous(self) -> bool:
@@ -82,28 +97,34 @@ class EdfHeader:
         """Sampling rate of signal ``index`` in Hz."""
         return self.samples_per_record[index] / self.record_duration
 
+    def is_data(self, index: int) -> bool:
+        """True for a signal holding samples, False for an EDF+/BDF+ annotation signal."""
+        return self.labels[index] not in _ANNOTATION_LABELS
 
-def _number(raw: bytes, what: str, path: Path, kind=int):
-    text = raw.decode("latin-1").strip()
+
+def _field_text(raw: bytes) -> str:
+    # Some writers pad with NUL rather than spaces; mne stops at the first NUL too.
+    return raw.decode("latin-1").split("\x00")[0].strip()
+
+
+def _number(raw: bytes, what: str, path: Path, kind: type = int) -> int | float:
+    """A numeric header field; a DataError naming the field when it is not a (finite) number."""
+    text = _field_text(raw)
     try:
-        return kind(text)
+        value = kind(text.replace(",", ".") if kind is float else text)  # "-3276,8": a decimal comma
     except ValueError:
-        raise file_error(path, f"not a valid EDF/BDF file: header field '{what}' is {text!r}") from None
+        value = None
+    if value is None or (kind is float and not math.isfinite(value)):
+        raise file_error(path, f"not a valid EDF/BDF file: header field '{what}' is {text!r}")
+    return value
 
 
-def read_edf_header(path: str | Path) -> EdfHeader:
-    """Read and check the header of an EDF/EDF+/BDF file.
+def _invalid(path: Path, problem: str) -> DataError:
+    return file_error(path, f"not a valid EDF/BDF file: {problem}")
 
-    Raises
-    ------
-    DataError
-        Missing file, not an EDF/BDF file, damaged header, or a file shorter than its header
-        declares (truncated).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise file_error(path, "file not found")
-    size = path.stat().st_size
+
+def _read_header_blocks(path: Path) -> tuple[bytes, bytes, int]:
+    """The fixed 256-byte header, the per-signal block and the number of signals."""
     with open(path, "rb") as fh:
         fixed = fh.read(256)
         if fixed[:8] in (_EDF_MAGIC, _BDF_MAGIC) and len(fixed) < 256:
@@ -116,32 +137,80 @@ def read_edf_header(path: str | Path) -> EdfHeader:
             )
         n_signals = _number(fixed[252:256], "number of signals", path)
         if n_signals <= 0:
-            raise file_error(path, f"not a valid EDF/BDF file: it declares {n_signals} signals")
+            raise _invalid(path, f"it declares {n_signals} signals")
         block = fh.read(256 * n_signals)
     if len(block) < 256 * n_signals:
         raise file_error(path, "truncated EDF/BDF file: the header itself is incomplete")
+    return fixed, block, n_signals
+
+
+def _signal_fields(block: bytes, n_signals: int, path: Path) -> dict[str, tuple]:
+    """The per-signal header columns the loader uses, parsed and checked to be numbers."""
 
     def column(offset: int, width: int) -> list[bytes]:
         start = offset * n_signals
         return [block[start + i * width : start + (i + 1) * width] for i in range(n_signals)]
 
     labels = tuple(b.strip().decode("latin-1") for b in column(0, 16))
-    units = tuple(b.strip().decode("latin-1") for b in column(16 + 80, 8))
-    spr = tuple(_number(b, "samples per record", path) for b in column(16 + 80 + 8 * 5 + 80, 8))
+    fields = {"labels": labels, "units": tuple(b.strip().decode("latin-1") for b in column(96, 8))}
+    # Offsets of each column in units of n_signals bytes (EDF specification).
+    for name, offset, what in (("physical_min", 104, "physical minimum"),
+                               ("physical_max", 112, "physical maximum"),
+                               ("digital_min", 120, "digital minimum"),
+                               ("digital_max", 128, "digital maximum")):  # fmt: skip
+        fields[name] = tuple(
+            _number(raw, f"{what} of signal {k + 1} ({labels[k]!r})", path, float)
+            for k, raw in enumerate(column(offset, 8))
+        )
+    fields["samples_per_record"] = tuple(
+        _number(raw, f"samples per record of signal {k + 1} ({labels[k]!r})", path)
+        for k, raw in enumerate(column(216, 8))
+    )
+    return fields
+
+
+def _check_record_layout(header: EdfHeader, path: Path) -> None:
+    """Refuse record durations, record counts and sample counts that no reader can use."""
+    for i, n in enumerate(header.samples_per_record):
+        if n < 0 or (n == 0 and header.is_data(i)):
+            raise _invalid(path, f"signal {i + 1} ({header.labels[i]!r}) has {n} samples per data record")
+    # Annotation-only files (Sleep-EDF hypnograms) may declare a 0 s record.
+    if any(map(header.is_data, range(len(header.labels)))) and not header.record_duration > 0:
+        raise _invalid(path, f"data record duration is {header.record_duration:g} s")
+    if header.n_records == 0 or header.n_records < -1:
+        raise _invalid(path, f"it declares {header.n_records} data records")
+    if header.record_bytes <= 0 or header.header_bytes != 256 * (len(header.labels) + 1):
+        raise _invalid(path, "inconsistent header sizes")
+
+
+def read_edf_header(path: str | Path) -> EdfHeader:
+    """Read and check the header of an EDF/EDF+/BDF file.
+
+    Raises
+    ------
+    DataError
+        Missing file, not an EDF/BDF file, damaged header (a non-numeric or non-finite field,
+        a data record duration that is not positive, no data records, a data signal without
+        samples), or a file shorter than its header declares (truncated).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise file_error(path, "file not found")
+    size = path.stat().st_size
+    fixed, block, n_signals = _read_header_blocks(path)
     header = EdfHeader(
         bdf=fixed[:8] == _BDF_MAGIC,
         variant=fixed[192:236].decode("latin-1").strip()[:5],
         n_records=_number(fixed[236:244], "number of data records", path),
         record_duration=_number(fixed[244:252], "duration of a data record", path, float),
-        labels=labels,
-        units=units,
-        samples_per_record=spr,
         header_bytes=_number(fixed[184:192], "number of header bytes", path),
+        **_signal_fields(block, n_signals, path),
     )
-    if header.record_bytes <= 0 or header.header_bytes != 256 * (n_signals + 1):
-        raise file_error(path, "not a valid EDF/BDF file: inconsistent header sizes")
+    _check_record_layout(header, path)
     complete = (size - header.header_bytes) // header.record_bytes
     if header.n_records < 0:  # -1: still being recorded when the header was written
+        if complete <= 0:
+            raise file_error(path, "truncated EDF/BDF file: not one complete data record")
         return replace(header, n_records=complete)
     if complete < header.n_records:
         raise file_error(
@@ -150,6 +219,12 @@ def read_edf_header(path: str | Path) -> EdfHeader:
             f"({header.header_bytes + header.n_records * header.record_bytes} bytes) but the file "
             f"has {size} bytes ({complete} complete records)",
         )
+    if complete > header.n_records:
+        # mne would read them (it counts records from the file size); the header is the authority.
+        logger.warning(
+            "%s: %d complete data records follow the %d the header declares; they are ignored",
+            path, complete - header.n_records, header.n_records,
+        )  # fmt: skip
     return header
 
 
@@ -211,17 +286,89 @@ def _mne_scale(unit: str) -> float:
     return 1e-3 if unit == "mV" else 1.0
 
 
-def _to_microvolts(unit: str, label: str, path: Path) -> float:
-    """Factor from mne's output for a channel of physical dimension ``unit`` to microvolts."""
+def _unit_factor(unit: str) -> float | None:
+    """Microvolts per unit of physical dimension ``unit`` (blank: microvolts); None if not a voltage."""
     key = unit.strip().lower()
-    if key == "":
-        logger.warning("%s: channel %r has no physical unit; assuming microvolts", path, label)
-        factor = 1.0
-    elif key in _TO_MICROVOLT:
-        factor = _TO_MICROVOLT[key]
-    else:
-        raise file_error(path, f"channel {label!r} has physical unit {unit!r}, not a voltage")
-    return factor / _mne_scale(unit)
+    return 1.0 if key == "" else _TO_MICROVOLT.get(key)
+
+
+def _scale_problem(header: EdfHeader, i: int) -> str | None:
+    """Why signal ``i`` cannot be scaled to microvolts from its header fields alone, or None."""
+    unit, pmin, pmax = header.units[i], header.physical_min[i], header.physical_max[i]
+    dmin, dmax = header.digital_min[i], header.digital_max[i]
+    if _unit_factor(unit) is None:
+        return f"physical dimension {unit!r} in the header is not a voltage"
+    if dmin == dmax:
+        # mne would then use a gain of 1 physical unit per digital step: amplitudes ~1e4 uV.
+        return f"digital minimum equals digital maximum ({dmin:g}) in the header: the scale is undefined"
+    if pmin == pmax:
+        return (
+            f"physical minimum equals physical maximum ({f'{pmin:g} {unit}'.strip()}) in the header: "
+            "a dead channel, every value is that constant"
+        )
+    if not math.isfinite((pmax - pmin) / (dmax - dmin)):
+        return f"physical range {pmin:g}..{pmax:g} {unit} in the header overflows".replace("  ", " ")
+    return None
+
+
+def _scale_text(header: EdfHeader, i: int) -> str:
+    """How signal ``i`` was scaled to microvolts, quoted where its amplitude is implausible."""
+    unit = header.units[i]
+    shown = repr(unit) if unit.strip() else "'' (blank, taken as uV)"
+    return (
+        f"header physical dimension {shown}, scaled x{_unit_factor(unit):g} to uV; physical range "
+        f"{header.physical_min[i]:g}..{header.physical_max[i]:g}, digital "
+        f"{header.digital_min[i]:g}..{header.digital_max[i]:g}"
+    )
+
+
+def _header_problems(header: EdfHeader, plan: Sequence[Derivation], path: Path) -> dict[int, str]:
+    """File index -> why, for the planned signals that the header alone shows to be unusable."""
+    problems = {}
+    for i in sorted({i for d in plan for i, _ in d.terms}):
+        problem = _scale_problem(header, i)
+        if problem is not None:
+            problems[i] = problem
+        elif not header.units[i].strip():
+            logger.warning("%s: channel %r has no physical unit; assuming microvolts", path, header.labels[i])
+    return problems
+
+
+def _main_signal(derivation: Derivation) -> int:
+    """File index of the signal a derivation mainly is (largest weight; the first on a tie)."""
+    return max(derivation.terms, key=lambda term: term[1])[0]
+
+
+def _needing(plan: Sequence[Derivation], bad: dict[int, str], labels: Sequence[str]) -> dict[int, str]:
+    """Plan position -> why, for the derivations using a signal in ``bad`` (file index -> why)."""
+    reasons = {}
+    for k, d in enumerate(plan):
+        main = _main_signal(d)
+        used = sorted((i for i, _ in d.terms if i in bad), key=lambda i: i != main)  # main first
+        if used:
+            role = "" if used[0] == main else f"needed for the {d.reference} reference; "
+            reasons[k] = f"signal {labels[used[0]]!r}: {role}{bad[used[0]]}"
+    return reasons
+
+
+_Dropped = list[tuple[Derivation, str]]
+
+
+def _drop(
+    plan: Sequence[Derivation], reasons: dict[int, str], path: Path
+) -> tuple[list[Derivation], _Dropped]:
+    """Split ``plan`` into the derivations kept and those dropped (logged), with the reasons."""
+    dropped = [(d, reasons[k]) for k, d in enumerate(plan) if k in reasons]
+    for d, reason in dropped:
+        logger.warning("%s: channel %s (%r) dropped: %s", path, d.name, d.label, reason)
+    return [d for k, d in enumerate(plan) if k not in reasons], dropped
+
+
+def _require_eeg(plan: Sequence[Derivation], dropped: _Dropped, path: Path) -> None:
+    """Refuse the file when no requested EEG channel is usable, listing each with its reason."""
+    if not any(d.kind == "eeg" for d in plan):
+        reasons = {d.name: reason for d, reason in dropped if d.kind == "eeg"}
+        raise file_error(path, "no usable EEG channel: " + describe_problems(reasons))
 
 
 def _read_signals(path: Path, header: EdfHeader, rows: list[int]):
@@ -233,7 +380,7 @@ def _read_signals(path: Path, header: EdfHeader, rows: list[int]):
     try:
         raw = reader(path, include=include, preload=True, verbose="error")
     except Exception as exc:  # mne raises bare ValueError/IndexError on damaged files
-        raise file_error(path, f"cannot read the signals ({type(exc).__name__}: {exc})") from exc
+        raise reader_error(path, "the signals", exc) from exc
     # mne returns, in file order, every non-annotation signal whose label is included.
     loaded = [
         i for i, lab in enumerate(header.labels) if lab in include and lab not in _ANNOTATION_LABELS
@@ -258,7 +405,10 @@ def _annotations(raw, path: Path, header: EdfHeader, segment: _Segment) -> _Anno
 
     # mne's Raw puts EDF+D records end to end and drops annotations past that shortened
     # time axis; read_annotations keeps the file's own (gap-aware) onsets.
-    ann = mne.read_annotations(path) if header.discontinuous else raw.annotations
+    try:
+        ann = mne.read_annotations(path) if header.discontinuous else raw.annotations
+    except Exception as exc:  # mne raises assorted errors on damaged annotation signals
+        raise reader_error(path, "the EDF+ annotations", exc) from exc
     return _Annotations(
         np.asarray(ann.onset, dtype=float) - segment.onset,
         np.asarray(ann.duration, dtype=float),
@@ -281,41 +431,81 @@ def _stage_annotations(
     return align_hypnogram(hyp, duration, path)
 
 
-def _start_time(raw, segment: _Segment) -> _dt.datetime | None:
+def _start_time(raw, segment: _Segment, path: Path) -> _dt.datetime | None:
     """Wall-clock start of the kept data (the EDF clock time, timezone-naive)."""
     meas = raw.info["meas_date"]
     if meas is None:
         return None
-    return meas.replace(tzinfo=None) + _dt.timedelta(seconds=segment.onset)
+    try:
+        return meas.replace(tzinfo=None) + _dt.timedelta(seconds=segment.onset)
+    except OverflowError:
+        raise file_error(path, f"data record onset {segment.onset:g} s is beyond the calendar") from None
 
 
 @dataclass(frozen=True)
 class _Signals:
-    """The planned channels in microvolts at a common rate, with the file's annotations."""
+    """The usable planned channels in microvolts at a common rate, with the file's annotations."""
 
     data: np.ndarray
     sf: float
     start_time: _dt.datetime | None
     annotations: _Annotations
+    plan: tuple[Derivation, ...]
+    dropped: tuple[tuple[Derivation, str], ...]
 
 
-def _load_signals(path: Path, header: EdfHeader, segment: _Segment, plan, resample) -> _Signals:
-    """Read the signals the plan needs, crop, resample, convert to microvolts, derive channels."""
+def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> np.ndarray:
+    """The signals at file indices ``rows`` from mne's Raw, in microvolts."""
+    scales = [_unit_factor(header.units[i]) / _mne_scale(header.units[i]) for i in rows]
+    return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
+
+
+def _usable(
+    signals: np.ndarray, rows: list[int], plan: list[Derivation], header: EdfHeader, path: Path,
+    dropped: _Dropped,
+) -> tuple[list[Derivation], np.ndarray, _Dropped]:  # fmt: skip
+    """Drop the derivations that use a dead signal or cannot be EEG/EOG/EMG in microvolts."""
+    # A flat or empty reference would shift a derivation silently: check the signals that
+    # are not a derivation's main one for NaN and flatness ("ref": no amplitude check).
+    position = {i: k for k, i in enumerate(rows)}
+    bad = {}
+    for i in sorted({i for d in plan for i, _ in d.terms if i != _main_signal(d)}):
+        reason = channel_problems(signals[[position[i]]], ["signal"], ["ref"]).get("signal")
+        if reason is not None:
+            bad[i] = reason
+    plan, more = _drop(plan, _needing(plan, bad, header.labels), path)
+    dropped = dropped + more
+    _require_eeg(plan, dropped, path)
+    data = apply_plan(signals, rows, plan)
+    scales = [_scale_text(header, _main_signal(d)) for d in plan]
+    problems = channel_problems(data, [d.name for d in plan], [d.kind for d in plan], scales)
+    reasons = {k: problems[d.name] for k, d in enumerate(plan) if d.name in problems}
+    kept, more = _drop(plan, reasons, path)
+    dropped = dropped + more
+    _require_eeg(kept, dropped, path)
+    return kept, data[[k for k in range(len(plan)) if k not in reasons]], dropped
+
+
+def _load_signals(
+    path: Path, header: EdfHeader, segment: _Segment, plan: list[Derivation], resample: float | None,
+    dropped: _Dropped,
+) -> _Signals:  # fmt: skip
+    """Read the signals the plan needs, crop, drop unusable channels, resample, derive channels."""
     rows = sorted({i for d in plan for i, _ in d.terms})
     raw, loaded = _read_signals(path, header, rows)
     annotations = _annotations(raw, path, header, segment)
-    if header.discontinuous:
-        rd = header.record_duration
+    rd = header.record_duration
+    if header.discontinuous or raw.n_times > round(segment.stop * rd * raw.info["sfreq"]):
         raw.crop(segment.first * rd, segment.stop * rd, include_tmax=False)
+    plan, data, dropped = _usable(_microvolts(raw, loaded, rows, header), rows, plan, header, path, dropped)
     eeg_rows = {i for d in plan if d.kind == "eeg" for i, _ in d.terms}
     target = float(resample) if resample is not None else max(header.rate(i) for i in eeg_rows)
     if abs(raw.info["sfreq"] - target) > 1e-9:
         # mne has already brought slower channels up to the fastest one read (FFT resampling).
         logger.info("%s: resampling from %g Hz to %g Hz", path, raw.info["sfreq"], target)
         raw.resample(target, verbose="error")
-    scales = np.array([_to_microvolts(header.units[i], header.labels[i], path) for i in rows])
-    data = raw.get_data(picks=[loaded.index(i) for i in rows]) * scales[:, np.newaxis]
-    return _Signals(apply_plan(data, rows, plan), target, _start_time(raw, segment), annotations)
+        data = apply_plan(_microvolts(raw, loaded, rows, header), rows, plan)
+    return _Signals(data, target, _start_time(raw, segment, path), annotations, tuple(plan), tuple(dropped))
 
 
 def load_recording(
@@ -323,11 +513,12 @@ def load_recording(
     hypnogram: str | Path | Hypnogram | None = None,
     channels=None,
     *,
-    reference: str = "as-recorded",
+    reference: str = "auto",
     resample: float | None = None,
     longest_segment: bool = False,
     hypnogram_format: str | None = None,
     epoch_length: float | None = None,
+    hypnogram_scheme: str | None = None,
 ) -> Recording:
     """Load an EDF, EDF+ or BDF polysomnography file.
 
@@ -342,9 +533,11 @@ def load_recording(
     channels : sequence of str, optional
         EEG channels to keep, by canonical name (``"C3"``) or exact label (``"C3-M2"``);
         default all EEG channels. EOG and EMG channels are always kept for sleep staging.
-    reference : {"as-recorded", "linked-mastoid", "average"}
-        See :func:`~sleepspindles.channels.plan_channels`. ``Recording.references`` records
-        the result per channel.
+    reference : {"auto", "as-recorded", "linked-mastoid", "average"}
+        See :func:`~sleepspindles.channels.plan_channels`: ``"auto"`` keeps the channels as
+        recorded when they share one reference, else re-references them to linked mastoids
+        when it can (C3-M2 and C4-M1 differ by their mastoids alone). ``Recording.references``
+        records the result per channel.
     resample : float, optional
         Common sampling rate in Hz. Default: the highest rate among the kept EEG channels.
         Channels at other rates are resampled with mne (FFT-based, anti-aliased).
@@ -355,42 +548,56 @@ def load_recording(
         Format of the hypnogram file (default: detected).
     epoch_length : float, optional
         Epoch length of the hypnogram in seconds (default: the format's own).
+    hypnogram_scheme : {None, "aasm", "rk"}
+        What numeric stage codes in a text hypnogram file mean; see
+        :func:`~sleepspindles.io.hypnogram.read_hypnogram`.
 
     Returns
     -------
     Recording
         Signals in microvolts, converted from each channel's physical dimension in the header
         (uV, mV, V or nV in any letter case; a blank dimension is taken as microvolts, with a
-        logged warning, and the plausibility check catches a wrong guess).
+        logged warning, and the plausibility check catches a wrong guess). A channel that
+        cannot be measured is left out, with a logged warning: a header whose digital or
+        physical minimum equals its maximum, or whose unit is no voltage (found before the
+        signal is read); a signal that is all NaN or flat; EEG whose amplitude is not plausible
+        in microvolts (a unit mistake: the reason quotes the header's unit and ranges); a
+        derivation needing such a signal (a dead mastoid for linked mastoids). Dropped EEG
+        channels are listed in ``Recording.dropped`` with the reason.
 
     Raises
     ------
     DataError
-        Missing, non-EDF, truncated or discontinuous file; absent channels (the message lists
-        those present); unusable signals (all NaN, flat, volts labelled as microvolts);
-        a hypnogram whose length does not match the signal.
+        Missing, non-EDF, truncated, damaged or discontinuous file; absent channels (the
+        message lists those present); no usable EEG channel (the message lists each
+        requested one with its reason); a hypnogram whose length does not match the signal,
+        or with unknown or ambiguous stage codes.
     ConfigError
-        Invalid ``reference`` or ``resample``.
+        Invalid ``reference``, ``resample`` or ``hypnogram_scheme``.
     """
     path = Path(path)
     if resample is not None and not (np.isfinite(resample) and resample > 0):
         raise param_error("resample", "a positive rate in Hz or None", resample)
+    if hypnogram_scheme not in SCHEMES:
+        raise param_error("hypnogram_scheme", f"one of {SCHEMES}", hypnogram_scheme)
     header = read_edf_header(path)
     segment = _continuous_segment(path, header, longest_segment)
-    signal_labels = [lab if lab not in _ANNOTATION_LABELS else "" for lab in header.labels]
+    signal_labels = [lab if header.is_data(i) else "" for i, lab in enumerate(header.labels)]
     plan = plan_channels(signal_labels, channels, reference, source=str(path))
-    signals = _load_signals(path, header, segment, plan, resample)
-    eeg = [k for k, d in enumerate(plan) if d.kind == "eeg"]
-    check_signal(signals.data[eeg], [plan[k].name for k in eeg], str(path))
+    # Refuse what the header already shows to be unusable before mne reads (and rescales) it.
+    plan, dropped = _drop(plan, _needing(plan, _header_problems(header, plan, path), header.labels), path)
+    _require_eeg(plan, dropped, path)
+    signals = _load_signals(path, header, segment, plan, resample, dropped)
     recording = Recording(
         data=signals.data,
         sf=signals.sf,
-        channels=tuple(d.name for d in plan),
-        original_names=tuple(d.label for d in plan),
-        references=tuple(d.reference for d in plan),
-        kinds=tuple(d.kind for d in plan),
+        channels=tuple(d.name for d in signals.plan),
+        original_names=tuple(d.label for d in signals.plan),
+        references=tuple(d.reference for d in signals.plan),
+        kinds=tuple(d.kind for d in signals.plan),
         start_time=signals.start_time,
         source=str(path),
+        dropped=tuple(DroppedChannel(d.name, reason) for d, reason in signals.dropped if d.kind == "eeg"),
     )
     if hypnogram is None:
         hyp = _stage_annotations(signals.annotations, recording.duration, path, epoch_length)
@@ -398,6 +605,7 @@ def load_recording(
         hyp = align_hypnogram(hypnogram, recording.duration, hypnogram.path)
     else:
         hyp = read_hypnogram(
-            hypnogram, format=hypnogram_format, epoch_length=epoch_length, duration=recording.duration
-        )
+            hypnogram, format=hypnogram_format, epoch_length=epoch_length, duration=recording.duration,
+            scheme=hypnogram_scheme,
+        )  # fmt: skip
     return recording.with_hypnogram(hyp)

@@ -4,7 +4,9 @@ Every reader returns a :class:`~sleepspindles.hypnogram.Hypnogram` with ``source
 and the file path; :func:`align_hypnogram` fits it to a signal's length.
 
 Rechtschaffen & Kales stages 3 and 4 both become N3; "movement time" becomes ``ARTEFACT``;
-"?" and unscored codes become ``UNSCORED``.
+"?" and unscored codes become ``UNSCORED``. What bare numeric codes in text files mean is
+declared (``scheme``), or decided from the file only when unambiguous; labels no scheme
+knows are errors, never silently unscored.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import file_error, param_error
+from ..errors import DataError, file_error, param_error
 from ..hypnogram import Hypnogram, Stage
 
-__all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORMATS"]
+__all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORMATS", "SCHEMES"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,50 +35,86 @@ _EPOCH_S = 30.0  # AASM epoch, the default for every format that does not fix it
 _DREAMS_EPOCH_S = 5.0  # DREAMS hypnograms give one code per 5 s
 _GRID_TOLERANCE = 0.01  # fraction of an epoch an onset may miss the epoch grid by
 
+# Numeric codes of Rechtschaffen & Kales (Sleep-EDF "Sleep stage 4", NSRR "Stage 4 sleep|4"):
+# stages 3 and 4 are both N3 and 5 is REM.
+_RK_CODES = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3, "5": Stage.REM}
 # Stage names after "Sleep stage " / "Stage " prefixes are removed, upper-cased, spaces dropped.
-# Digits here are Rechtschaffen & Kales stages (4 = stage 4 = N3), as in Sleep-EDF annotations.
+# Digits here are R&K stages (4 = stage 4 = N3), as in Sleep-EDF annotations.
 _RK_LABELS: dict[str, Stage] = {
-    "W": Stage.W, "WAKE": Stage.W, "0": Stage.W,
-    "1": Stage.N1, "N1": Stage.N1, "S1": Stage.N1,
-    "2": Stage.N2, "N2": Stage.N2, "S2": Stage.N2,
-    "3": Stage.N3, "4": Stage.N3, "N3": Stage.N3, "N4": Stage.N3, "S3": Stage.N3, "S4": Stage.N3,
-    "SWS": Stage.N3,
-    "R": Stage.REM, "REM": Stage.REM, "5": Stage.REM,
+    "W": Stage.W, "WAKE": Stage.W, "N1": Stage.N1, "S1": Stage.N1, "N2": Stage.N2, "S2": Stage.N2,
+    "N3": Stage.N3, "N4": Stage.N3, "S3": Stage.N3, "S4": Stage.N3, "SWS": Stage.N3,
+    "R": Stage.REM, "REM": Stage.REM,
     "?": Stage.UNSCORED, "UNSCORED": Stage.UNSCORED, "UNS": Stage.UNSCORED, "U": Stage.UNSCORED,
     "MOVEMENTTIME": Stage.ARTEFACT, "MOVEMENT": Stage.ARTEFACT, "MT": Stage.ARTEFACT,
     "M": Stage.ARTEFACT, "ART": Stage.ARTEFACT, "ARTEFACT": Stage.ARTEFACT,
     "ARTIFACT": Stage.ARTEFACT,
+    **_RK_CODES,
 }  # fmt: skip
-# Numeric codes in generic text follow YASA (4 = REM) unless a 5 shows R&K coding (5 = REM).
-_YASA_NUMERIC = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.REM,
-                 "-1": Stage.ARTEFACT, "-2": Stage.UNSCORED}  # fmt: skip
+
+#: Numeric stage-code schemes of text hypnograms (``None``: decided from the file when it can be).
+SCHEMES = (None, "aasm", "rk")
+# "aasm" is YASA's integers (4 = REM); "rk" adds NSRR's 6 (movement) and 9 (unscored).
+_SCHEME_CODES: dict[str, dict[str, Stage]] = {
+    "aasm": {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.REM,
+             "-1": Stage.ARTEFACT, "-2": Stage.UNSCORED},
+    "rk": {**_RK_CODES, "6": Stage.ARTEFACT, "9": Stage.UNSCORED},
+}  # fmt: skip
+_SCHEME_NAMES = {"aasm": "AASM/YASA", "rk": "Rechtschaffen & Kales"}
+_RK_ONLY_CODES = frozenset(_SCHEME_CODES["rk"]) - frozenset(_SCHEME_CODES["aasm"])
+_AMBIGUOUS = (
+    "numeric stage codes 0-4 without a 5 are ambiguous: 4 is REM in AASM/YASA numbering and "
+    "stage 4 (N3) in Rechtschaffen & Kales; pass hypnogram_scheme='aasm' or 'rk' (config "
+    "load.hypnogram_scheme, CLI --hypnogram-scheme)"
+)
 _DREAMS_CODES = {5: Stage.W, 4: Stage.REM, 3: Stage.N1, 2: Stage.N2, 1: Stage.N3, 0: Stage.N3,
                  -1: Stage.UNSCORED, -2: Stage.ARTEFACT}  # fmt: skip
-# NSRR EventConcept codes after the "|".
-_NSRR_CODES = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3,
-               "5": Stage.REM, "6": Stage.ARTEFACT, "9": Stage.UNSCORED}  # fmt: skip
-_STAGE_ANNOTATION = re.compile(r"\s*sleep\s+stage\s+(\S+)\s*", re.IGNORECASE)
+# NSRR EventConcept codes after the "|" are R&K's.
+_NSRR_CODES = _SCHEME_CODES["rk"]
+_MAX_EPOCHS = 10_000_000  # years of 30 s epochs: more means damaged onsets or durations
+_MAX_LISTED = 10  # unknown labels quoted in one message
+# "Sleep stage N2", "Sleep stage: 4", "sleep_stage_?"; not "Sleep stages ..." (a letter follows).
+_STAGE_ANNOTATION = re.compile(r"\s*sleep[\s_]*stage(?![a-z])[\s:_-]*(.*?)\s*", re.IGNORECASE)
 _MOVEMENT_ANNOTATION = re.compile(r"\s*movement(\s+time)?\s*", re.IGNORECASE)
 _LABEL_PREFIX = re.compile(r"^(SLEEP\s*STAGE|STAGE)[\s_:]*", re.IGNORECASE)
+_CODE = re.compile(r"([+-]?[0-9]+)(?:\.0*)?")  # "2", "-1", "2.0" (a float column written by pandas)
 _STAGE_COLUMNS = ("stage", "stages", "hypnogram", "sleep stage", "sleep_stage", "label", "hypno")
 
 
-def _annotation_stage(description: str) -> Stage | None:
-    """The stage an EDF+ annotation scores, or None for other annotations (lights, arousals...)."""
+def _annotation_label(description: str) -> str | None:
+    """The stage label of an EDF+ stage annotation (``"N2"``, ``"4"``, ``"?"``); None for others."""
     if _MOVEMENT_ANNOTATION.fullmatch(description):
-        return Stage.ARTEFACT
+        return "MOVEMENT"
     match = _STAGE_ANNOTATION.fullmatch(description)
-    if match is None:
-        return None
-    return _RK_LABELS.get(match.group(1).upper(), Stage.UNSCORED)
+    return None if match is None else match.group(1).upper().replace(" ", "")
+
+
+def _unknown_labels_error(path, unknown: dict[str, str], understood: str) -> DataError:
+    """The error for stage labels no scheme knows: each label with where it occurs, and what is known.
+
+    ``unknown`` maps each label to a description of where it occurs (``"3 epochs, first epoch 7"``).
+    """
+    listed = [f"{label!r} ({where})" for label, where in list(unknown.items())[:_MAX_LISTED]]
+    if len(unknown) > _MAX_LISTED:
+        listed.append(f"and {len(unknown) - _MAX_LISTED} more")
+    return file_error(
+        path, f"unknown sleep-stage label(s) {', '.join(listed)}; labels understood: {understood}"
+    )
 
 
 def _events_to_stages(
     onsets: np.ndarray, durations: np.ndarray, stages: Sequence[Stage], epoch_length: float, path
 ) -> Hypnogram:
     """Expand scored intervals (onset, duration, stage) to one stage per epoch."""
+    onsets, durations = np.asarray(onsets, float), np.asarray(durations, float)
+    damaged = ~(np.isfinite(onsets) & np.isfinite(durations) & (durations >= 0))
+    if damaged.any():
+        k = int(np.flatnonzero(damaged)[0])
+        raise file_error(
+            path, f"stage {stages[k].name} has onset {onsets[k]:g} s and duration {durations[k]:g} s: "
+            "both must be finite and the duration not negative"
+        )  # fmt: skip
     order = np.argsort(onsets, kind="stable")
-    onsets, durations = np.asarray(onsets, float)[order], np.asarray(durations, float)[order]
+    onsets, durations = onsets[order], durations[order]
     stages = [stages[i] for i in order]
     offset = float(onsets[0])
     if offset < 0:
@@ -93,8 +131,14 @@ def _events_to_stages(
                 f"stage {name} at {onsets[k]:g} s (duration {durations[k]:g} s) is not a whole "
                 f"number of {epoch_length:g} s epochs; pass the right epoch_length",
             )
+    n_epochs = float((np.round(starts) + np.round(counts)).max())
+    if n_epochs > _MAX_EPOCHS:
+        raise file_error(
+            path, f"the stages span {n_epochs * epoch_length:g} s ({n_epochs:g} epochs of "
+            f"{epoch_length:g} s): implausibly long (damaged onsets or durations?)"
+        )  # fmt: skip
     starts, counts = np.round(starts).astype(np.int64), np.round(counts).astype(np.int64)
-    out = np.full(int((starts + counts).max()), Stage.UNSCORED, dtype=np.int8)
+    out = np.full(int(n_epochs), Stage.UNSCORED, dtype=np.int8)
     for start, count, stage in zip(starts, counts, stages):
         out[start : start + count] = stage  # later intervals overwrite overlaps
     return Hypnogram(out, epoch_length, offset, "scored", None if path is None else str(path))
@@ -109,6 +153,9 @@ def stages_from_annotations(
     path: str | Path | None = None,
 ) -> Hypnogram | None:
     """Build a hypnogram from EDF+ annotations (``Sleep stage W/1/2/3/4/R/?``, ``N1/N2/N3``).
+
+    Digits are Rechtschaffen & Kales stages (``Sleep stage 4`` is N3); ``Sleep stage ?`` is
+    unscored. Any other label after ``Sleep stage`` is an error, not silently unscored.
 
     Parameters
     ----------
@@ -125,14 +172,40 @@ def stages_from_annotations(
     -------
     Hypnogram or None
         None when no annotation scores a stage. ``offset`` is the first stage's onset.
+
+    Raises
+    ------
+    DataError
+        Unknown stage labels (the message lists each with the annotations and seconds it
+        covers, and the labels understood), damaged onsets or durations.
     """
     epoch = _epoch_length(epoch_length, _EPOCH_S)
-    picked = [(o, d, _annotation_stage(str(s))) for o, d, s in zip(onsets, durations, descriptions)]
-    picked = [p for p in picked if p[2] is not None]
+    picked, unknown = [], {}
+    for onset, duration, description in zip(onsets, durations, descriptions):
+        label = _annotation_label(str(description))
+        if label is None:
+            continue
+        stage = _RK_LABELS.get(label)
+        if stage is None:
+            unknown.setdefault(str(description).strip(), []).append(float(duration))
+        else:
+            picked.append((onset, duration, stage))
+    if unknown:
+        where = {d: f"{len(v)} annotation(s) covering {sum(v):g} s" for d, v in unknown.items()}
+        raise _unknown_labels_error(path, where, "'Sleep stage ' followed by " + ", ".join(_RK_LABELS)
+                                    + "; 'Movement time'")  # fmt: skip
     if not picked:
         return None
     on, du, st = zip(*picked)
     return _events_to_stages(np.array(on), np.array(du), st, epoch, path)
+
+
+def reader_error(path, what: str, exc: Exception) -> DataError:
+    """``"<path>: cannot read <what> (<exception type>: <message on one line>)"``.
+
+    For the assorted exceptions mne and edfio raise on damaged files.
+    """
+    return file_error(path, f"cannot read {what} ({type(exc).__name__}: {' '.join(str(exc).split())})")
 
 
 def _epoch_length(value: float | None, default: float) -> float:
@@ -149,7 +222,7 @@ def _read_edf(path: Path, epoch_length: float | None) -> Hypnogram:
     try:
         annotations = mne.read_annotations(path)
     except Exception as exc:  # mne raises assorted errors on damaged files
-        raise file_error(path, f"cannot read EDF+ annotations ({type(exc).__name__}: {exc})") from exc
+        raise reader_error(path, "EDF+ annotations", exc) from exc
     hyp = stages_from_annotations(
         annotations.onset, annotations.duration, annotations.description,
         epoch_length=epoch_length, path=path,
@@ -181,14 +254,50 @@ def _split(line: str) -> list[str]:
     return [f.strip().strip('"') for f in re.split(r"[,;\t]", line)]
 
 
-def _parse_label(label: str, numeric: dict[str, Stage]) -> Stage | None:
-    key = _LABEL_PREFIX.sub("", label.strip()).upper().replace(" ", "")
-    if key in numeric:
-        return numeric[key]
-    return _RK_LABELS.get(key) if not key.lstrip("-").isdigit() else None
+def _code(value: str) -> str | None:
+    """The integer a bare numeric stage code stands for (``"2.0"`` -> ``"2"``), or None."""
+    match = _CODE.fullmatch(value.strip())
+    return None if match is None else str(int(match.group(1)))
 
 
-def _read_text(path: Path, lines: list[str], epoch_length: float | None) -> Hypnogram:
+def _parse_label(value: str, numeric: dict[str, Stage]) -> Stage | None:
+    code = _code(value)
+    if code is not None:
+        return numeric.get(code)
+    # "Stage 4" / "Sleep stage 4" are R&K labels (AASM has no stage 4), not bare codes.
+    return _RK_LABELS.get(_LABEL_PREFIX.sub("", value.strip()).upper().replace(" ", ""))
+
+
+def _describe_codes(table: dict[str, Stage]) -> str:
+    return ", ".join(f"{code} {stage.name}" for code, stage in table.items())
+
+
+def _numeric_codes(values: list[str], scheme: str | None, path: Path) -> dict[str, Stage]:
+    """The code table for the bare numbers among ``values``: ``scheme``'s, or decided from them."""
+    codes = {c for c in map(_code, values) if c is not None}
+    if scheme is None:
+        if codes & _RK_ONLY_CODES:
+            logger.info("%s: numeric stage code(s) %s present: reading codes as R&K (4 = N3, 5 = REM)",
+                        path, ", ".join(sorted(codes & _RK_ONLY_CODES)))  # fmt: skip
+            return _SCHEME_CODES["rk"]
+        if "4" in codes:
+            raise file_error(path, _AMBIGUOUS)
+        return _SCHEME_CODES["aasm"]  # codes 0-3 mean the same in both schemes
+    table = _SCHEME_CODES[scheme]
+    foreign = sorted(codes - set(table), key=int)
+    if foreign:
+        other = next(s for s in _SCHEME_CODES if s != scheme)
+        hint = (f"; is it {_SCHEME_NAMES[other]} numbering (hypnogram_scheme={other!r})?"
+                if set(foreign) <= set(_SCHEME_CODES[other]) else "")  # fmt: skip
+        raise file_error(
+            path, f"hypnogram_scheme={scheme!r} but the file has numeric stage code(s) "
+            f"{', '.join(foreign)}, which {_SCHEME_NAMES[scheme]} numbering ({_describe_codes(table)}) "
+            f"does not have{hint}"
+        )  # fmt: skip
+    return table
+
+
+def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme: str | None) -> Hypnogram:
     rows = [_split(line) for line in lines if line.strip()]
     if not rows:
         raise file_error(path, "the hypnogram file is empty")
@@ -198,22 +307,20 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None) -> Hypn
     if named is not None:
         column, rows = named, rows[1:]
     values = [r[column] if column < len(r) else "" for r in rows]
-    numeric = _YASA_NUMERIC
-    if any(v.strip() == "5" for v in values):
-        numeric = {k: v for k, v in _RK_LABELS.items() if k.isdigit()}
-        logger.info("%s: numeric stage 5 present: reading codes as R&K (4 = N3, 5 = REM)", path)
-    if named is None and values and _parse_label(values[0], numeric) is None:
+    if named is None and values and _code(values[0]) is None and _parse_label(values[0], {}) is None:
         values = values[1:]  # an unnamed header line
-    stages = []
+    numeric = _numeric_codes(values, scheme, path)
+    stages, unknown = [], {}
     for number, value in enumerate(values, start=1):
         stage = _parse_label(value, numeric)
         if stage is None:
-            raise file_error(
-                path,
-                f"epoch {number}: {value!r} is not a stage label "
-                "(W, N1, N2, N3, N4, R, REM, 0-4, ? or their R&K names)",
-            )
+            unknown.setdefault(value, []).append(number)
         stages.append(stage)
+    if unknown:
+        where = {v: f"{len(n)} epoch(s), first epoch {n[0]}" for v, n in unknown.items()}
+        labels = ", ".join(k for k in _RK_LABELS if _code(k) is None)
+        raise _unknown_labels_error(path, where, f"numeric codes {_describe_codes(numeric)}; labels "
+                                    f"{labels}, optionally after 'Stage ' or 'Sleep stage '")  # fmt: skip
     if not stages:
         raise file_error(path, "the hypnogram file has no stage labels")
     epoch = _epoch_length(epoch_length, _EPOCH_S)
@@ -225,7 +332,7 @@ def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise file_error(path, f"not well-formed XML ({exc})") from None
-    onsets, durations, stages = [], [], []
+    onsets, durations, stages, unknown = [], [], [], {}
     for event in root.iter("ScoredEvent"):
         kind = (event.findtext("EventType") or "").strip()
         if not kind.lower().startswith("stages"):
@@ -233,13 +340,18 @@ def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
         concept = (event.findtext("EventConcept") or "").strip()
         code = concept.rsplit("|", 1)[-1].strip()
         if code not in _NSRR_CODES:
-            raise file_error(path, f"unknown NSRR stage concept {concept!r}")
+            unknown[concept] = unknown.get(concept, 0) + 1
+            continue
         try:
             onsets.append(float(event.findtext("Start")))
             durations.append(float(event.findtext("Duration")))
         except (TypeError, ValueError):
             raise file_error(path, f"stage event {concept!r} lacks a numeric Start/Duration") from None
         stages.append(_NSRR_CODES[code])
+    if unknown:
+        where = {concept: f"{n} event(s)" for concept, n in unknown.items()}
+        codes = _describe_codes(_NSRR_CODES)
+        raise _unknown_labels_error(path, where, f"EventConcept codes after '|': {codes}")
     if not stages:
         raise file_error(
             path, "no <ScoredEvent> with EventType 'Stages' found (not an NSRR XML hypnogram?)"
@@ -266,6 +378,7 @@ def read_hypnogram(
     format: str | None = None,
     epoch_length: float | None = None,
     duration: float | None = None,
+    scheme: str | None = None,
 ) -> Hypnogram:
     """Read a scored hypnogram.
 
@@ -277,18 +390,26 @@ def read_hypnogram(
         ``"edf"``: EDF+ stage annotations, either a Sleep-EDF ``*-Hypnogram.edf``
         (``Sleep stage W/1/2/3/4/R/?``, ``Movement time``; variable durations split into
         epochs) or a PSG EDF+ with AASM annotations (``Sleep stage N1/N2/N3/R/W``).
-        ``"dreams"``: ``[Hypnogram]`` then one code per 5 s (5 W, 4 REM, 3 N1, 2 N2, 1 and 0
-        N3, -1 unscored, -2 movement). ``"text"`` (or ``"csv"``): one label per epoch (W, N1,
-        N2, N3, N4, R, REM, ?, or numbers: 0-4 in YASA's coding with 4 = REM, or R&K coding
-        with 5 = REM when a 5 occurs), optionally a header line, or a table whose ``stage``
-        column (else its last column) holds the labels. ``"xml"``: NSRR XML
-        (``<ScoredEvent>`` with ``EventType`` ``Stages|Stages``). Default: detected from the
-        content and extension.
+        ``"dreams"``: ``[Hypnogram]`` then one code per 5 s. ``"text"`` (or ``"csv"``): one
+        label or numeric code per epoch, optionally a header line, or a table whose ``stage``
+        column (else its last column) holds them. ``"xml"``: NSRR XML (``<ScoredEvent>`` with
+        ``EventType`` ``Stages|Stages``). Default: detected from the content and extension.
     epoch_length : float, optional
         Epoch length in seconds: default 30, 5 for DREAMS.
     duration : float, optional
         Signal length in seconds: when given, the result goes through
         :func:`align_hypnogram`.
+    scheme : {None, "aasm", "rk"}
+        What bare numeric codes mean in ``"text"`` files. ``"aasm"``: YASA's integers, 0 W,
+        1 N1, 2 N2, 3 N3, 4 REM, -1 artefact, -2 unscored. ``"rk"``: Rechtschaffen & Kales,
+        0 W, 1 N1, 2 N2, 3 and 4 N3, 5 REM, 6 movement (artefact), 9 unscored (NSRR's
+        numbering). ``None`` decides from the file only when that is unambiguous: a 5, 6 or 9
+        means R&K; codes 0-3 (and -1, -2) mean the same in both; a 4 without a 5 is an error
+        asking for the scheme. The other formats fix their own meaning and ignore ``scheme``:
+        DREAMS codes are always 5 W, 4 REM, 3 N1, 2 N2, 1 and 0 N3, -1 unscored, -2 movement;
+        NSRR ``EventConcept`` codes are always R&K's; EDF+ annotations use labels, whose
+        digits are R&K stages (``Sleep stage 4`` is N3). Labels in text files (W, N1, N2, N3,
+        N4, R, REM, ?, MT, ``Stage 4``...) are read the same under every scheme.
 
     Returns
     -------
@@ -298,11 +419,15 @@ def read_hypnogram(
     Raises
     ------
     DataError
-        Missing or unreadable file, unknown labels, or a length mismatch with ``duration``.
+        Missing or unreadable file, unknown labels (all listed, with where they occur, and
+        the labels understood), ambiguous numeric codes or codes ``scheme`` does not have,
+        or a length mismatch with ``duration``.
     ConfigError
-        Unknown ``format``.
+        Unknown ``format`` or ``scheme``.
     """
     path = Path(path)
+    if scheme not in SCHEMES:
+        raise param_error("scheme", f"one of {SCHEMES}", scheme)
     if not path.is_file():
         raise file_error(path, "hypnogram file not found")
     with open(path, "rb") as fh:
@@ -319,8 +444,10 @@ def read_hypnogram(
         hyp = _read_xml(path, epoch_length)
     else:
         lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
-        reader = _read_dreams if fmt == "dreams" else _read_text
-        hyp = reader(path, lines, epoch_length)
+        if fmt == "dreams":
+            hyp = _read_dreams(path, lines, epoch_length)
+        else:
+            hyp = _read_text(path, lines, epoch_length, scheme)
     logger.info("%s: %d epochs of %g s (%s format)", path, hyp.n_epochs, hyp.epoch_length, fmt)
     return hyp if duration is None else align_hypnogram(hyp, duration, path)
 
@@ -352,7 +479,12 @@ def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | N
     DataError
         When the hypnogram is longer or shorter than the signal by more than one epoch (the
         message states both lengths in seconds).
+    ConfigError
+        A negative or non-finite ``signal_duration``.
     """
+    real = isinstance(signal_duration, (int, float, np.number))
+    if not (real and np.isfinite(signal_duration) and signal_duration >= 0):
+        raise param_error("duration", "a non-negative number of seconds", signal_duration)
     where = path if path is not None else hyp.path
     length = hyp.epoch_length
     n_fit = max(int(np.floor((signal_duration - hyp.offset) / length + 1e-6)), 0)

@@ -30,6 +30,8 @@ _SUMMARY_DTYPES = {c: "float64" for c in SUMMARY_COLUMNS} | {
     "stage": "object",
     "band": "object",
     "n_spindles": "int64",
+    "reference": "object",
+    "note": "object",
 }
 _SIGMA_DTYPES = {c: "float64" for c in SIGMA_COLUMNS} | {
     "channel": "object",
@@ -115,6 +117,7 @@ def read_run_tables(folder: str | Path) -> RunTables:
         raise file_error(folder / "run.json", "missing or not valid JSON: the run folder is incomplete")
     events, summary, sigma = (_read_csv(folder / name) for name in RUN_TABLES)
     summary = _standard(summary, folder / "summary.csv", SUMMARY_COLUMNS, _SUMMARY_DTYPES)
+    summary["note"] = summary["note"].fillna("")  # an empty note reads back as NaN
     sigma = _standard(sigma, folder / "sigma.csv", SIGMA_COLUMNS, _SIGMA_DTYPES)
     try:
         events = as_events(events)

@@ -85,6 +85,12 @@ def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def _channel_notes(summary: pd.DataFrame) -> tuple[str, ...]:
+    """One line per channel and stage group whose rates are NaN or rest on less than the scored time."""
+    noted = summary.loc[(summary["band"] == "all") & (summary["note"] != ""), ["channel", "stage", "note"]]
+    return tuple(f"{r.channel} ({r.stage}): {r.note}" for r in noted.itertuples(index=False))
+
+
 def _lateral_section(result, trained_hand: str, subject: str, night: str) -> Section:
     """Contra vs ipsi per pair (lateralisation helper's tables) for one night."""
     from ..hypnogram import Stage
@@ -123,9 +129,11 @@ def subject_sections(result, trained_hand: str | None = None, *, subject: str = 
     )]
     sections.append(Section(
         "density", "Spindle density",
-        "Spindles per minute of each searched stage; left and right homologues side by side.",
+        "Spindles per analysed minute of each searched stage (time with a NaN or flat signal is left "
+        "out); left and right homologues side by side.",
         figures=(F.density_figure(summary),),
         tables=(("Count and density per channel (all spindles)", _density_pivot(summary)),),
+        notes=_channel_notes(summary),
     ))
     sections.append(Section(
         "waveforms", "Average spindle waveform",
@@ -350,6 +358,9 @@ def _subject_facts(result) -> dict[str, str]:
     facts[f"Mean density ({searched})"] = f"{mean:.2f} / min" if np.isfinite(mean) else "n/a"
     excluded = sum(result.detection.excluded_seconds.values())
     facts["Excluded time"] = f"{excluded / 60:.1f} channel-min" if excluded else "none"
+    unmeasurable = result.detection.coverage.unmeasurable
+    if unmeasurable:
+        facts["Channels not measured"] = "; ".join(f"{c}: {r}" for c, r in unmeasurable.items())
     return facts
 
 
