@@ -41,7 +41,7 @@ import pandas as pd
 
 from sleepspindles.config import DETECTION_METHODS, Config
 from sleepspindles.errors import SleepSpindlesError
-from sleepspindles.evaluation import POOLED, combine_experts, evaluate, intersect_windows
+from sleepspindles.evaluation.scoring import POOLED, combine_experts, evaluate, intersect_windows
 from sleepspindles.io.dreams import DreamsExcerpt, load_dreams_excerpt
 from sleepspindles.output import write_csv
 from sleepspindles.recording import Recording

@@ -58,12 +58,12 @@ def _child(args) -> None:
     rec = Recording(data, args.sf, tuple(f"E{i}" for i in range(args.channels)))
     del data
     if args.engine in ("fast", "a7"):
-        from sleepspindles.detection import a7, fast
+        from sleepspindles.detection.spindles import a7, fast
 
         engine = fast if args.engine == "fast" else a7
         cfg = DetectionConfig(method=args.engine, n_jobs=args.threads)
     else:
-        from sleepspindles.detection import yasa_ref as engine
+        from sleepspindles.detection.spindles import yasa_ref as engine
 
         cfg = DetectionConfig(method="yasa")
     # Both engines first run on a 2-minute night (with spindles, so every kernel runs), so one-time
@@ -111,7 +111,7 @@ def _run(engine: str, args) -> dict:
 def _f1(a: dict, b: dict) -> float:
     import numpy as np
 
-    from sleepspindles.matching import match_events
+    from sleepspindles.evaluation.matching import match_events
 
     tp = n_a = n_b = 0
     for ch in sorted(set(a["channel"]) | set(b["channel"])):

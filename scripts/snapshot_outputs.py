@@ -98,7 +98,7 @@ def _big(out: Path) -> None:
 
 def _cohort(out: Path) -> None:
     import sleepspindles as ss
-    from sleepspindles.laterality import night_data
+    from sleepspindles.analysis.laterality import night_data
 
     cfg = _config("a7")
     nights = []

@@ -1,11 +1,11 @@
 """Leave-one-excerpt-out tuning of the A7 thresholds on the DREAMS excerpts.
 
-For each excerpt held out, the thresholds of :data:`sleepspindles.tuning.GRID` with the best pooled
+For each excerpt held out, the thresholds of :data:`sleepspindles.evaluation.tuning.GRID` with the best pooled
 F1 on the *other* excerpts are chosen and the held-out excerpt is scored with them (F1 against
 expert 1, expert 2 and their union, one-to-one matching, IoU >= 0.2, whole excerpt searched).
 Each reference is scored inside the window its scorer scored (``DreamsExcerpt.scored_window``):
 expert 1 and the union on the first 1000 s, expert 2 on the whole excerpt; references and
-detections alike count only when their midpoint is inside. The fold objective is the union of the experts by default (see :mod:`sleepspindles.tuning` for why).
+detections alike count only when their midpoint is inside. The fold objective is the union of the experts by default (see :mod:`sleepspindles.evaluation.tuning` for why).
 Prints every fold, the mean cross-validated F1 and the defaults suggested by the folds (median
 per threshold), which ``configs/default.yaml`` uses.
 
@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 
 from sleepspindles.config import DetectionConfig
-from sleepspindles.detection.a7 import a7_features
-from sleepspindles.evaluation import combine_experts
+from sleepspindles.detection.spindles.a7 import a7_features
+from sleepspindles.evaluation.scoring import combine_experts
+from sleepspindles.evaluation.tuning import GRID, CrossValidation, TuningRecording, consensus, cross_validate
 from sleepspindles.io.dreams import load_dreams_excerpt
-from sleepspindles.tuning import GRID, CrossValidation, TuningRecording, consensus, cross_validate
 
 #: Reference name -> the scorer whose window applies (``DreamsExcerpt.scored_window``).
 SCORERS = {"expert 1": "expert1", "expert 2": "expert2", "union": "union"}

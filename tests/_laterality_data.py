@@ -6,7 +6,7 @@ Two kinds of synthetic input, so the fast tests need neither EEG nor a detector:
   laterality table format), for the statistics and the 200-seed null-rate checks;
 * :func:`synthetic_night_data`: a short synthetic EEG night from
   :func:`sleepspindles.synthetic.make_synthetic_night` with events taken from its ``.truth``
-  (exact planted spindles), turned into :class:`~sleepspindles.laterality.NightData`.
+  (exact planted spindles), turned into :class:`~sleepspindles.analysis.laterality.NightData`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sleepspindles.analysis.laterality import night_data
 from sleepspindles.events import as_events
-from sleepspindles.laterality import night_data
 from sleepspindles.synthetic import make_synthetic_night
 
 CHANNELS = ("C3", "C4", "F3", "F4")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from sleepspindles import DataError, Hypnogram, Recording
+from sleepspindles.analysis.laterality import lateralise, night_data
+from sleepspindles.analysis.summary import summarize
 from sleepspindles.config import Config
-from sleepspindles.coverage import coverage
 from sleepspindles.detection import detect_spindles, run_detection
-from sleepspindles.laterality import lateralise, night_data
-from sleepspindles.summary import summarize
+from sleepspindles.detection.coverage import coverage
 from sleepspindles.synthetic import make_synthetic_night
 
 

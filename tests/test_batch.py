@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sleepspindles.analysis.spectral import SIGMA_COLUMNS
 from sleepspindles.batch import BATCH_FILES, STATUS_COLUMNS, is_complete, make_tasks, run_batch
 from sleepspindles.cli import main
 from sleepspindles.config import Config
@@ -25,7 +26,6 @@ from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
-from sleepspindles.spectral import SIGMA_COLUMNS
 from sleepspindles.synthetic import make_synthetic_night
 
 GOOD = ("s1", "s2", "s3", "s4")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepspindles.channels import apply_plan, normalise_channel, plan_channels
 from sleepspindles.errors import ConfigError, DataError
+from sleepspindles.io.channels import apply_plan, normalise_channel, plan_channels
 
 
 @pytest.mark.parametrize(

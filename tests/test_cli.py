@@ -6,11 +6,11 @@ import os
 import pandas as pd
 import pytest
 
+from sleepspindles.analysis.spectral import SIGMA_COLUMNS
+from sleepspindles.analysis.summary import SUMMARY_COLUMNS
 from sleepspindles.cli import _config, build_parser, main
 from sleepspindles.events import EVENT_COLUMNS
 from sleepspindles.output import write_edf
-from sleepspindles.spectral import SIGMA_COLUMNS
-from sleepspindles.summary import SUMMARY_COLUMNS
 from sleepspindles.synthetic import SyntheticConfig, make_synthetic_night
 
 

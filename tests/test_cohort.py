@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from sleepspindles import Hypnogram
+from sleepspindles.analysis.laterality import lateralise, night_from_tables
 from sleepspindles.batch import BATCH_FILES
 from sleepspindles.cli import main
 from sleepspindles.cohort import COHORT_FILES, run_cohort
@@ -24,7 +25,6 @@ from sleepspindles.config import load_config
 from sleepspindles.errors import DataError
 from sleepspindles.io.manifest import read_manifest
 from sleepspindles.io.results import read_run_tables
-from sleepspindles.laterality import lateralise, night_from_tables
 from sleepspindles.output import write_edf
 from sleepspindles.synthetic import make_synthetic_night
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from sleepspindles.config import DetectionConfig
-from sleepspindles.detection import a7, detect_spindles, run_detection
+from sleepspindles.detection import detect_spindles, run_detection
+from sleepspindles.detection.spindles import a7
 from sleepspindles.errors import DataError
+from sleepspindles.evaluation.matching import match_events
 from sleepspindles.events import EVENT_COLUMNS
-from sleepspindles.matching import match_events
 from sleepspindles.recording import Recording
 from sleepspindles.synthetic import make_synthetic_night
 
@@ -91,7 +92,7 @@ def test_result_does_not_depend_on_blocks_or_threads(night):
 
 def test_kept_spectra_give_the_same_events(night, monkeypatch):
     # Pass 2 reuses pass 1's spectra within the memory share; recomputing them changes nothing.
-    from sleepspindles.detection import fast
+    from sleepspindles.detection.spindles import fast
 
     rec = night.recording
     monkeypatch.setattr(fast, "_CACHE_FRACTION", 1.0)
@@ -147,9 +148,9 @@ def test_cross_validated_f1_beats_yasa_on_dreams(shared_data):
     the two experts agree with each other at a mean of 0.52 there); asserted at its measured value
     so that a regression fails.
     """
-    from sleepspindles.evaluation import combine_experts, evaluate
+    from sleepspindles.evaluation.scoring import combine_experts, evaluate
+    from sleepspindles.evaluation.tuning import GRID, cross_validate
     from sleepspindles.io.dreams import load_dreams_excerpt
-    from sleepspindles.tuning import GRID, cross_validate
 
     tune, bench = _script("tune_accuracy"), _script("bench_accuracy")
     folder = shared_data / "dreams_spindles"

@@ -8,8 +8,8 @@ from scipy.signal import lfilter, resample_poly
 
 from sleepspindles import Hypnogram, Recording
 from sleepspindles.config import DetectionConfig
-from sleepspindles.detection import fast, yasa_ref
-from sleepspindles.matching import match_events
+from sleepspindles.detection.spindles import fast, yasa_ref
+from sleepspindles.evaluation.matching import match_events
 
 CFG = DetectionConfig(method="fast")
 
@@ -101,7 +101,7 @@ def test_block_edges_do_not_change_events():
 
 def test_relative_power_only_where_it_can_tip_the_vote(night100):
     """The gated vote (relative power computed only near passing windows) equals the full one."""
-    from sleepspindles import kernels as K
+    from sleepspindles.detection.core import kernels as K
 
     rec, _ = night100
     plan = fast._make_plan(100.0, rec.n_samples, CFG, 30.0)

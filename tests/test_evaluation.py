@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sleepspindles.errors import ConfigError, DataError
-from sleepspindles.evaluation import (
+from sleepspindles.evaluation.scoring import (
     POOLED,
     RESULT_COLUMNS,
     SampleCounts,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from sleepspindles import kernels as K
-from sleepspindles import kernels_numba as KN
-from sleepspindles._numba import HAS_NUMBA
+from sleepspindles.detection.core import kernels as K
+from sleepspindles.detection.core import kernels_numba as KN
+from sleepspindles.detection.core._numba import HAS_NUMBA
 
 PATHS = ["jit", "python"] if HAS_NUMBA else ["python"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sleepspindles import kernels_a7 as k
+from sleepspindles.detection.spindles import kernels_a7 as k
 from sleepspindles.errors import ConfigError
 
 

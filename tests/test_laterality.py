@@ -13,10 +13,7 @@ import pytest
 from _laterality_data import synthetic_night_data
 
 from sleepspindles import Hypnogram, Recording
-from sleepspindles.config import Config
-from sleepspindles.errors import ConfigError
-from sleepspindles.events import as_events
-from sleepspindles.laterality import (
+from sleepspindles.analysis.laterality import (
     LATERALITY_COLUMNS,
     channel_measures,
     contra_ipsi,
@@ -26,7 +23,10 @@ from sleepspindles.laterality import (
     night_laterality,
     sigma_table,
 )
-from sleepspindles.spectral import SIGMA_COLUMNS
+from sleepspindles.analysis.spectral import SIGMA_COLUMNS
+from sleepspindles.config import Config
+from sleepspindles.errors import ConfigError
+from sleepspindles.events import as_events
 
 SF = 100.0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepspindles.errors import ConfigError
-from sleepspindles.matching import match_events, pairwise_iou
+from sleepspindles.evaluation.matching import match_events, pairwise_iou
 
 
 def test_hand_computed_case():

@@ -63,7 +63,7 @@ def test_demo_writes_everything_and_scores_well(tmp_path):
 
 def test_dead_channel_is_dropped_and_the_rest_of_the_recording_analysed(tmp_path):
     """A dead F4 used to fail the whole recording, losing the subject's good C3/C4."""
-    from sleepspindles.laterality import lateralise, night_from_tables
+    from sleepspindles.analysis.laterality import lateralise, night_from_tables
     from sleepspindles.output import write_run
     from sleepspindles.recording import Recording
 

@@ -128,7 +128,7 @@ def test_peak_windows():
 
 
 def test_cohort_report(result, tmp_path):
-    from sleepspindles.laterality import lateralise, night_data
+    from sleepspindles.analysis.laterality import lateralise, night_data
 
     nights = [
         night_data(result.events, result.hypnogram, result.recording, subject=f"s{i}", night="learning",

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from sleepspindles.errors import ConfigError
-from sleepspindles.hypnogram import Hypnogram
-from sleepspindles.spectral import (
+from sleepspindles.analysis.spectral import (
     SIGMA_COLUMNS,
     band_power_reference,
     sigma_power,
     stage_epoch_starts,
     welch_band_power,
 )
+from sleepspindles.errors import ConfigError
+from sleepspindles.hypnogram import Hypnogram
 
 SF = 100.0
 

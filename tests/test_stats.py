@@ -26,8 +26,7 @@ import pytest
 from _laterality_data import simulated_laterality
 from scipy import stats as sps
 
-from sleepspindles.config import Config
-from sleepspindles.stats import (
+from sleepspindles.analysis.stats import (
     STATS_COLUMNS,
     asymmetry_tests,
     bootstrap_ci,
@@ -42,6 +41,7 @@ from sleepspindles.stats import (
     specificity_table,
     with_contrasts,
 )
+from sleepspindles.config import Config
 
 FAST = Config().replace("laterality", n_boot=200, n_perm=1000)
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from sleepspindles import Hypnogram, Recording
+from sleepspindles.analysis.summary import SUMMARY_COLUMNS, summarize
 from sleepspindles.config import Config
 from sleepspindles.events import EVENT_COLUMNS, empty_events
-from sleepspindles.summary import SUMMARY_COLUMNS, summarize
 
 
 def _events(rows):

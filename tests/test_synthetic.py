@@ -10,15 +10,15 @@ import pytest
 from scipy.signal import butter, sosfiltfilt, welch
 
 from sleepspindles.errors import ConfigError, DataError
+from sleepspindles.evaluation.matching import match_events
 from sleepspindles.hypnogram import Hypnogram, Stage
-from sleepspindles.matching import match_events
 from sleepspindles.output import write_edf
 from sleepspindles.recording import Recording
-from sleepspindles.synthetic import (
+from sleepspindles.synthetic.night import (
+    _GAINS,
     TRUTH_COLUMNS,
     SyntheticConfig,
     _stage_gains,
-    _GAINS,
     make_synthetic_night,
     synthetic_hypnogram,
 )

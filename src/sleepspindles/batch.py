@@ -418,10 +418,10 @@ def gather_tables(status: pd.DataFrame) -> BatchTables:
     Always read back from the files, so a resumed batch gives the same tables as an
     uninterrupted one.
     """
+    from .analysis.spectral import SIGMA_COLUMNS
+    from .analysis.summary import SUMMARY_COLUMNS
     from .events import EVENT_COLUMNS
     from .io.results import read_run_tables
-    from .spectral import SIGMA_COLUMNS
-    from .summary import SUMMARY_COLUMNS
 
     parts: dict[str, list[pd.DataFrame]] = {"events": [], "summaries": [], "sigmas": []}
     for row in status.sort_values("row").to_dict("records"):

@@ -82,7 +82,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_files
+    from .evaluation.scoring import evaluate_files
 
     result = evaluate_files(
         args.reference, args.detected, iou=args.iou, how=args.how, duration=args.duration, sf=args.sf,

@@ -4,12 +4,12 @@
 local pool or a Dask cluster, resumable, failure-isolated: one folder per recording with
 ``events.csv``, ``summary.csv``, ``sigma.csv``, ``report.html`` and ``run.json``, plus
 ``status.csv`` and the gathered parquet tables), then builds every completed recording's
-:class:`~sleepspindles.laterality.NightData` from its stored tables (summary, sigma power, N2
-minutes; the signal is never reloaded), calls :func:`sleepspindles.laterality.lateralise` and
+:class:`~sleepspindles.analysis.laterality.NightData` from its stored tables (summary, sigma power, N2
+minutes; the signal is never reloaded), calls :func:`sleepspindles.analysis.laterality.lateralise` and
 writes, through :mod:`sleepspindles.output`:
 
 * ``laterality.csv``: one row per subject x night x pair x measure x band;
-* ``cohort_stats.csv``: the tests of :mod:`sleepspindles.stats`;
+* ``cohort_stats.csv``: the tests of :mod:`sleepspindles.analysis.stats`;
 * ``specificity.csv``: the main statistics with the pairs side by side;
 * ``cohort_report.html``: statistics, figures and every recording's status;
 * ``run.json`` (last): provenance, the failed rows with their errors and the notes.
@@ -29,12 +29,12 @@ from typing import Mapping
 import pandas as pd
 
 from . import output
+from .analysis.laterality import LateralityResult, NightData, lateralise, night_from_tables
 from .batch import BatchResult, run_batch
 from .config import Config
 from .errors import DataError, SleepSpindlesError
 from .io.manifest import Manifest, read_manifest
 from .io.results import read_run_tables
-from .laterality import LateralityResult, NightData, lateralise, night_from_tables
 from .provenance import run_metadata
 
 __all__ = ["FailedRow", "CohortResult", "run_cohort", "COHORT_FILES"]

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from .channels import REFERENCES
 from .errors import ConfigError, param_error
+from .io.channels import REFERENCES
 
 __all__ = [
     "LoadConfig",

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
-from .evaluation import evaluate
+from .evaluation.scoring import evaluate
 from .pipeline import RecordingResult, process_recording
-from .synthetic import SyntheticConfig, make_synthetic_night
+from .synthetic.night import SyntheticConfig, make_synthetic_night
 
 __all__ = ["DEMO_CHANNELS", "DEMO_DENSITY", "DemoResult", "run_demo", "score_against_truth"]
 
@@ -60,7 +60,7 @@ class DemoResult:
 def score_against_truth(truth: pd.DataFrame, events: pd.DataFrame, iou: float = 0.2) -> pd.DataFrame:
     """Per-channel recall, precision and F1 of ``events`` against planted ``truth``.
 
-    A thin view of :func:`sleepspindles.evaluation.evaluate` (the same one-to-one matching).
+    A thin view of :func:`sleepspindles.evaluation.scoring.evaluate` (the same one-to-one matching).
     """
     table = evaluate(truth, events, iou=iou).per_recording
     scores = table.rename(columns={"n_ref": "planted", "n_det": "detected", "tp": "matched"})

@@ -13,14 +13,14 @@ from typing import Any
 
 import pandas as pd
 
+from .analysis.laterality import sigma_table
+from .analysis.summary import summarize
 from .config import Config
 from .detection import DetectionResult, run_detection
 from .hypnogram import Hypnogram
-from .laterality import sigma_table
 from .provenance import run_metadata
 from .recording import Recording
 from .staging import stage
-from .summary import summarize
 
 __all__ = ["RecordingResult", "process_recording", "analyse_recording"]
 
@@ -39,10 +39,10 @@ class RecordingResult:
     detection : DetectionResult
         Events plus excluded time and engine notes.
     summary : pandas.DataFrame
-        Per channel x stage x band aggregates (:data:`sleepspindles.summary.SUMMARY_COLUMNS`).
+        Per channel x stage x band aggregates (:data:`sleepspindles.analysis.summary.SUMMARY_COLUMNS`).
     sigma : pandas.DataFrame
         Sigma power per EEG channel x band over the ``laterality.sigma_stages`` epochs
-        (:func:`sleepspindles.laterality.sigma_table`); empty when not staged.
+        (:func:`sleepspindles.analysis.laterality.sigma_table`); empty when not staged.
     config : Config
     metadata : dict
         The provenance written to ``run.json``.

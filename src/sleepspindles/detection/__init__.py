@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config, DetectionConfig
-from ..coverage import Coverage, coverage, unmeasurable
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
+from .coverage import Coverage, coverage, unmeasurable
 
 __all__ = ["DetectionResult", "detect_spindles", "run_detection", "included_mask", "check_inputs", "searched_stages"]
 
@@ -61,15 +61,15 @@ def included_mask(recording: Recording, hypnogram: Hypnogram | None, cfg: Detect
 
 def _engines() -> dict[str, Callable[..., DetectionResult]]:
     # Imported lazily so that importing the package does not import yasa or compile kernels.
-    from . import yasa_ref
+    from .spindles import yasa_ref
 
     engines = {"yasa": yasa_ref.detect}
     try:
-        from . import fast
+        from .spindles import fast
     except ImportError:  # the fast engine is optional while it is being built
         return engines
     engines["fast"] = fast.detect
-    from . import a7
+    from .spindles import a7
 
     engines["a7"] = a7.detect
     return engines

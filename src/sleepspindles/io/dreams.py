@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..channels import ChannelLabel, normalise_channel
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from ..recording import Recording, check_signal
+from .channels import ChannelLabel, normalise_channel
 from .hypnogram import read_hypnogram
 
 __all__ = [
@@ -95,7 +95,7 @@ class DreamsExcerpt:
         Returns
         -------
         (float, float)
-            For :func:`sleepspindles.evaluation.evaluate`'s ``window``.
+            For :func:`sleepspindles.evaluation.scoring.evaluate`'s ``window``.
         """
         if scorer not in _SCORERS:
             raise param_error("scorer", f"one of {list(_SCORERS)}", scorer)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..channels import Derivation, apply_plan, plan_channels
 from ..errors import DataError, file_error, param_error
 from ..hypnogram import Hypnogram
 from ..recording import DroppedChannel, Recording, channel_problems, describe_problems
+from .channels import Derivation, apply_plan, plan_channels
 from .hypnogram import SCHEMES, align_hypnogram, read_hypnogram, reader_error, stages_from_annotations
 
 __all__ = ["load_recording", "EdfHeader", "read_edf_header"]
@@ -534,7 +534,7 @@ def load_recording(
         EEG channels to keep, by canonical name (``"C3"``) or exact label (``"C3-M2"``);
         default all EEG channels. EOG and EMG channels are always kept for sleep staging.
     reference : {"auto", "as-recorded", "linked-mastoid", "average"}
-        See :func:`~sleepspindles.channels.plan_channels`: ``"auto"`` keeps the channels as
+        See :func:`~sleepspindles.io.channels.plan_channels`: ``"auto"`` keeps the channels as
         recorded when they share one reference, else re-references them to linked mastoids
         when it can (C3-M2 and C4-M1 differ by their mastoids alone). ``Recording.references``
         records the result per channel.

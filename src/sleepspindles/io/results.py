@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analysis.spectral import SIGMA_COLUMNS
+from ..analysis.summary import SUMMARY_COLUMNS
 from ..errors import file_error
 from ..events import as_events
-from ..spectral import SIGMA_COLUMNS
-from ..summary import SUMMARY_COLUMNS
 
 __all__ = ["RunTables", "RUN_TABLES", "read_run_json", "read_run_tables"]
 
@@ -50,9 +50,9 @@ class RunTables:
     events : pandas.DataFrame
         Standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`).
     summary : pandas.DataFrame
-        :data:`sleepspindles.summary.SUMMARY_COLUMNS`.
+        :data:`sleepspindles.analysis.summary.SUMMARY_COLUMNS`.
     sigma : pandas.DataFrame
-        :data:`sleepspindles.spectral.SIGMA_COLUMNS` (empty when the recording was not staged).
+        :data:`sleepspindles.analysis.spectral.SIGMA_COLUMNS` (empty when the recording was not staged).
     run : dict
         The provenance of ``run.json``.
     """

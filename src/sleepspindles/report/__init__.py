@@ -93,8 +93,8 @@ def _channel_notes(summary: pd.DataFrame) -> tuple[str, ...]:
 
 def _lateral_section(result, trained_hand: str, subject: str, night: str) -> Section:
     """Contra vs ipsi per pair (lateralisation helper's tables) for one night."""
+    from ..analysis.laterality import night_from_tables, night_laterality
     from ..hypnogram import Stage
-    from ..laterality import night_from_tables, night_laterality
 
     title = f"Lateralisation (trained hand: {trained_hand})"
     if result.hypnogram is None:
@@ -368,7 +368,7 @@ def _subject_facts(result) -> dict[str, str]:
 
 
 def cohort_sections(laterality, status: pd.DataFrame, *, measure: str = "density_n2n3") -> list[Section]:
-    """Sections of the cohort report from a :class:`~sleepspindles.laterality.LateralityResult`."""
+    """Sections of the cohort report from a :class:`~sleepspindles.analysis.laterality.LateralityResult`."""
     sections = []
     if laterality is not None and len(laterality.laterality):
         sections.extend(_cohort_stat_sections(laterality, measure))
@@ -430,7 +430,7 @@ def write_cohort_report(
 
     Parameters
     ----------
-    laterality : sleepspindles.laterality.LateralityResult or None
+    laterality : sleepspindles.analysis.laterality.LateralityResult or None
         Cohort lateralisation; ``None`` gives a status-only report.
     status : pandas.DataFrame
         One row per recording (subject, night, status, error...).

@@ -44,7 +44,7 @@ import pandas as pd
 import pingouin
 from scipy import stats as sps
 
-from .config import Config
+from ..config import Config
 
 __all__ = [
     "STATS_COLUMNS",
@@ -382,7 +382,7 @@ def cohort_stats(laterality: pd.DataFrame, config: Config | None = None) -> pd.D
     Parameters
     ----------
     laterality : pandas.DataFrame
-        The table of :func:`sleepspindles.laterality.lateralise` (columns ``subject, night,
+        The table of :func:`sleepspindles.analysis.laterality.lateralise` (columns ``subject, night,
         pair, role, measure, band, contra, ipsi, D, LI, n2_minutes, gain``).
     config : Config, optional
 

@@ -1,6 +1,6 @@
 """Leave-one-recording-out tuning of the A7 thresholds against expert scorings.
 
-The features of each recording are computed once (:func:`sleepspindles.detection.a7.a7_features`);
+The features of each recording are computed once (:func:`sleepspindles.detection.spindles.a7.a7_features`);
 every point of a small grid of thresholds is then scored on every recording by one-to-one
 matching (IoU >= 0.2). In each fold one recording is held out, the grid point with the best
 *pooled* F1 (counts summed over the training recordings) against the objective reference is
@@ -8,7 +8,7 @@ chosen on the others, and the held-out recording is scored with it. No recording
 with thresholds fitted on it.
 
 Each reference is scored only inside the window its scorer scored (``TuningRecording.windows``,
-midpoint rule of :func:`sleepspindles.evaluation.in_window`), on both sides: a detection where a
+midpoint rule of :func:`sleepspindles.evaluation.scoring.in_window`), on both sides: a detection where a
 scorer did not look is neither a hit nor a false alarm.
 
 The objective is either one reference or ``"mean"``, the mean over the references of their pooled
@@ -32,11 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import DetectionConfig
-from .detection.a7 import A7Features, a7_decide
-from .errors import param_error
-from .evaluation import in_window
+from ..config import DetectionConfig
+from ..detection.spindles.a7 import A7Features, a7_decide
+from ..errors import param_error
 from .matching import match_events
+from .scoring import in_window
 
 __all__ = ["GRID", "TuningRecording", "Fold", "CrossValidation", "score_grid", "cross_validate", "consensus"]
 

@@ -17,7 +17,7 @@ How it differs in execution (not in method):
   lengths and STFT bins shift with the rate), and the work after the first FFT does not grow
   with the sampling rate.
 * The night is processed in overlapping blocks (``block_seconds``) in two passes: pass 1
-  accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.kernels.TrimmedStats`),
+  accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.detection.core.kernels.TrimmedStats`),
   pass 2 detects. Pass 1 keeps each block's first FFT for pass 2 while they fit in
   ``_CACHE_FRACTION`` of the raw data's size. A block owns the events that *start* in its core;
   its margins cover the filters, windows, merging and longest duration, so results do not depend
@@ -50,13 +50,13 @@ import numpy as np
 import pandas as pd
 import scipy.fft as sfft
 
-from .. import kernels
-from ..config import DetectionConfig
-from ..errors import param_error
-from ..events import as_events, empty_events
-from ..hypnogram import Hypnogram, Stage, parse_stages
-from ..recording import Recording
-from . import DetectionResult, stage_names
+from ...config import DetectionConfig
+from ...errors import param_error
+from ...events import as_events, empty_events
+from ...hypnogram import Hypnogram, Stage, parse_stages
+from ...recording import Recording
+from .. import DetectionResult, stage_names
+from ..core import kernels
 
 __all__ = ["detect", "internal_rate", "run_groups", "GroupResult"]
 

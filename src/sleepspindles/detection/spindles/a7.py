@@ -40,12 +40,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import kernels, kernels_a7
-from ..config import DetectionConfig
-from ..errors import file_error
-from ..hypnogram import Hypnogram, Stage, parse_stages
-from ..recording import Recording
-from . import DetectionResult, fast
+from ...config import DetectionConfig
+from ...errors import file_error
+from ...hypnogram import Hypnogram, Stage, parse_stages
+from ...recording import Recording
+from .. import DetectionResult
+from ..core import kernels
+from . import fast, kernels_a7
 
 __all__ = ["A7Features", "a7_features", "a7_decide", "detect", "WINDOW_SECONDS", "STEP_SECONDS"]
 

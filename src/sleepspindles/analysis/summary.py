@@ -2,7 +2,7 @@
 
 Densities are spindles per minute of the time actually analysed on that channel: the scored
 minutes of the stage minus those excluded because the signal was NaN or flat there
-(:mod:`sleepspindles.coverage`). A channel with no analysed time in a stage group, or one that
+(:mod:`sleepspindles.detection.coverage`). A channel with no analysed time in a stage group, or one that
 could not be measured at all (dropped at loading, flat, implausible amplitude), gets NaN rates
 and a ``note`` saying why, never 0.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import Config, DetectionConfig, SummaryConfig
-from .coverage import Coverage
-from .events import EVENT_COLUMNS
-from .hypnogram import Hypnogram, Stage, parse_stages
-from .recording import Recording
+from ..config import Config, DetectionConfig, SummaryConfig
+from ..detection.coverage import Coverage
+from ..events import EVENT_COLUMNS
+from ..hypnogram import Hypnogram, Stage, parse_stages
+from ..recording import Recording
 
 __all__ = ["SUMMARY_COLUMNS", "UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize"]
 
@@ -88,7 +88,7 @@ def summarize(
         when there is none; the means are NaN where there is no spindle; ``reference`` is the
         channel's reference (:data:`UNSTATED_REFERENCE` when the file names none).
     """
-    from .coverage import coverage as measure
+    from ..detection.coverage import coverage as measure
 
     config = config or Config()
     det: DetectionConfig = config.detection

@@ -1,7 +1,7 @@
 """Numeric kernels of the fast spindle detector: arrays in, arrays out, no I/O.
 
 Each public function validates its inputs, allocates its outputs and calls a compiled loop
-from :mod:`sleepspindles.kernels_numba`; each has a ``*_ref`` twin written with plain numpy
+from :mod:`sleepspindles.detection.core.kernels_numba`; each has a ``*_ref`` twin written with plain numpy
 (and scipy where that is the definition), which the tests compare it against.
 
 Conventions: sample indices are local to the arrays passed; "knots" are the centres of moving
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from ...errors import param_error
 from . import kernels_numba as _k
-from .errors import param_error
 
 __all__ = [
     "moving_rms",

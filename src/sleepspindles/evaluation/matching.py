@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import param_error
+from ..errors import param_error
 
 __all__ = ["Matches", "match_events", "pairwise_iou"]
 

@@ -1,7 +1,7 @@
 """Numeric kernels of the A7 spindle detector (Lacourse et al. 2019): arrays in, arrays out.
 
 Each public function validates its inputs, allocates its outputs and either calls a compiled loop
-(below, through :func:`sleepspindles._numba.jit`) or is a short vectorised numpy expression; each
+(below, through :func:`sleepspindles.detection.core._numba.jit`) or is a short vectorised numpy expression; each
 has a ``*_ref`` twin written as a plain loop over windows, which the tests compare against.
 
 Vocabulary: a *window* is ``win`` samples starting every ``step`` samples (A7: 0.3 s every 0.1 s);
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._numba import jit
-from .errors import param_error
-from .kernels import _vector
+from ...errors import param_error
+from ..core._numba import jit
+from ..core.kernels import _vector
 
 __all__ = [
     "WindowFeatures",

@@ -33,9 +33,9 @@ from scipy.signal import lfilter
 from scipy.signal.windows import tukey
 from scipy.stats import truncnorm
 
-from .errors import param_error
-from .hypnogram import Hypnogram, Stage
-from .recording import Recording
+from ..errors import param_error
+from ..hypnogram import Hypnogram, Stage
+from ..recording import Recording
 
 __all__ = [
     "SyntheticConfig",

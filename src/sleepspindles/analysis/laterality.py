@@ -28,7 +28,7 @@ sigma_rel       -       sigma power / power in ``laterality.total_band``
 ==============  ======  ===================================================================
 
 Spindles at or above ``config.summary.fast_threshold`` Hz are ``fast``, the others ``slow``
-(the spindle measures come from :func:`sleepspindles.summary.summarize`); for sigma power
+(the spindle measures come from :func:`sleepspindles.analysis.summary.summarize`); for sigma power
 ``slow`` is ``[sigma_low, threshold]`` and ``fast`` is ``[threshold, sigma_high]``.
 
 :func:`lateralise` is the public entry point: nights in, tidy tables out.
@@ -44,12 +44,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .config import Config
-from .coverage import unmeasurable
-from .errors import param_error
-from .hypnogram import Hypnogram, Stage
-from .io.manifest import percent_gain
-from .recording import Recording
+from ..config import Config
+from ..detection.coverage import unmeasurable
+from ..errors import param_error
+from ..hypnogram import Hypnogram, Stage
+from ..io.manifest import percent_gain
+from ..recording import Recording
 from .spectral import SIGMA_COLUMNS, sigma_power
 from .summary import UNMEASURABLE_NOTE, summarize
 
@@ -140,9 +140,9 @@ class NightData:
     trained_hand : str
         ``"left"`` or ``"right"``.
     summary : pandas.DataFrame
-        :func:`sleepspindles.summary.summarize` table (densities, amplitudes, per band).
+        :func:`sleepspindles.analysis.summary.summarize` table (densities, amplitudes, per band).
     sigma : pandas.DataFrame
-        :func:`sleepspindles.spectral.sigma_power` table (may be empty: no sigma measures).
+        :func:`sleepspindles.analysis.spectral.sigma_power` table (may be empty: no sigma measures).
     n2_minutes : float
         Minutes of N2 (covariate of the partial correlations).
     score_pre, score_post : float
@@ -193,7 +193,7 @@ def sigma_table(
     Returns
     -------
     pandas.DataFrame
-        :func:`sleepspindles.spectral.sigma_power` table (columns :data:`SIGMA_COLUMNS`), empty
+        :func:`sleepspindles.analysis.spectral.sigma_power` table (columns :data:`SIGMA_COLUMNS`), empty
         when there is no hypnogram, no EEG channel, or the sampling rate does not resolve the
         sigma band (a warning says so: the spindle results stay valid without sigma power).
     """
@@ -238,7 +238,7 @@ def night_from_tables(
     Parameters
     ----------
     summary : pandas.DataFrame
-        :func:`sleepspindles.summary.summarize` table (``summary.csv`` of a run folder).
+        :func:`sleepspindles.analysis.summary.summarize` table (``summary.csv`` of a run folder).
     sigma : pandas.DataFrame
         :func:`sigma_table` table (``sigma.csv``); may be empty (no sigma measures).
     n2_minutes : float
@@ -469,7 +469,7 @@ class LateralityResult:
         One row per subject x night x pair x measure x band (:data:`LATERALITY_COLUMNS` +
         covariates).
     stats : pandas.DataFrame
-        Cohort statistics (:data:`sleepspindles.stats.STATS_COLUMNS`).
+        Cohort statistics (:data:`sleepspindles.analysis.stats.STATS_COLUMNS`).
     specificity : pandas.DataFrame
         The main statistics with the pairs side by side (motor pair first).
     problems : tuple of str

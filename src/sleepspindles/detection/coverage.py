@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .hypnogram import Hypnogram, Stage
-from .recording import Recording, channel_problems
+from ..hypnogram import Hypnogram, Stage
+from ..recording import Recording, channel_problems
 
 __all__ = ["COVERAGE_COLUMNS", "Coverage", "coverage", "unmeasurable"]
 
@@ -88,7 +88,7 @@ def coverage(
     Coverage
         Channels of :func:`unmeasurable` (dropped ones included) have every second excluded.
     """
-    from .kernels import flat_mask
+    from .core.kernels import flat_mask
 
     n, sf = recording.n_samples, recording.sf
     codes = (hypnogram.to_samples(sf, n) if hypnogram is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DataError, file_error, param_error
+from ..errors import DataError, file_error, param_error
 
 __all__ = [
     "ChannelLabel",

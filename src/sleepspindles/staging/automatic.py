@@ -1,4 +1,4 @@
-"""Sleep staging: the scored hypnogram when there is one, YASA's bundled classifier otherwise."""
+"""Automatic sleep staging with YASA's bundled LightGBM classifier (imported only when used)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 
-from .config import Config, StagingConfig
-from .errors import file_error
-from .hypnogram import Hypnogram, Stage
-from .recording import Recording
+from ..config import StagingConfig
+from ..errors import file_error
+from ..hypnogram import Hypnogram, Stage
+from ..recording import Recording
 
-__all__ = ["stage", "auto_stage", "pick_staging_channels"]
+__all__ = ["auto_stage", "pick_staging_channels"]
 
 logger = logging.getLogger(__name__)
 
@@ -21,28 +21,6 @@ _EEG_PREFERENCE = ("C4", "C3", "Cz", "C2", "C1", "C6", "C5", "Fz", "F4", "F3", "
 _YASA_LABELS = {"W": Stage.W, "WAKE": Stage.W, "N1": Stage.N1, "N2": Stage.N2, "N3": Stage.N3,
                 "R": Stage.REM, "REM": Stage.REM}
 _MIN_STAGING_SF = 80.0  # YASA's SleepStaging refuses lower rates
-
-
-def stage(recording: Recording, config: Config | StagingConfig | None = None) -> Hypnogram:
-    """Sleep stages for ``recording``.
-
-    Parameters
-    ----------
-    recording : Recording
-        The recording; its ``hypnogram`` is used when present (and ``use_scored`` is true).
-    config : Config or StagingConfig, optional
-        Staging settings.
-
-    Returns
-    -------
-    Hypnogram
-        ``source`` is ``"scored"`` for a human hypnogram and ``"yasa"`` for automatic staging.
-    """
-    cfg = config.staging if isinstance(config, Config) else (config or StagingConfig())
-    if recording.hypnogram is not None and cfg.use_scored:
-        logger.info("using the scored hypnogram (%d epochs)", recording.hypnogram.n_epochs)
-        return recording.hypnogram
-    return auto_stage(recording, cfg)
 
 
 def pick_staging_channels(recording: Recording, cfg: StagingConfig) -> tuple[str, str | None, str | None]:

@@ -1,6 +1,6 @@
 """Private compiled kernels: loops only, no validation, no allocation of large arrays.
 
-Every function here is called through a wrapper in :mod:`sleepspindles.kernels`, which checks
+Every function here is called through a wrapper in :mod:`sleepspindles.detection.core.kernels`, which checks
 shapes and dtypes, allocates the outputs and documents the maths; each has a plain numpy twin
 there that the tests compare against.
 """

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import welch
 
-from .errors import param_error
-from .hypnogram import Hypnogram, parse_stages
+from ..errors import param_error
+from ..hypnogram import Hypnogram, parse_stages
 
 __all__ = [
     "SIGMA_COLUMNS",

@@ -1,7 +1,7 @@
 """Accuracy of detected spindles against a reference (human experts or another detector).
 
 By event: reference and detected events are matched one-to-one by intersection over union with
-:func:`sleepspindles.matching.match_events` (the same matching as every other score in the
+:func:`sleepspindles.evaluation.matching.match_events` (the same matching as every other score in the
 project), giving precision, recall and F1. By sample: both event sets become spindle/no-spindle
 masks on a regular time grid (the signal's samples, or a chosen resolution) over the recording,
 giving a by-sample F1 and Cohen's kappa.
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import file_error, param_error
-from .io.events import read_events
+from ..errors import file_error, param_error
+from ..io.events import read_events
 from .matching import Matches, match_events
 
 __all__ = [

@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from ..config import DetectionConfig
-from ..events import as_events, empty_events
-from ..hypnogram import Hypnogram, Stage
-from ..recording import Recording
-from . import DetectionResult, included_mask, stage_names
+from ...config import DetectionConfig
+from ...events import as_events, empty_events
+from ...hypnogram import Hypnogram, Stage
+from ...recording import Recording
+from .. import DetectionResult, included_mask, stage_names
 
 __all__ = ["detect"]
 
