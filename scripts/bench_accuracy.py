@@ -15,7 +15,8 @@ is scored on the intersection of both windows.
   broadband band (1-30 Hz) is above the 25 Hz Nyquist frequency of the 50 Hz excerpt 3, where
   YASA fails; there only, its upper edge is lowered to 1 Hz below Nyquist (24 Hz);
 - sleepspindles <method>: ``detect_spindles(recording, None, config)`` for every method in
-  ``config.DETECTION_METHODS`` (whole excerpt, default settings otherwise);
+  spindle engine (whole excerpt; ``fast`` and ``yasa`` at YASA's own band and durations,
+  12-15 Hz and 0.5-2 s, ``a7`` at the project defaults);
 - then the cross-validated (held-out) F1 of the A7 thresholds (``scripts/tune_accuracy.py``).
 
 Usage::
@@ -39,7 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sleepspindles.config import DETECTION_METHODS, Config
+from sleepspindles.config import Config
+from sleepspindles.schema import engine_names
 from sleepspindles.errors import SleepSpindlesError
 from sleepspindles.evaluation.scoring import POOLED, combine_experts, evaluate, intersect_windows
 from sleepspindles.io.dreams import DreamsExcerpt, load_dreams_excerpt
@@ -62,6 +64,10 @@ class Detector:
     notes: list[str] = field(default_factory=list)
     self_reference: str | None = None  # the reference column that is this detector itself
     scorer: str = "automatic"  # whose scored window the detections cover (DreamsExcerpt.scored_window)
+
+
+#: YASA's own spindle band and durations, for the engines of YASA's method (fast, yasa).
+YASA_SETTINGS = {"band": (12.0, 15.0), "duration": (0.5, 2.0)}
 
 
 def yasa_broadband(sf: float) -> tuple[float, float] | None:
@@ -123,8 +129,8 @@ def run_detectors(excerpts: list[DreamsExcerpt]) -> list[Detector]:
             yasa_det.notes.append(f"excerpt {ex.number}: broadband band lowered to {band[0]:g}-{band[1]:g} Hz "
                                   f"(sf {ex.recording.sf:g} Hz; YASA fails with its default 1-30 Hz)")
     detectors.append(yasa_det)
-    for method in DETECTION_METHODS:
-        config = Config().replace("detection", method=method)
+    for method in engine_names("spindles"):
+        config = Config().replace("detection", method=method, **({} if method == "a7" else YASA_SETTINGS))
         det = Detector(f"sleepspindles {method}")
         for ex in excerpts:
             timed(det, ex, lambda rec, config=config: detect_spindles(rec, None, config))

@@ -47,6 +47,10 @@ def make_night(hours: float, n_ch: int, sf: float, seed: int = 0):
     return data
 
 
+#: YASA's own spindle band and durations: YASA and the fast engine (its method) are compared at them.
+YASA_SETTINGS = {"band": (12.0, 15.0), "duration": (0.5, 2.0)}
+
+
 def _child(args) -> None:
     """Run one engine and write timing, peak RSS and events to a JSON file."""
     import resource
@@ -61,11 +65,12 @@ def _child(args) -> None:
         from sleepspindles.detection.spindles import a7, fast
 
         engine = fast if args.engine == "fast" else a7
-        cfg = DetectionConfig(method=args.engine, n_jobs=args.threads)
+        yasa_like = YASA_SETTINGS if args.engine == "fast" else {}
+        cfg = DetectionConfig(method=args.engine, n_jobs=args.threads, **yasa_like)
     else:
         from sleepspindles.detection.spindles import yasa_ref as engine
 
-        cfg = DetectionConfig(method="yasa")
+        cfg = DetectionConfig(method="yasa", **YASA_SETTINGS)
     # Both engines first run on a 2-minute night (with spindles, so every kernel runs), so one-time
     # costs stay out of the timing: ours compiles its kernels (or loads numba's cache), YASA's
     # wrapper imports yasa (~2 s).

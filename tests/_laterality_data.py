@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sleepspindles.analysis.laterality import night_data
-from sleepspindles.events import as_events
+from sleepspindles.schema import SPINDLES
 from sleepspindles.synthetic import make_synthetic_night
 
 CHANNELS = ("C3", "C4", "F3", "F4")
@@ -27,7 +27,7 @@ def events_from_truth(truth: pd.DataFrame) -> pd.DataFrame:
     frame["rms"] = frame["amplitude"] / (2 * np.sqrt(2))
     frame["oscillations"] = np.round(frame["duration"] * frame["frequency"]).astype(np.int64)
     frame["symmetry"] = 0.5
-    return as_events(frame)
+    return SPINDLES.conform(frame)
 
 
 def synthetic_night_data(subject, night, hand, density, seed, *, score_pre=np.nan, score_post=np.nan,

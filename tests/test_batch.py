@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepspindles.analysis.spectral import SIGMA_COLUMNS
 from sleepspindles.batch import BATCH_FILES, STATUS_COLUMNS, is_complete, make_tasks, run_batch
 from sleepspindles.cli import main
 from sleepspindles.config import Config
@@ -26,6 +25,7 @@ from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
+from sleepspindles.schema import SIGMA
 from sleepspindles.synthetic import make_synthetic_night
 
 GOOD = ("s1", "s2", "s3", "s4")
@@ -99,7 +99,7 @@ def test_bad_recording_fails_alone(reference, cohort):
 def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, tmp_path):
     task = next(t for t in make_tasks(cohort / "mixed.csv", reference.out_dir, Config()) if t.subject == "s1")
     assert is_complete(task) is not None
-    changed = make_tasks(cohort / "mixed.csv", reference.out_dir, Config().replace("detection", thresh_rms=2.0))
+    changed = make_tasks(cohort / "mixed.csv", reference.out_dir, Config().replace("detection", fast={"thresh_rms": 2.0}))
     assert is_complete(next(t for t in changed if t.subject == "s1")) is None
     other_input = task.__class__(**{**task.__dict__, "recording": str(cohort / "s2.edf")})
     assert is_complete(other_input) is None
@@ -118,7 +118,7 @@ def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, t
 def test_run_tables_read_back_sigma_and_n2_minutes(reference):
     tables = read_run_tables(reference.out_dir / "s1_learning")
     assert tables.staged and tables.n2_minutes == 12.0  # 24 N2 epochs of 30 s
-    assert list(tables.sigma.columns) == list(SIGMA_COLUMNS) and tables.sigma["n_epochs"].dtype == np.int64
+    assert list(tables.sigma.columns) == list(SIGMA.names) and tables.sigma["n_epochs"].dtype == np.int64
     assert tables.run["subject"] == "s1" and tables.run["trained_hand"] == "right"
     unstaged = replace(tables, run={**tables.run, "staging": {"source": "none", "stage_minutes": None}})
     assert not unstaged.staged and np.isnan(unstaged.n2_minutes)

@@ -6,11 +6,9 @@ import os
 import pandas as pd
 import pytest
 
-from sleepspindles.analysis.spectral import SIGMA_COLUMNS
-from sleepspindles.analysis.summary import SUMMARY_COLUMNS
 from sleepspindles.cli import _config, build_parser, main
-from sleepspindles.events import EVENT_COLUMNS
 from sleepspindles.output import write_edf
+from sleepspindles.schema import SIGMA, SPINDLE_SUMMARY, SPINDLES
 from sleepspindles.synthetic import SyntheticConfig, make_synthetic_night
 
 
@@ -44,10 +42,10 @@ def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
     events = pd.read_csv(out / "events.csv")
     summary = pd.read_csv(out / "summary.csv")
     run = json.loads((out / "run.json").read_text())
-    assert list(events.columns) == list(EVENT_COLUMNS) and set(events.channel) == {"C3"}
-    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert list(events.columns) == list(SPINDLES.names) and set(events.channel) == {"C3"}
+    assert list(summary.columns) == list(SPINDLE_SUMMARY.names)
     sigma = pd.read_csv(out / "sigma.csv")
-    assert list(sigma.columns) == list(SIGMA_COLUMNS) and set(sigma.channel) == {"C3"}
+    assert list(sigma.columns) == list(SIGMA.names) and set(sigma.channel) == {"C3"}
     assert run["files"] == ["events.csv", "sigma.csv", "summary.csv"]
     assert run["staging"]["source"] == "scored"  # stage annotations inside the EDF+
     assert run["config"]["detection"]["method"] == "yasa"

@@ -16,11 +16,12 @@ def test_default_yaml_equals_dataclass_defaults():
 
 def test_partial_file_overrides_only_its_keys(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("detection:\n  stages: [N2]\n  thresh_rms: null\n")
+    path.write_text("detection:\n  stages: [N2]\n  fast:\n    thresh_rms: null\n")
     cfg = load_config(path)
     assert cfg.detection.stages == ("N2",)
-    assert cfg.detection.thresh_rms is None
-    assert cfg.detection.freq_sp == Config().detection.freq_sp
+    assert cfg.detection.fast.thresh_rms is None
+    assert cfg.detection.fast.thresh_corr == Config().detection.fast.thresh_corr
+    assert cfg.detection.band == Config().detection.band
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,9 @@ def test_partial_file_overrides_only_its_keys(tmp_path):
         ("detection:\n  stagez: [N2]\n", "'detection.stagez'"),
         ("detektion:\n  stages: [N2]\n", "'detektion'"),
         ("detection:\n  n_jobs: two\n", "The 'detection.n_jobs' parameter must be an integer; got 'two'"),
-        ("detection:\n  freq_sp: [15, 12]\n", "detection.freq_sp"),
+        ("detection:\n  band: [15, 12]\n", "detection.band"),
+        ("detection:\n  a7:\n    baseline: 0\n", "detection.a7.baseline"),
+        ("detection:\n  a7:\n    thresh_corr_a7: 0.6\n", "'detection.a7.thresh_corr_a7'"),
         ("detection:\n  method: magic\n", "detection.method"),
         ("load:\n  reference: left-ear\n", "load.reference"),
         ("- just\n- a list\n", "mapping"),
@@ -69,7 +72,29 @@ def test_missing_config_file(tmp_path):
 def test_overrides_and_replace():
     cfg = load_config(overrides={"detection": {"stages": "N2,N3", "n_jobs": 2}})
     assert cfg.detection.stages == ("N2", "N3") and cfg.detection.n_jobs == 2
-    other = cfg.replace("detection", thresh_corr=None)
-    assert other.detection.thresh_corr is None and other.detection.n_jobs == 2
+    other = cfg.replace("detection", fast={"thresh_corr": None})
+    assert other.detection.fast.thresh_corr is None and other.detection.n_jobs == 2
+    assert other.detection.fast.thresh_rms == cfg.detection.fast.thresh_rms  # the rest of fast kept
     with pytest.raises(ConfigError):
         cfg.replace("detection", n_jobs=0)
+
+
+@pytest.mark.parametrize(
+    "section, key, new",
+    [
+        ("detection", "freq_sp", "detection.band"),
+        ("detection", "a7_band", "detection.band"),
+        ("laterality", "sigma_band", "detection.band"),
+        ("detection", "freq_broad", "detection.broadband"),
+        ("detection", "a7_duration", "detection.duration"),
+        ("detection", "thresh_rms", "detection.fast.thresh_rms"),
+        ("detection", "min_distance", "detection.fast.min_distance"),
+        ("detection", "thresh_corr_a7", "detection.a7.thresh_corr"),
+        ("detection", "a7_baseline", "detection.a7.baseline"),
+    ],
+)
+def test_a_key_of_an_earlier_version_names_its_new_place(tmp_path, section, key, new):
+    path = tmp_path / "old.yaml"
+    path.write_text(f"{section}:\n  {key}: 1\n")
+    with pytest.raises(ConfigError, match=rf"'{section}.{key}' has moved: use '{new}'"):
+        load_config(path)

@@ -6,12 +6,25 @@ import pandas as pd
 import pytest
 from scipy.signal import lfilter, resample_poly
 
+from dataclasses import replace
+
 from sleepspindles import Hypnogram, Recording
 from sleepspindles.config import DetectionConfig
+from sleepspindles.detection import run_detection
+from sleepspindles.detection.core import streaming as st
 from sleepspindles.detection.spindles import fast, yasa_ref
 from sleepspindles.evaluation.matching import match_events
 
-CFG = DetectionConfig(method="fast")
+# YASA's own band and durations: the engine is compared with YASA at them.
+CFG = DetectionConfig(method="fast", band=(12.0, 15.0), duration=(0.5, 2.0))
+
+
+def _setup(rec, cfg):
+    return fast._setup(rec, cfg, cfg.broadband, st.stage_codes(cfg.stages))
+
+
+def _plan(rec, cfg):
+    return _setup(rec, cfg).plan
 
 
 def _signal(sf: float, seconds: float = 600, n_ch: int = 1, seed: int = 0, every: float = 7.0):
@@ -47,7 +60,7 @@ def night100():
 def test_parity_with_yasa_at_100_hz(night100):
     rec, bursts = night100
     ours = fast.detect(rec, None, CFG).events
-    ref = yasa_ref.detect(rec, None, DetectionConfig(method="yasa")).events
+    ref = yasa_ref.detect(rec, None, replace(CFG, method="yasa")).events
     m = _f1(ref, ours)
     assert m.f1 >= 0.98
     a, b = ref.iloc[m.ref].reset_index(drop=True), ours.iloc[m.det].reset_index(drop=True)
@@ -82,16 +95,16 @@ def test_block_edges_do_not_change_events():
     """Tiny blocks (30 s) give exactly the events of one block, including one across an edge."""
     sf = 100.0
     data, _ = _signal(sf, seconds=400, seed=5)
-    small = DetectionConfig(method="fast", block_seconds=30.0)
-    plan = fast._make_plan(sf, data.shape[1], small, 30.0)
+    small = replace(CFG, block_seconds=30.0)
+    plan = _plan(Recording(data.copy(), sf, ("C3",)), small)
     edge = plan.hop / plan.rate  # first block edge, in seconds
     t = np.arange(data.shape[1]) / sf
     sel = (t >= edge - 0.6) & (t < edge + 0.6)
     data[0, sel] += 35 * np.sin(np.pi * (t[sel] - edge + 0.6) / 1.2) ** 2 * np.sin(2 * np.pi * 13 * t[sel])
     rec = Recording(data, sf, ("C3",))
-    one = fast.detect(rec, None, DetectionConfig(method="fast", block_seconds=3600.0)).events
+    one = fast.detect(rec, None, replace(CFG, block_seconds=3600.0)).events
     many = fast.detect(rec, None, small).events
-    assert fast._make_plan(sf, data.shape[1], small, 30.0).n_blocks > 5
+    assert plan.n_blocks > 5
     straddle = one[(one.start < edge) & (one.end > edge)]
     assert len(straddle) == 1
     assert len(many[(many.start < edge) & (many.end > edge)]) == 1
@@ -104,28 +117,29 @@ def test_relative_power_only_where_it_can_tip_the_vote(night100):
     from sleepspindles.detection.core import kernels as K
 
     rec, _ = night100
-    plan = fast._make_plan(100.0, rec.n_samples, CFG, 30.0)
-    include = fast._included(None, np.array([]), -plan.margin, plan)
-    block = fast._block(fast._spectrum(rec.data, [0], 0, plan, keep=False), 0, plan, include, with_broad=True)
+    setup = _setup(rec, CFG)
+    plan, w = setup.plan, setup.windows
+    include = st.included(None, np.array([]), -plan.margin, plan)
+    block = st.block(st.spectrum(rec.data, [0], 0, plan, keep=False), 0, plan, include, analytic=True, broad=True)
     start, stop = plan.margin, plan.margin + plan.hop
     passing = []
     for rms_thr in (2.0, 6.0, 12.0):
-        got = fast._supra(block, 0, start, stop, plan, CFG, rms_thr)
-        sigma, broad = block.sigma[0].real.astype(np.float64), block.broad[0]
-        first = (start // plan.knot_step) * plan.knot_step
-        n_knots = (stop - 1 - first) // plan.knot_step + 2
-        rms, corr = K.moving_rms_corr_ref(sigma, broad, first, plan.knot_step, plan.knot_half, n_knots)
-        f0 = (start - plan.frame_len // 2) // plan.frame_step
-        f1 = -(-(stop - plan.frame_len // 2) // plan.frame_step)
-        ratio = K.stft_band_ratio(broad[f0 * plan.frame_step : f1 * plan.frame_step + plan.frame_len],
-                                  plan.frame_len, plan.frame_step, plan.sig_bins, plan.broad_bins)
+        got = fast._supra(block, 0, start, stop, w, CFG, rms_thr)
+        sigma, broad = block.band[0].real.astype(np.float64), block.broad[0]
+        first = (start // w.knot_step) * w.knot_step
+        n_knots = (stop - 1 - first) // w.knot_step + 2
+        rms, corr = K.moving_rms_corr_ref(sigma, broad, first, w.knot_step, w.knot_half, n_knots)
+        f0 = (start - w.frame_len // 2) // w.frame_step
+        f1 = -(-(stop - w.frame_len // 2) // w.frame_step)
+        ratio = K.stft_band_ratio(broad[f0 * w.frame_step : f1 * w.frame_step + w.frame_len],
+                                  w.frame_len, w.frame_step, w.sig_bins, w.broad_bins)
         crit = np.vstack([
-            K.interp_knots_ref(ratio, f0 * plan.frame_step + plan.frame_len // 2, plan.frame_step, start, stop - start),
-            K.interp_knots_ref(corr, first, plan.knot_step, start, stop - start),
-            K.interp_knots_ref(rms, first, plan.knot_step, start, stop - start),
+            K.interp_knots_ref(ratio, f0 * w.frame_step + w.frame_len // 2, w.frame_step, start, stop - start),
+            K.interp_knots_ref(corr, first, w.knot_step, start, stop - start),
+            K.interp_knots_ref(rms, first, w.knot_step, start, stop - start),
         ])
-        votes = K.count_votes_ref(crit, [CFG.thresh_rel_pow, CFG.thresh_corr, rms_thr])
-        full = K.soft_vote_ref(votes, np.ones(stop - start, bool), plan.soft_w, 2)
+        votes = K.count_votes_ref(crit, [CFG.fast.thresh_rel_pow, CFG.fast.thresh_corr, rms_thr])
+        full = K.soft_vote_ref(votes, np.ones(stop - start, bool), w.soft_w, 2)
         np.testing.assert_array_equal(got, full)
         passing.append(int(full.sum()))
     assert passing[0] > passing[1] > 100  # stricter RMS thresholds pass fewer samples, not none
@@ -136,23 +150,21 @@ def test_kept_spectra_do_not_change_events(monkeypatch):
     data, _ = _signal(128.0, seconds=400, n_ch=2, seed=11)
     data[1, 5000:6000] = np.nan
     rec = Recording(data, 128.0, ("C3", "C4"))
-    small = DetectionConfig(method="fast", block_seconds=60.0)
+    small = replace(CFG, block_seconds=60.0)
     kept = fast.detect(rec, None, small)
-    monkeypatch.setattr(fast, "_CACHE_FRACTION", 0.0)
+    monkeypatch.setattr(st, "_CACHE_FRACTION", 0.0)
     fresh = fast.detect(rec, None, small)
     assert len(kept.events) > 20
     pd.testing.assert_frame_equal(kept.events, fresh.events)
-    assert kept.excluded_seconds == fresh.excluded_seconds
 
 
 def test_parallel_equals_serial():
     data, _ = _signal(128.0, seconds=300, n_ch=4, seed=7)
     rec = Recording(data, 128.0, ("C3", "C4", "F3", "F4"))
     serial = fast.detect(rec, None, CFG)
-    parallel = fast.detect(rec, None, DetectionConfig(method="fast", n_jobs=2))
+    parallel = fast.detect(rec, None, replace(CFG, n_jobs=2))
     assert len(serial.events) > 20
     pd.testing.assert_frame_equal(serial.events, parallel.events)
-    assert serial.excluded_seconds == parallel.excluded_seconds
 
 
 def test_nan_flat_and_artefact_time_is_excluded_and_reported():
@@ -164,7 +176,7 @@ def test_nan_flat_and_artefact_time_is_excluded_and_reported():
     stages = np.full(20, 2)
     stages[[5, 6]] = -1  # one minute marked as artefact
     hyp = Hypnogram(stages)
-    res = fast.detect(Recording(data, sf, ("C3", "C4", "Cz")), hyp, CFG)
+    res = run_detection(Recording(data, sf, ("C3", "C4", "Cz")), hyp, CFG)
     assert res.excluded_seconds["C3"] == pytest.approx(30.0, abs=0.1)
     assert res.excluded_seconds["C4"] == pytest.approx(30.0, abs=0.1)
     assert res.excluded_seconds["Cz"] == pytest.approx(540.0, abs=0.1)
@@ -191,7 +203,7 @@ def test_parity_with_yasa_on_dreams(shared_data, n):
     ex = load_dreams_excerpt(shared_data / "dreams_spindles", n)
     rec = ex.recording
     ours = fast.detect(rec, ex.hypnogram, CFG)
-    ref = yasa_ref.detect(rec, ex.hypnogram, DetectionConfig(method="yasa"))
+    ref = yasa_ref.detect(rec, ex.hypnogram, replace(CFG, method="yasa"))
     m = _f1(ref.events, ours.events)
     assert len(ref.events) >= 3 and m.recall == 1.0
     # Excerpt 3 is sampled at 50 Hz, where YASA's sample-count windows (soft threshold of
@@ -205,7 +217,7 @@ def test_flat_stretch_ended_by_nan_is_excluded_whole():
     data, _ = _signal(sf, seconds=300, seed=13)
     data[0, 10000:13000] = 4.2  # 30 s flat ...
     data[0, 13000:13100] = np.nan  # ... then 1 s of NaN
-    res = fast.detect(Recording(data, sf, ("C3",)), None, CFG)
+    res = run_detection(Recording(data, sf, ("C3",)), None, CFG)
     assert res.excluded_seconds["C3"] == pytest.approx(31.0, abs=0.05)
     e = res.events
     assert not ((e.end > 100) & (e.start < 131)).any()

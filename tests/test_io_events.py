@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 from sleepspindles.errors import ConfigError, DataError
-from sleepspindles.events import as_events
 from sleepspindles.io.events import detect_format, read_events
 from sleepspindles.output import write_csv, write_parquet
+from sleepspindles.schema import SPINDLES
 
 
 def events_table() -> pd.DataFrame:
-    return as_events(
+    return SPINDLES.conform(
         pd.DataFrame(
             {
                 "channel": ["C4", "C3", "C3"],

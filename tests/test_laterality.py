@@ -14,7 +14,6 @@ from _laterality_data import synthetic_night_data
 
 from sleepspindles import Hypnogram, Recording
 from sleepspindles.analysis.laterality import (
-    LATERALITY_COLUMNS,
     channel_measures,
     contra_ipsi,
     lateralise,
@@ -23,10 +22,9 @@ from sleepspindles.analysis.laterality import (
     night_laterality,
     sigma_table,
 )
-from sleepspindles.analysis.spectral import SIGMA_COLUMNS
 from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError
-from sleepspindles.events import as_events
+from sleepspindles.schema import LATERALITY, SIGMA, SPINDLES
 
 SF = 100.0
 
@@ -60,7 +58,7 @@ def hand_night():
     rows = (_spindles("C4", "N2", [100, 120, 140, 160], 14.0, 40.0) + _spindles("C4", "N2", [200, 220], 12.0, 20.0)
             + _spindles("C3", "N2", [100, 150, 250], 12.0, 30.0)
             + _spindles("C4", "N3", [420], 12.0, 50.0) + _spindles("C3", "N3", [430], 12.0, 50.0))
-    return as_events(pd.DataFrame(rows)), hyp, rec
+    return SPINDLES.conform(pd.DataFrame(rows)), hyp, rec
 
 
 def _value(table, measure, band, column):
@@ -127,7 +125,7 @@ def test_fast_threshold_comes_from_the_summary_config(hand_night):
 def test_sigma_table_covers_every_eeg_channel_and_is_empty_without_stages(hand_night):
     _, hyp, rec = hand_night
     sigma = sigma_table(rec, hyp)
-    assert list(sigma.columns) == list(SIGMA_COLUMNS)
+    assert list(sigma.columns) == list(SIGMA.names)
     assert set(sigma["channel"]) == {"C3", "C4", "F3", "Fz"}  # every EEG channel, not only paired ones
     assert set(sigma["band"]) == {"all", "fast", "slow"} and (sigma["n_epochs"] == 10).all()  # the 10 N2 epochs
     # white noise, sd 10 uV at 100 Hz: one-sided PSD 2 * 100 / 100 = 2 uV^2/Hz, so 11-16 Hz holds ~10 uV^2
@@ -136,7 +134,7 @@ def test_sigma_table_covers_every_eeg_channel_and_is_empty_without_stages(hand_n
     np.testing.assert_allclose(whole["power"], 10.0, rtol=0.15)
     np.testing.assert_allclose(whole["relative"], 5 / 29, rtol=0.1)
     empty = sigma_table(rec, None)
-    assert empty.empty and list(empty.columns) == list(SIGMA_COLUMNS)
+    assert empty.empty and list(empty.columns) == list(SIGMA.names)
     # 50 Hz: the reference band is cut at 22.5 Hz, sigma power is still measured
     slow = Recording(rec.data[:, ::2], SF / 2, rec.channels, hypnogram=hyp)
     low = sigma_table(slow, hyp)
@@ -156,7 +154,7 @@ def test_night_from_tables_is_what_night_data_builds(hand_night):
     assert stored.n2_minutes == direct.n2_minutes == 5.0
     pd.testing.assert_frame_equal(night_laterality(stored)[0], night_laterality(direct)[0])
     # without sigma power the spindle measures remain
-    no_sigma = night_from_tables(direct.summary, pd.DataFrame(columns=list(SIGMA_COLUMNS)), 5.0, subject="S1",
+    no_sigma = night_from_tables(direct.summary, pd.DataFrame(columns=list(SIGMA.names)), 5.0, subject="S1",
                                  night="post", trained_hand="left")
     assert set(night_laterality(no_sigma)[0]["measure"]) == {"density_n2", "density_n2n3", "amplitude"}
     with pytest.raises(ConfigError, match="'summary' parameter must be a table with columns"):
@@ -236,7 +234,7 @@ def test_synthetic_cohort_recovers_planted_effect_and_gain_correlation(synthetic
     increase (post - baseline) is found, its bootstrap CI covers 1.0, both hands map the same
     way, the effect is specific to C3/C4, and D correlates with the planted gain."""
     lat, stats = synthetic_cohort.laterality, synthetic_cohort.stats
-    assert list(lat.columns[: len(LATERALITY_COLUMNS)]) == list(LATERALITY_COLUMNS)
+    assert list(lat.columns[: len(LATERALITY.names)]) == list(LATERALITY.names)
     assert set(lat["role"][lat["pair"] == "C3/C4"]) == {"motor"} and set(lat["role"][lat["pair"] == "F3/F4"]) == {"control"}
     contrast = _stat(stats, "post-baseline", "C3/C4", "paired_t", "C-I")
     assert contrast["n"] == 16 and contrast["p_value"] < 1e-4 and contrast["effect_size"] > 1

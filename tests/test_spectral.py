@@ -3,15 +3,10 @@
 import numpy as np
 import pytest
 
-from sleepspindles.analysis.spectral import (
-    SIGMA_COLUMNS,
-    band_power_reference,
-    sigma_power,
-    stage_epoch_starts,
-    welch_band_power,
-)
+from sleepspindles.analysis.spectral import band_power_reference, sigma_power, stage_epoch_starts, welch_band_power
 from sleepspindles.errors import ConfigError
 from sleepspindles.hypnogram import Hypnogram
+from sleepspindles.schema import SIGMA
 
 SF = 100.0
 
@@ -47,7 +42,7 @@ def test_kernel_matches_numpy_twin(signals):
 def test_sine_power_is_half_the_squared_amplitude(signals):
     data, hyp = signals
     table = sigma_power(data, SF, ["C3", "C4"], hyp, bands={"all": (11, 16)}, stages=["N2"])
-    assert list(table.columns) == list(SIGMA_COLUMNS)
+    assert list(table.columns) == list(SIGMA.names)
     c3 = table.set_index("channel").loc["C3"]
     noise_in_band = 4.0 * 5.0 / 50.0  # white noise variance 4 uV^2 spread over 0-50 Hz
     assert c3["power"] == pytest.approx(50.0 + noise_in_band, rel=0.05)

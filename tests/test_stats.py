@@ -27,7 +27,6 @@ from _laterality_data import simulated_laterality
 from scipy import stats as sps
 
 from sleepspindles.analysis.stats import (
-    STATS_COLUMNS,
     asymmetry_tests,
     bootstrap_ci,
     cohen_dz,
@@ -42,6 +41,7 @@ from sleepspindles.analysis.stats import (
     with_contrasts,
 )
 from sleepspindles.config import Config
+from sleepspindles.schema import STATS
 
 FAST = Config().replace("laterality", n_boot=200, n_perm=1000)
 
@@ -215,7 +215,7 @@ def cohort_table():
 
 def test_cohort_stats_columns_contrasts_and_specificity(cohort_table):
     frame, stats = cohort_table
-    assert list(stats.columns) == list(STATS_COLUMNS)
+    assert list(stats.columns) == list(STATS.names)
     assert set(stats["night"]) == {"baseline", "post", "post-baseline"}
     post = stats[(stats["night"] == "post-baseline") & (stats["test"] == "paired_t")].set_index("pair")
     assert post.loc["C3/C4", "p_value"] < 0.001 and post.loc["C3/C4", "effect_size"] > 0
@@ -258,4 +258,4 @@ def test_results_do_not_depend_on_row_order(cohort_table):
 
 def test_empty_table_gives_empty_stats_with_columns():
     empty = cohort_stats(pd.DataFrame(columns=["subject"]), FAST)
-    assert empty.empty and list(empty.columns) == list(STATS_COLUMNS)
+    assert empty.empty and list(empty.columns) == list(STATS.names)

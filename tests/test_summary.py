@@ -5,14 +5,14 @@ import pandas as pd
 import pytest
 
 from sleepspindles import Hypnogram, Recording
-from sleepspindles.analysis.summary import SUMMARY_COLUMNS, summarize
+from sleepspindles.analysis.summary import summarize
 from sleepspindles.config import Config
-from sleepspindles.events import EVENT_COLUMNS, empty_events
+from sleepspindles.schema import SPINDLE_SUMMARY, SPINDLES
 
 
 def _events(rows):
     base = dict(peak=0.0, end=0.0, duration=1.0, amplitude=40.0, rms=10.0, oscillations=12, symmetry=0.5)
-    return pd.DataFrame([{**base, **r} for r in rows])[list(EVENT_COLUMNS)]
+    return pd.DataFrame([{**base, **r} for r in rows])[list(SPINDLES.names)]
 
 
 @pytest.fixture()
@@ -33,7 +33,7 @@ def setup():
 def test_counts_densities_and_means(setup):
     ev, hyp, rec = setup
     table = summarize(ev, hyp, rec, Config()).set_index(["channel", "stage", "band"])
-    assert list(table.reset_index().columns) == list(SUMMARY_COLUMNS)
+    assert list(table.reset_index().columns) == list(SPINDLE_SUMMARY.names)
     c3n2 = table.loc[("C3", "N2", "all")]
     assert c3n2.n_spindles == 2 and c3n2.minutes == 5.0 and c3n2.density == pytest.approx(0.4)
     assert c3n2.duration == pytest.approx(1.5) and c3n2.frequency == pytest.approx(13.0)
@@ -48,7 +48,7 @@ def test_counts_densities_and_means(setup):
 
 def test_empty_events_give_zero_rows_for_every_channel(setup):
     _, hyp, rec = setup
-    table = summarize(empty_events(), hyp, rec)
+    table = summarize(SPINDLES.empty(), hyp, rec)
     assert set(table.channel) == {"C3", "C4"}
     assert (table.n_spindles == 0).all() and (table.density == 0).all()
 

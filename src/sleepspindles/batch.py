@@ -36,6 +36,7 @@ import pandas as pd
 from . import output
 from .config import Config, config_to_dict
 from .errors import ConfigError, SleepSpindlesError, file_error, param_error
+from .schema import SIGMA, SPINDLE_SUMMARY, SPINDLES
 
 __all__ = [
     "Task",
@@ -418,9 +419,6 @@ def gather_tables(status: pd.DataFrame) -> BatchTables:
     Always read back from the files, so a resumed batch gives the same tables as an
     uninterrupted one.
     """
-    from .analysis.spectral import SIGMA_COLUMNS
-    from .analysis.summary import SUMMARY_COLUMNS
-    from .events import EVENT_COLUMNS
     from .io.results import read_run_tables
 
     parts: dict[str, list[pd.DataFrame]] = {"events": [], "summaries": [], "sigmas": []}
@@ -430,7 +428,7 @@ def gather_tables(status: pd.DataFrame) -> BatchTables:
             for key, frame in zip(parts, (tables.events, tables.summary, tables.sigma)):
                 if len(frame):  # empty parts only add dtype noise (and a pandas warning) to concat
                     parts[key].append(_tagged(frame, row))
-    columns = {"events": EVENT_COLUMNS, "summaries": SUMMARY_COLUMNS, "sigmas": SIGMA_COLUMNS}
+    columns = {"events": SPINDLES.names, "summaries": SPINDLE_SUMMARY.names, "sigmas": SIGMA.names}
     return BatchTables(**{
         key: pd.concat(frames, ignore_index=True) if frames
         else pd.DataFrame(columns=["subject", "night", *columns[key]])

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .config import DETECTION_METHODS, HYPNOGRAM_SCHEMES, REFERENCE_MODES, Config, load_config
+from .config import HYPNOGRAM_SCHEMES, REFERENCE_MODES, Config, load_config
+from .schema import SPINDLE_KIND
 from .errors import SleepSpindlesError
 
 __all__ = ["main", "build_parser"]
@@ -94,9 +95,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="YAML config (see configs/default.yaml); flags override it")
-    p.add_argument("--method", choices=DETECTION_METHODS,
-                   help="detection engine: a7 (default, A7-style local thresholds), fast (YASA's method, "
-                        "streaming) or yasa (the reference yasa.spindles_detect)")
+    p.add_argument("--method", choices=[e.name for e in SPINDLE_KIND.engines],
+                   help="spindle engine: " + "; ".join(f"{e.name}: {e.description}" for e in SPINDLE_KIND.engines))
     p.add_argument("--stages", help="stages searched for spindles, comma-separated (default N2,N3)")
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
 

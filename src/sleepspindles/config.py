@@ -17,11 +17,15 @@ import yaml
 
 from .errors import ConfigError, param_error
 from .io.channels import REFERENCES
+from .schema import engine_names
 
 __all__ = [
     "LoadConfig",
     "StagingConfig",
     "DetectionConfig",
+    "A7Config",
+    "FastConfig",
+    "MOVED_KEYS",
     "SummaryConfig",
     "LateralityConfig",
     "BatchConfig",
@@ -77,89 +81,116 @@ class StagingConfig:
     emg: str | None = None
 
 
-@dataclass(frozen=True)
-class DetectionConfig:
-    """Spindle detection parameters (seconds and Hz)."""
+def _check_band(key: str, band: tuple[float, float]) -> None:
+    if not 0 < band[0] < band[1]:
+        raise param_error(key, "a (low, high) band in Hz with 0 < low < high", band)
 
-    #: ``"a7"`` (A7 features and local-baseline thresholds), ``"fast"`` (YASA's method, streamed) or
-    #: ``"yasa"`` (the reference ``yasa.spindles_detect``).
-    method: str = "a7"
-    #: Stages searched for spindles.
-    stages: tuple[str, ...] = ("N2", "N3")
-    #: Spindle (sigma) band in Hz.
-    freq_sp: tuple[float, float] = (12.0, 15.0)
-    #: Broadband reference band in Hz.
-    freq_broad: tuple[float, float] = (1.0, 30.0)
-    #: Minimum and maximum spindle duration in seconds.
-    duration: tuple[float, float] = (0.5, 2.0)
-    #: Events closer than this (seconds) are merged.
-    min_distance: float = 0.5
+
+def _check_range(key: str, span: tuple[float, float]) -> None:
+    if not 0 < span[0] < span[1]:
+        raise param_error(key, "(min, max) seconds with 0 < min < max", span)
+
+
+@dataclass(frozen=True)
+class A7Config:
+    """Thresholds of the ``a7`` engine (Lacourse et al. 2019).
+
+    The defaults are the median over the folds of leave-one-excerpt-out tuning on DREAMS
+    (scripts/tune_accuracy.py: expert 1 and union scored on the 1000 s expert 1 scored, objective
+    the mean F1 over the three references); A7's published values are 1.25, 1.6, 1.3, 0.69.
+    """
+
+    #: Absolute sigma power threshold, log10 of the mean square in uV^2; ``None`` disables it.
+    thresh_abs_pow: float | None = 1.25
+    #: Relative sigma power threshold, z-score against the local baseline; ``None`` disables it.
+    thresh_rel_pow_z: float | None = 1.9
+    #: Sigma covariance threshold, z-score against the local baseline; ``None`` disables it.
+    thresh_cov_z: float | None = 1.3
+    #: Sigma/broadband correlation threshold (-1 to 1); ``None`` disables it.
+    thresh_corr: float | None = 0.645
+    #: Seconds of valid signal in the local baseline of the z-scores.
+    baseline: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.baseline >= 1:
+            raise param_error("detection.a7.baseline", "a number of seconds >= 1", self.baseline)
+
+
+@dataclass(frozen=True)
+class FastConfig:
+    """Thresholds of YASA's method: the ``fast`` engine and the reference ``yasa`` engine."""
+
     #: Relative sigma power threshold (0-1); ``None`` disables the criterion.
     thresh_rel_pow: float | None = 0.2
-    #: Moving correlation threshold (0-1); ``None`` disables the criterion.
+    #: Sigma/broadband moving correlation threshold (0-1); ``None`` disables the criterion.
     thresh_corr: float | None = 0.65
     #: Moving RMS threshold, in trimmed standard deviations; ``None`` disables it.
     thresh_rms: float | None = 1.5
-    #: Parallel channel workers (1 = serial, -1 = all cores).
-    n_jobs: int = 1
-    #: Fast engine: seconds of signal per processing block (memory is bounded by this, not by
-    #: the night's length).
-    block_seconds: float = 300.0
-    #: Fast engine: runs of identical samples at least this long (s) are flat and excluded.
-    flat_seconds: float = 1.0
-    #: A7 engine: sigma band (Hz) of its four features (Lacourse et al. 2019: 11-16 Hz). The A7
-    #: thresholds below are the median over the folds of leave-one-excerpt-out tuning on DREAMS
-    #: (scripts/tune_accuracy.py: expert 1 and union scored on the 1000 s expert 1 scored,
-    #: objective the mean F1 over the three references); A7's published values are 1.25, 1.6,
-    #: 1.3, 0.69 and 0.3-2.5 s.
-    a7_band: tuple[float, float] = (11.0, 16.0)
-    #: A7: absolute sigma power threshold, log10 of the mean square in uV^2; ``None`` disables it.
-    thresh_abs_pow: float | None = 1.25
-    #: A7: relative sigma power threshold, z-score against the local baseline; ``None`` disables it.
-    thresh_rel_pow_z: float | None = 1.9
-    #: A7: sigma covariance threshold, z-score against the local baseline; ``None`` disables it.
-    thresh_cov_z: float | None = 1.3
-    #: A7: sigma/broadband correlation threshold (-1 to 1); ``None`` disables it.
-    thresh_corr_a7: float | None = 0.645
-    #: A7: seconds of valid signal in the local baseline of the z-scores.
-    a7_baseline: float = 30.0
-    #: A7: minimum and maximum spindle duration in seconds.
-    a7_duration: tuple[float, float] = (0.5, 2.5)
+    #: Events closer than this (seconds) are merged.
+    min_distance: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.method not in DETECTION_METHODS:
-            raise param_error("detection.method", f"one of {DETECTION_METHODS}", self.method)
-        lo, hi = self.freq_sp
-        if not 0 < lo < hi:
-            raise param_error("detection.freq_sp", "a (low, high) band with 0 < low < high", self.freq_sp)
-        lo, hi = self.freq_broad
-        if not 0 < lo < hi:
-            raise param_error(
-                "detection.freq_broad", "a (low, high) band with 0 < low < high", self.freq_broad
-            )
-        dmin, dmax = self.duration
-        if not 0 < dmin < dmax:
-            raise param_error("detection.duration", "(min, max) seconds with 0 < min < max", self.duration)
         if self.min_distance < 0:
-            raise param_error("detection.min_distance", "a non-negative number of seconds", self.min_distance)
+            raise param_error("detection.fast.min_distance", "a non-negative number of seconds", self.min_distance)
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Spindle detection (seconds and Hz): what every engine shares, then each engine's thresholds."""
+
+    #: Engine: see :data:`sleepspindles.schema.SPINDLE_KIND` (``a7``, ``fast`` or ``yasa``).
+    method: str = "a7"
+    #: Stages searched for spindles.
+    stages: tuple[str, ...] = ("N2", "N3")
+    #: The spindle (sigma) band in Hz, for every engine, for sigma power and for laterality.
+    band: tuple[float, float] = (11.0, 16.0)
+    #: Broadband reference band in Hz (lowered below Nyquist on low-rate recordings).
+    broadband: tuple[float, float] = (1.0, 30.0)
+    #: Shortest and longest spindle in seconds, for every engine.
+    duration: tuple[float, float] = (0.5, 2.5)
+    #: Parallel channel workers (1 = serial, -1 = all cores).
+    n_jobs: int = 1
+    #: Seconds of signal per processing block (memory is bounded by this, not by the night).
+    block_seconds: float = 300.0
+    #: Runs of identical samples at least this long (s) are flat: excluded and not analysed.
+    flat_seconds: float = 1.0
+    #: Thresholds of the ``a7`` engine.
+    a7: A7Config = field(default_factory=A7Config)
+    #: Thresholds of YASA's method (the ``fast`` and ``yasa`` engines).
+    fast: FastConfig = field(default_factory=FastConfig)
+
+    def __post_init__(self) -> None:
+        methods = engine_names("spindles")
+        if self.method not in methods:
+            raise param_error("detection.method", f"one of {methods}", self.method)
+        _check_band("detection.band", self.band)
+        _check_band("detection.broadband", self.broadband)
+        _check_range("detection.duration", self.duration)
         if self.n_jobs == 0 or self.n_jobs < -1:
             raise param_error("detection.n_jobs", "a positive integer or -1", self.n_jobs)
         if not self.block_seconds >= 30:
             raise param_error("detection.block_seconds", "a number of seconds >= 30", self.block_seconds)
         if not self.flat_seconds > 0:
             raise param_error("detection.flat_seconds", "a positive number of seconds", self.flat_seconds)
-        lo, hi = self.a7_band
-        if not 0 < lo < hi:
-            raise param_error("detection.a7_band", "a (low, high) band with 0 < low < high", self.a7_band)
-        if not self.a7_baseline >= 1:
-            raise param_error("detection.a7_baseline", "a number of seconds >= 1", self.a7_baseline)
-        dmin, dmax = self.a7_duration
-        if not 0 < dmin < dmax:
-            raise param_error("detection.a7_duration", "(min, max) seconds with 0 < min < max", self.a7_duration)
 
 
-#: Detection engines available through :func:`sleepspindles.detect_spindles`.
-DETECTION_METHODS = ("fast", "yasa", "a7")
+#: Keys of earlier versions -> where they live now (a user's old YAML gets an error naming it).
+MOVED_KEYS = {
+    "detection.freq_sp": "detection.band",
+    "detection.a7_band": "detection.band",
+    "laterality.sigma_band": "detection.band",
+    "detection.freq_broad": "detection.broadband",
+    "detection.a7_duration": "detection.duration",
+    "detection.min_distance": "detection.fast.min_distance",
+    "detection.thresh_rel_pow": "detection.fast.thresh_rel_pow",
+    "detection.thresh_corr": "detection.fast.thresh_corr",
+    "detection.thresh_rms": "detection.fast.thresh_rms",
+    "detection.thresh_abs_pow": "detection.a7.thresh_abs_pow",
+    "detection.thresh_rel_pow_z": "detection.a7.thresh_rel_pow_z",
+    "detection.thresh_cov_z": "detection.a7.thresh_cov_z",
+    "detection.thresh_corr_a7": "detection.a7.thresh_corr",
+    "detection.a7_baseline": "detection.a7.baseline",
+}
 
 
 @dataclass(frozen=True)
@@ -184,8 +215,6 @@ class LateralityConfig:
         ("FC3", "FC4"),
         ("CP3", "CP4"),
     )
-    #: Sigma band (Hz) for the sigma-power measure.
-    sigma_band: tuple[float, float] = (11.0, 16.0)
     #: Bootstrap resamples for confidence intervals.
     n_boot: int = 2000
     #: Sign-flip permutations.
@@ -205,9 +234,7 @@ class LateralityConfig:
     min_subjects: int = 3
 
     def __post_init__(self) -> None:
-        for name, (lo, hi) in (("sigma_band", self.sigma_band), ("total_band", self.total_band)):
-            if not 0 < lo < hi:
-                raise param_error(f"laterality.{name}", "a (low, high) band with 0 < low < high", (lo, hi))
+        _check_band("laterality.total_band", self.total_band)
         for left, right in self.pairs:
             if not left or not right or left == right:
                 raise param_error("laterality.pairs", "(left, right) pairs of two distinct channels", (left, right))
@@ -241,10 +268,21 @@ class Config:
     batch: BatchConfig = field(default_factory=BatchConfig)
 
     def replace(self, section: str, **changes: Any) -> "Config":
-        """A copy with some keys of one section changed (validated like YAML values)."""
+        """A copy with some keys of one section changed (validated like YAML values).
+
+        A sub-section takes a mapping of its changed keys: ``replace("detection", fast={"thresh_rms": 2})``.
+        """
         current = getattr(self, section)
-        merged = {**config_to_dict(current), **changes}
+        merged = _merged(config_to_dict(current), changes)
         return dataclasses.replace(self, **{section: _build(type(current), merged, section)})
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes``; a mapping changes only the keys it names of a sub-mapping."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -294,8 +332,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: a config file must be a mapping of sections")
     for section, values in (overrides or {}).items():
-        raw.setdefault(section, {})
-        raw[section] = {**(raw[section] or {}), **values}
+        raw[section] = _merged(raw.get(section) or {}, values)
     where = f"{path}: " if path is not None else ""
     try:
         return _build(Config, raw, "")
@@ -319,6 +356,9 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls) if f.init}
     unknown = sorted(set(raw) - known)
+    moved = [(f"{prefix}.{k}" if prefix else k) for k in unknown if (f"{prefix}.{k}" if prefix else k) in MOVED_KEYS]
+    if moved:
+        raise ConfigError("; ".join(f"The config key {k!r} has moved: use {MOVED_KEYS[k]!r}" for k in moved) + ".")
     if unknown:
         raise ConfigError(
             f"Unknown config key(s) {', '.join(repr(prefix + '.' + k if prefix else k) for k in unknown)}; "

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import param_error
 
-__all__ = ["Stage", "Hypnogram", "parse_stages"]
+__all__ = ["Stage", "Hypnogram", "parse_stages", "stage_names"]
 
 
 class Stage(enum.IntEnum):
@@ -77,6 +77,12 @@ def parse_stages(values) -> tuple[Stage, ...]:
     if not stages:
         raise param_error("stages", "a non-empty list of stages", values)
     return tuple(stages)
+
+
+def stage_names(codes) -> np.ndarray:
+    """Stage names (``"N2"``) for integer stage codes, as an object array."""
+    lookup = {int(s): s.name for s in Stage}
+    return np.array([lookup[int(c)] for c in np.asarray(codes).ravel()], dtype=object)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ class RecordingResult:
     detection : DetectionResult
         Events plus excluded time and engine notes.
     summary : pandas.DataFrame
-        Per channel x stage x band aggregates (:data:`sleepspindles.analysis.summary.SUMMARY_COLUMNS`).
+        Per channel x stage x band aggregates (:data:`sleepspindles.schema.SPINDLE_SUMMARY`).
     sigma : pandas.DataFrame
         Sigma power per EEG channel x band over the ``laterality.sigma_stages`` epochs
         (:func:`sleepspindles.analysis.laterality.sigma_table`); empty when not staged.

@@ -50,13 +50,13 @@ from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
 from ..io.manifest import percent_gain
 from ..recording import Recording
-from .spectral import SIGMA_COLUMNS, sigma_power
+from ..schema import LATERALITY, SIGMA
+from .spectral import sigma_power
 from .summary import UNMEASURABLE_NOTE, summarize
 
 __all__ = [
     "MEASURES",
     "BANDS",
-    "LATERALITY_COLUMNS",
     "NightData",
     "Sides",
     "LateralityResult",
@@ -73,27 +73,6 @@ logger = logging.getLogger(__name__)
 
 MEASURES = ("density_n2", "density_n2n3", "amplitude", "sigma_abs", "sigma_rel")
 BANDS = ("all", "fast", "slow")
-#: Columns of the laterality table (covariate columns of the manifest follow them).
-LATERALITY_COLUMNS = (
-    "subject",
-    "night",
-    "trained_hand",
-    "pair",
-    "role",
-    "contra_channel",
-    "ipsi_channel",
-    "reference",
-    "measure",
-    "band",
-    "contra",
-    "ipsi",
-    "D",
-    "LI",
-    "n2_minutes",
-    "score_pre",
-    "score_post",
-    "gain",
-)
 # Where each spindle measure is read in the summary table: (stage label, column).
 _SUMMARY_SOURCES = {
     "density_n2": ("N2", "density"),
@@ -164,7 +143,7 @@ class NightData:
 
 def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
     """Named sigma bands: all, and the slow/fast halves split at the fast threshold (when inside)."""
-    lo, hi = config.laterality.sigma_band
+    lo, hi = config.detection.band
     split = config.summary.fast_threshold
     if not lo < split < hi:
         return {"all": (lo, hi)}
@@ -176,7 +155,7 @@ def sigma_table(
 ) -> pd.DataFrame:
     """Sigma power of every EEG channel of a recording, with the laterality settings.
 
-    Bands are ``all`` (``laterality.sigma_band``) and its ``slow``/``fast`` halves split at
+    Bands are ``all`` (the spindle band, ``detection.band``) and its ``slow``/``fast`` halves split at
     ``summary.fast_threshold``; power is averaged over the ``laterality.sigma_stages`` epochs
     (Welch window ``laterality.welch_window``) and divided by the power in
     ``laterality.total_band`` for the relative value.
@@ -193,19 +172,19 @@ def sigma_table(
     Returns
     -------
     pandas.DataFrame
-        :func:`sleepspindles.analysis.spectral.sigma_power` table (columns :data:`SIGMA_COLUMNS`), empty
+        :func:`sleepspindles.analysis.spectral.sigma_power` table (columns :data:`SIGMA.names`), empty
         when there is no hypnogram, no EEG channel, or the sampling rate does not resolve the
         sigma band (a warning says so: the spindle results stay valid without sigma power).
     """
     config = config or Config()
     lat = config.laterality
     channels = [c for c in recording.eeg_channels if c not in skip]
-    empty = pd.DataFrame(columns=list(SIGMA_COLUMNS))
-    top = lat.sigma_band[1]  # the reference band itself is cut below Nyquist by sigma_power
+    empty = pd.DataFrame(columns=list(SIGMA.names))
+    top = config.detection.band[1]  # the reference band itself is cut below Nyquist by sigma_power
     if hypnogram is None or not channels:
         return empty
     if recording.sf / 2 <= top:
-        logger.warning("%s: sampling rate %g Hz does not resolve laterality.sigma_band (up to %g Hz); "
+        logger.warning("%s: sampling rate %g Hz does not resolve detection.band (up to %g Hz); "
                        "no sigma power", recording.source, recording.sf, top)
         return empty
     sub = recording.pick(channels)
@@ -292,7 +271,7 @@ def night_data(
     Parameters
     ----------
     events : pandas.DataFrame
-        Standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`).
+        Standard events table (:data:`sleepspindles.schema.SPINDLES`).
     hypnogram : Hypnogram
         Stages aligned to ``recording``.
     recording : Recording
@@ -358,7 +337,7 @@ def night_laterality(
     Returns
     -------
     table : pandas.DataFrame
-        Columns :data:`LATERALITY_COLUMNS` except ``role`` and ``gain`` (set cohort-wide by
+        Columns :data:`sleepspindles.schema.LATERALITY` except ``role`` and ``gain`` (set cohort-wide by
         :func:`lateralise`); one row per pair x measure x band.
     problems : list of str
         Human-readable notes (missing pairs, pairs skipped and why, no N2).
@@ -390,7 +369,7 @@ def night_laterality(
         refused = len(problems) > bool(missing)
         problems.append(f"{who}: " + ("no electrode pair could be lateralised" if refused else
                                       "none of the configured electrode pairs is present") + "; night skipped")
-        return pd.DataFrame(columns=[c for c in LATERALITY_COLUMNS if c not in ("role", "gain")]), problems
+        return pd.DataFrame(columns=[c for c in LATERALITY.names if c not in ("role", "gain")]), problems
     table = pd.concat(rows, ignore_index=True)
     table.insert(0, "subject", night.subject)
     table.insert(1, "night", night.night)
@@ -466,10 +445,10 @@ class LateralityResult:
     Attributes
     ----------
     laterality : pandas.DataFrame
-        One row per subject x night x pair x measure x band (:data:`LATERALITY_COLUMNS` +
+        One row per subject x night x pair x measure x band (:data:`sleepspindles.schema.LATERALITY` +
         covariates).
     stats : pandas.DataFrame
-        Cohort statistics (:data:`sleepspindles.analysis.stats.STATS_COLUMNS`).
+        Cohort statistics (:data:`sleepspindles.schema.STATS`).
     specificity : pandas.DataFrame
         The main statistics with the pairs side by side (motor pair first).
     problems : tuple of str
@@ -513,7 +492,7 @@ def lateralise(nights: Sequence[NightData], config: Config | None = None) -> Lat
         if len(table):
             tables.append(table)
     if not tables:
-        empty = pd.DataFrame(columns=list(LATERALITY_COLUMNS))
+        empty = pd.DataFrame(columns=list(LATERALITY.names))
         return LateralityResult(empty, cohort_stats(empty, config), pd.DataFrame(), tuple(problems))
     laterality = pd.concat(tables, ignore_index=True)
     laterality.insert(4, "role", _roles(laterality["pair"], config))

@@ -20,17 +20,15 @@ from scipy.signal import welch
 
 from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
+from ..schema import SIGMA
 
 __all__ = [
-    "SIGMA_COLUMNS",
     "stage_epoch_starts",
     "welch_band_power",
     "band_power_reference",
     "sigma_power",
 ]
 
-#: Columns of the table returned by :func:`sigma_power`.
-SIGMA_COLUMNS = ("channel", "band", "stages", "low", "high", "n_epochs", "power", "relative")
 
 # Epochs per Welch call: bounds the temporary copy to a few tens of MB for a full night.
 _CHUNK_EPOCHS = 64
@@ -199,7 +197,7 @@ def sigma_power(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SIGMA_COLUMNS`, one row per channel x band: ``power`` in uV^2,
+        Columns of :data:`sleepspindles.schema.SIGMA`, one row per channel x band: ``power`` in uV^2,
         ``relative`` = power / power in ``total_band`` (both NaN when no usable epoch is scored
         in ``stages``), ``n_epochs`` the epochs used on that channel (those with a NaN or a
         constant signal are left out), ``stages`` e.g. ``"N2"`` or ``"N2+N3"``.
@@ -224,4 +222,4 @@ def sigma_power(
             with np.errstate(invalid="ignore", divide="ignore"):
                 relative = power[b, c] / power[-1, c]
             rows.append((channel, name, label, lo, hi, used[c], power[b, c], relative))
-    return pd.DataFrame(rows, columns=list(SIGMA_COLUMNS)).astype({"n_epochs": "int64"})
+    return SIGMA.conform(pd.DataFrame(rows, columns=list(SIGMA.names)))

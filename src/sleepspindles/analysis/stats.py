@@ -45,9 +45,9 @@ import pingouin
 from scipy import stats as sps
 
 from ..config import Config
+from ..schema import STATS
 
 __all__ = [
-    "STATS_COLUMNS",
     "asymmetry_tests",
     "gain_tests",
     "group_tests",
@@ -63,28 +63,7 @@ __all__ = [
     "partial_pearson_rows",
 ]
 
-#: Columns of the statistics table.
-STATS_COLUMNS = (
-    "night",
-    "pair",
-    "role",
-    "measure",
-    "band",
-    "test",
-    "variable",
-    "n",
-    "statistic",
-    "p_value",
-    "p_fdr",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "effect_size",
-    "effect_ci_low",
-    "effect_ci_high",
-    "note",
-)
-_RESULT_KEYS = STATS_COLUMNS[5:]
+_RESULT_KEYS = STATS.names[5:]
 _GROUP_KEYS = ["night", "pair", "role", "measure", "band"]
 
 
@@ -175,7 +154,7 @@ def asymmetry_tests(contra: np.ndarray, ipsi: np.ndarray, li: np.ndarray, config
     """Contralateral vs ipsilateral tests (paired_t, wilcoxon, sign_flip) and LI vs 0.
 
     Subjects with a non-finite value are dropped per test. Returns one dict per test with the
-    keys of :data:`STATS_COLUMNS` from ``test`` on.
+    keys of :data:`sleepspindles.schema.STATS` from ``test`` on.
     """
     lat = config.laterality
     ok = np.isfinite(contra) & np.isfinite(ipsi)
@@ -389,11 +368,11 @@ def cohort_stats(laterality: pd.DataFrame, config: Config | None = None) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`STATS_COLUMNS` (empty with those columns when ``laterality`` is empty).
+        Columns :data:`sleepspindles.schema.STATS` (empty with those columns when ``laterality`` is empty).
     """
     config = config or Config()
     if laterality.empty:
-        return pd.DataFrame(columns=list(STATS_COLUMNS))
+        return STATS.empty()
     # subjects in a fixed order, so resampling results do not depend on the input's row order
     frame = with_contrasts(laterality, config.laterality.baseline_night)
     frame = frame.sort_values("subject", kind="stable").reset_index(drop=True)
@@ -402,7 +381,7 @@ def cohort_stats(laterality: pd.DataFrame, config: Config | None = None) -> pd.D
         head = dict(zip(_GROUP_KEYS, key))
         rows += [{**head, **row} for row in group_tests(group, config)]
     rows += specificity_tests(frame, config)
-    table = pd.DataFrame(rows, columns=list(STATS_COLUMNS))
+    table = pd.DataFrame(rows, columns=list(STATS.names))
     table["p_fdr"] = _fdr(table)
     return table.astype({"n": "int64"})
 

@@ -14,28 +14,12 @@ import pandas as pd
 
 from ..config import Config, DetectionConfig, SummaryConfig
 from ..detection.coverage import Coverage
-from ..events import EVENT_COLUMNS
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
+from ..schema import SPINDLE_SUMMARY, SPINDLES
 
-__all__ = ["SUMMARY_COLUMNS", "UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize"]
+__all__ = ["UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize"]
 
-#: Columns of the summary table (one row per channel x stage x band).
-SUMMARY_COLUMNS = (
-    "channel",
-    "stage",
-    "band",
-    "n_spindles",
-    "minutes",
-    "excluded_minutes",
-    "density",
-    "duration",
-    "amplitude",
-    "rms",
-    "frequency",
-    "reference",
-    "note",
-)
 #: ``reference`` value of a channel whose file label names no reference.
 UNSTATED_REFERENCE = "unstated"
 #: Start of the ``note`` of a channel that could not be measured at all (the reason follows).
@@ -81,7 +65,7 @@ def summarize(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SUMMARY_COLUMNS`. ``band`` is ``"all"``, ``"fast"`` (frequency >=
+        Columns of :data:`sleepspindles.schema.SPINDLE_SUMMARY`. ``band`` is ``"all"``, ``"fast"`` (frequency >=
         ``summary.fast_threshold``) or ``"slow"``; ``stage`` is a stage name or a union such as
         ``"N2+N3"``; ``minutes`` is the analysed time in that stage (scored minus
         ``excluded_minutes``); ``density`` is spindles per analysed minute, NaN with a ``note``
@@ -96,7 +80,7 @@ def summarize(
     if coverage is None:
         coverage = measure(recording, hypnogram, det.flat_seconds)
     groups = _stage_groups(hypnogram, parse_stages(det.stages))
-    ev = events.loc[:, list(EVENT_COLUMNS)]
+    ev = events.loc[:, list(SPINDLES.names)]
     fast = ev["frequency"].to_numpy() >= summ.fast_threshold
     bands = {"all": np.ones(len(ev), dtype=bool), "fast": fast, "slow": ~fast}
     references = dict(zip(recording.channels, recording.references))
@@ -124,8 +108,7 @@ def summarize(
                 }
                 row.update({c: float(sel[c].mean()) if n else np.nan for c in _MEANS})
                 rows.append(row)
-    table = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
-    return table.astype({"n_spindles": "int64"})
+    return SPINDLE_SUMMARY.conform(pd.DataFrame(rows, columns=list(SPINDLE_SUMMARY.names)))
 
 
 def _note(channel: str, label: str, minutes: float, excluded: float, unmeasurable: dict) -> str:

@@ -1,16 +1,20 @@
-"""Spindle detection: one public entry point, several engines behind it.
+"""Event detection: one public entry point per event kind, engines behind it.
 
-``detect_spindles`` validates its inputs, picks the engine named by ``config.detection.method``
-and returns the standard events table (:mod:`sleepspindles.events`). Engines share one signature::
+``detect_spindles`` validates its inputs, runs the engine that ``config.detection.method``
+names in the one registry (:data:`sleepspindles.schema.SPINDLE_KIND`, also used by config
+validation and the CLI's choices) on the channels that can be measured, and returns the
+standard events table (:data:`sleepspindles.schema.SPINDLES`). Engines share one signature::
 
-    engine(recording, hypnogram, cfg: DetectionConfig) -> DetectionResult
+    engine(recording, hypnogram, cfg) -> DetectionResult
+
+Folders: :mod:`.core` (streaming, kernels), one room per kind (:mod:`.spindles`), and
+:mod:`.coverage` (the time each channel can be measured in: every rate's denominator).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +23,7 @@ from ..config import Config, DetectionConfig
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
+from ..schema import SPINDLE_KIND
 from .coverage import Coverage, coverage, unmeasurable
 
 __all__ = ["DetectionResult", "detect_spindles", "run_detection", "included_mask", "check_inputs", "searched_stages"]
@@ -59,22 +64,6 @@ def included_mask(recording: Recording, hypnogram: Hypnogram | None, cfg: Detect
     return np.isin(hypnogram.to_samples(recording.sf, recording.n_samples), codes)
 
 
-def _engines() -> dict[str, Callable[..., DetectionResult]]:
-    # Imported lazily so that importing the package does not import yasa or compile kernels.
-    from .spindles import yasa_ref
-
-    engines = {"yasa": yasa_ref.detect}
-    try:
-        from .spindles import fast
-    except ImportError:  # the fast engine is optional while it is being built
-        return engines
-    engines["fast"] = fast.detect
-    from .spindles import a7
-
-    engines["a7"] = a7.detect
-    return engines
-
-
 def run_detection(
     recording: Recording, hypnogram: Hypnogram | None = None, config: Config | DetectionConfig | None = None
 ) -> DetectionResult:
@@ -95,15 +84,13 @@ def run_detection(
     """
     check_inputs(recording, hypnogram)
     cfg = config.detection if isinstance(config, Config) else (config or DetectionConfig())
-    engines = _engines()
-    if cfg.method not in engines:
-        raise param_error("detection.method", f"one of {sorted(engines)}", cfg.method)
+    engine = SPINDLE_KIND.engine(cfg.method).load()  # the config has checked the name
     bad = unmeasurable(recording)
     usable = [c for c in recording.eeg_channels if c not in bad]
     if not usable:
         listed = "; ".join(f"{c}: {r}" for c, r in bad.items()) or "none in the recording"
         raise file_error(recording.source, f"no EEG channel can be measured ({listed})")
-    result = engines[cfg.method](recording.pick(usable), hypnogram, cfg)
+    result = engine(recording.pick(usable), hypnogram, cfg)
     covered = coverage(recording, hypnogram, cfg.flat_seconds, bad)
     searched = searched_stages(hypnogram, cfg)
     excluded = {c: covered.minutes(c, searched)[1] * 60.0 for c in (*usable, *bad)}
@@ -146,13 +133,7 @@ def detect_spindles(
     Returns
     -------
     pandas.DataFrame
-        The standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`), one row per
+        The standard events table (:data:`sleepspindles.schema.SPINDLES`), one row per
         spindle, empty (never None) when nothing is found.
     """
     return run_detection(recording, hypnogram, config).events
-
-
-def stage_names(codes: np.ndarray) -> np.ndarray:
-    """Stage names for integer stage codes."""
-    lookup = {int(s): s.name for s in Stage}
-    return np.array([lookup[int(c)] for c in codes], dtype=object)

@@ -38,15 +38,16 @@ from ..errors import param_error
 from .matching import match_events
 from .scoring import in_window
 
-__all__ = ["GRID", "TuningRecording", "Fold", "CrossValidation", "score_grid", "cross_validate", "consensus"]
+__all__ = ["GRID", "TuningRecording", "Fold", "CrossValidation", "with_changes", "score_grid", "cross_validate",
+           "consensus"]
 
 #: The thresholds searched (few, each around A7's published value) and the minimum duration.
 GRID: dict[str, tuple] = {
-    "thresh_abs_pow": (None, 1.25, 1.5),
-    "thresh_rel_pow_z": (1.0, 1.3, 1.6, 1.9, 2.2),
-    "thresh_cov_z": (1.0, 1.3, 1.6, 2.0),
-    "thresh_corr_a7": (0.6, 0.69, 0.75),
-    "a7_duration": ((0.3, 2.5), (0.5, 2.5)),
+    "a7.thresh_abs_pow": (None, 1.25, 1.5),
+    "a7.thresh_rel_pow_z": (1.0, 1.3, 1.6, 1.9, 2.2),
+    "a7.thresh_cov_z": (1.0, 1.3, 1.6, 2.0),
+    "a7.thresh_corr": (0.6, 0.69, 0.75),
+    "duration": ((0.3, 2.5), (0.5, 2.5)),
 }
 
 
@@ -98,6 +99,13 @@ def _points(grid: Mapping[str, Sequence]) -> list[dict]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def with_changes(base: DetectionConfig, change: Mapping[str, object]) -> DetectionConfig:
+    """``base`` with grid-point changes applied; ``"a7.x"`` keys change the ``a7`` sub-section."""
+    a7 = {k.removeprefix("a7."): v for k, v in change.items() if k.startswith("a7.")}
+    top = {k: v for k, v in change.items() if not k.startswith("a7.")}
+    return dataclasses.replace(base, a7=dataclasses.replace(base.a7, **a7), **top)
+
+
 def score_grid(recordings: Sequence[TuningRecording], base: DetectionConfig, grid: Mapping[str, Sequence] = GRID
                ) -> tuple[list[dict], np.ndarray]:
     """Counts of every grid point on every recording and reference.
@@ -115,7 +123,7 @@ def score_grid(recordings: Sequence[TuningRecording], base: DetectionConfig, gri
     counts = np.zeros((len(points), len(recordings), len(refs), 3), dtype=np.int64)
     scored_refs = [{name: rec.scored(name, rec.references[name]) for name in refs} for rec in recordings]
     for p, change in enumerate(points):
-        cfg = dataclasses.replace(base, **change)
+        cfg = with_changes(base, change)
         for r, rec in enumerate(recordings):
             found = a7_decide(rec.features, cfg)
             for k, name in enumerate(refs):

@@ -15,17 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.spectral import SIGMA_COLUMNS
-from ..analysis.summary import SUMMARY_COLUMNS
 from ..errors import file_error
-from ..events import as_events
+from ..schema import SIGMA, SPINDLE_SUMMARY, SPINDLES
 
 __all__ = ["RunTables", "RUN_TABLES", "read_run_json", "read_run_tables"]
 
 #: Table files of a complete run folder (besides ``run.json``).
 RUN_TABLES = ("events.csv", "summary.csv", "sigma.csv")
 
-_SUMMARY_DTYPES = {c: "float64" for c in SUMMARY_COLUMNS} | {
+_SUMMARY_DTYPES = {c: "float64" for c in SPINDLE_SUMMARY.names} | {
     "channel": "object",
     "stage": "object",
     "band": "object",
@@ -33,7 +31,7 @@ _SUMMARY_DTYPES = {c: "float64" for c in SUMMARY_COLUMNS} | {
     "reference": "object",
     "note": "object",
 }
-_SIGMA_DTYPES = {c: "float64" for c in SIGMA_COLUMNS} | {
+_SIGMA_DTYPES = {c: "float64" for c in SIGMA.names} | {
     "channel": "object",
     "band": "object",
     "stages": "object",
@@ -48,11 +46,11 @@ class RunTables:
     Attributes
     ----------
     events : pandas.DataFrame
-        Standard events table (:data:`sleepspindles.events.EVENT_COLUMNS`).
+        Standard events table (:data:`sleepspindles.schema.SPINDLES`).
     summary : pandas.DataFrame
-        :data:`sleepspindles.analysis.summary.SUMMARY_COLUMNS`.
+        :data:`sleepspindles.schema.SPINDLE_SUMMARY`.
     sigma : pandas.DataFrame
-        :data:`sleepspindles.analysis.spectral.SIGMA_COLUMNS` (empty when the recording was not staged).
+        :data:`sleepspindles.schema.SIGMA` (empty when the recording was not staged).
     run : dict
         The provenance of ``run.json``.
     """
@@ -116,11 +114,11 @@ def read_run_tables(folder: str | Path) -> RunTables:
     if run is None:
         raise file_error(folder / "run.json", "missing or not valid JSON: the run folder is incomplete")
     events, summary, sigma = (_read_csv(folder / name) for name in RUN_TABLES)
-    summary = _standard(summary, folder / "summary.csv", SUMMARY_COLUMNS, _SUMMARY_DTYPES)
+    summary = _standard(summary, folder / "summary.csv", SPINDLE_SUMMARY.names, _SUMMARY_DTYPES)
     summary["note"] = summary["note"].fillna("")  # an empty note reads back as NaN
-    sigma = _standard(sigma, folder / "sigma.csv", SIGMA_COLUMNS, _SIGMA_DTYPES)
+    sigma = _standard(sigma, folder / "sigma.csv", SIGMA.names, _SIGMA_DTYPES)
     try:
-        events = as_events(events)
+        events = SPINDLES.conform(events)
     except ValueError as exc:
         raise file_error(folder / "events.csv", str(exc)) from None
     return RunTables(events=events, summary=summary, sigma=sigma, run=run)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from ...errors import param_error
 from . import kernels_numba as _k
@@ -235,6 +234,8 @@ def stft_band_ratio_ref(x, frame_len: int, step: int, sig_bins, broad_bins, need
     x = np.asarray(x, dtype=np.float64)
     n_frames = max(x.size // step - frame_len // step + 1, 0)
     frames = np.lib.stride_tricks.sliding_window_view(x, frame_len)[::step][:n_frames]
+    from scipy import signal  # the twins only: the compiled path never needs scipy.signal
+
     power = np.abs(np.fft.rfft(frames * signal.get_window("hann", frame_len), axis=1)) ** 2
     num = power[:, sig_bins[0] : sig_bins[1] + 1].sum(1)
     den = power[:, broad_bins[0] : broad_bins[1] + 1].sum(1)
@@ -551,6 +552,8 @@ def _vertex(d: np.ndarray, i: int) -> float:
 
 def event_params_ref(broad, analytic, starts, lasts, sf: float, distance: int) -> EventParams:
     """Twin of :func:`event_params` with ``scipy.signal`` (detrend, find_peaks), YASA's formulas."""
+    from scipy import signal
+
     rows = []
     for s, e in zip(starts, lasts):
         d = signal.detrend(np.asarray(broad[s : e + 1], dtype=np.float64), type="linear")

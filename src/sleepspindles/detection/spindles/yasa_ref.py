@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ...config import DetectionConfig
-from ...events import as_events, empty_events
-from ...hypnogram import Hypnogram, Stage
+from ...hypnogram import Hypnogram, Stage, stage_names
 from ...recording import Recording
-from .. import DetectionResult, included_mask, stage_names
+from ...schema import SPINDLES
+from .. import DetectionResult, included_mask
 
 __all__ = ["detect"]
 
@@ -38,7 +38,8 @@ _COLUMNS = {
 def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> DetectionResult:
     """Run ``yasa.spindles_detect`` on each channel with the settings of ``cfg``.
 
-    NaN samples are zeroed and masked out (YASA cannot take NaN); flat channels are skipped and
+    ``band``, ``broadband``, ``duration`` and the thresholds of ``fast`` (YASA's method). NaN
+    samples are zeroed and masked out (YASA cannot take NaN); flat channels are skipped and
     reported. The broadband upper edge is lowered below Nyquist when needed (YASA would fail).
     """
     sf = recording.sf
@@ -48,20 +49,18 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         if hypnogram is not None
         else np.full(recording.n_samples, Stage.UNSCORED, dtype=np.int8)
     )
-    lo, hi = cfg.freq_broad
+    lo, hi = cfg.broadband
     notes: list[str] = []
     nyquist_edge = 0.45 * sf
     if hi > nyquist_edge:
         notes.append(f"yasa: broadband upper edge lowered from {hi:g} to {nyquist_edge:g} Hz (sf={sf:g})")
         hi = nyquist_edge
-    frames, excluded = [], {}
+    frames = []
     for name, row in zip(recording.channels, recording.data):
         x = np.asarray(row, dtype=np.float64)
         finite = np.isfinite(x)
         mask = include & finite
-        excluded[name] = float((include & ~finite).sum() / sf)
         if not mask.any() or np.ptp(x[mask]) == 0:
-            excluded[name] = float(include.sum() / sf)
             notes.append(f"yasa: channel {name} skipped (no usable samples in the searched stages)")
             continue
         table = _detect_channel(np.where(finite, x, 0.0), sf, mask, (lo, hi), cfg)
@@ -71,8 +70,8 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         table["stage"] = stage_names(stages[peak_idx])
         table["channel"] = name
         frames.append(table)
-    events = as_events(pd.concat(frames, ignore_index=True)) if frames else empty_events()
-    return DetectionResult(events=events, excluded_seconds=excluded, notes=tuple(notes))
+    events = SPINDLES.conform(pd.concat(frames, ignore_index=True)) if frames else SPINDLES.empty()
+    return DetectionResult(events=events, notes=tuple(notes))
 
 
 def _detect_channel(
@@ -89,11 +88,11 @@ def _detect_channel(
             sf,
             hypno=mask.astype(np.int8),
             include=1,
-            freq_sp=cfg.freq_sp,
+            freq_sp=cfg.band,
             freq_broad=freq_broad,
             duration=cfg.duration,
-            min_distance=cfg.min_distance * 1000.0,
-            thresh={"rel_pow": cfg.thresh_rel_pow, "corr": cfg.thresh_corr, "rms": cfg.thresh_rms},
+            min_distance=cfg.fast.min_distance * 1000.0,
+            thresh={"rel_pow": cfg.fast.thresh_rel_pow, "corr": cfg.fast.thresh_corr, "rms": cfg.fast.thresh_rms},
             verbose="error",
         )
     return None if sp is None else sp.summary().rename(columns=_COLUMNS)

@@ -1,0 +1,1 @@
+"""Slow-oscillation detection."""
