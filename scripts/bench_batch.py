@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sleepspindles.batch import run_batch
+from sleepspindles.pipeline.batch import run_batch
 from sleepspindles.config import Config
 from sleepspindles.output import write_edf, write_text
 from sleepspindles.synthetic import make_synthetic_night

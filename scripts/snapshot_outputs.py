@@ -39,7 +39,7 @@ def _save(out: Path, name: str, frame: pd.DataFrame) -> None:
 
 def _demo(out: Path) -> None:
     import sleepspindles as ss
-    from sleepspindles.demo import DEMO_CHANNELS, DEMO_DENSITY
+    from sleepspindles.pipeline.demo import DEMO_CHANNELS, DEMO_DENSITY
     from sleepspindles.synthetic import SyntheticConfig
 
     night = ss.make_synthetic_night(SyntheticConfig(duration_hours=2.0, channels=DEMO_CHANNELS,

@@ -18,14 +18,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sleepspindles.batch import BATCH_FILES, STATUS_COLUMNS, is_complete, make_tasks, run_batch
 from sleepspindles.cli import main
 from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
-from sleepspindles.schema import SIGMA
+from sleepspindles.pipeline.batch import cohort_files, run_batch
+from sleepspindles.pipeline.tasks import is_complete, make_tasks
+from sleepspindles.records import RunRecord, StagingInfo
+from sleepspindles.schema import SIGMA, STATUS
 from sleepspindles.synthetic import make_synthetic_night
 
 GOOD = ("s1", "s2", "s3", "s4")
@@ -64,7 +66,9 @@ def reference(cohort, tmp_path_factory):
 
 
 def tables(out: Path) -> dict[str, pd.DataFrame]:
-    return {key: pd.read_parquet(out / BATCH_FILES[key]) for key in ("events", "summaries", "sigmas")}
+    files = cohort_files()
+    return {key: pd.read_parquet(out / files[name]) for key, name in
+            (("events", "spindles"), ("summaries", "spindle_summary"), ("sigmas", "sigma"))}
 
 
 def test_bad_recording_fails_alone(reference, cohort):
@@ -89,7 +93,7 @@ def test_bad_recording_fails_alone(reference, cohort):
     pd.testing.assert_frame_equal(csv, pd.read_csv(io.StringIO(t["summaries"].to_csv(index=False))))
     on_disk = pd.read_csv(reference.out_dir / "status.csv", keep_default_na=False)
     assert on_disk["status"].tolist() == status["status"].tolist()
-    assert list(on_disk.columns) == list(STATUS_COLUMNS) and (on_disk["dropped_channels"] == "").all()
+    assert list(on_disk.columns) == list(STATUS.names) and (on_disk["dropped_channels"] == "").all()
     assert (reference.out_dir / "s1_learning" / "report.html").is_file()
     assert "Batch report" in (reference.out_dir / "cohort_report.html").read_text(encoding="utf-8")
     # The CLI on the same folder: everything good is already complete, the exit code says one failed.
@@ -117,11 +121,15 @@ def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, t
 
 def test_run_tables_read_back_sigma_and_n2_minutes(reference):
     tables = read_run_tables(reference.out_dir / "s1_learning")
-    assert tables.staged and tables.n2_minutes == 12.0  # 24 N2 epochs of 30 s
+    record = tables.record
+    assert record.staged and record.n2_minutes == 12.0  # 24 N2 epochs of 30 s
     assert list(tables.sigma.columns) == list(SIGMA.names) and tables.sigma["n_epochs"].dtype == np.int64
-    assert tables.run["subject"] == "s1" and tables.run["trained_hand"] == "right"
-    unstaged = replace(tables, run={**tables.run, "staging": {"source": "none", "stage_minutes": None}})
+    assert record.subject == "s1" and record.trained_hand == "right"
+    assert record.count("spindles") == len(tables.events) > 0
+    unstaged = record.with_(staging=StagingInfo())
     assert not unstaged.staged and np.isnan(unstaged.n2_minutes)
+    # the record survives its JSON form unchanged
+    assert RunRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
 
 
 def _interrupted_run(manifest: Path, out: Path, after: int) -> int:
@@ -199,14 +207,16 @@ def test_rows_sharing_an_output_folder_stop_the_batch_before_any_work(tmp_path, 
 
 def test_status_lists_dropped_channels_and_leftover_part_files_go(cohort, tmp_path, monkeypatch):
     """Done and skipped rows say which channels were dropped (read from run.json)."""
-    import sleepspindles.pipeline as pipeline
+    from dataclasses import replace
+
+    import sleepspindles.pipeline.run as pipeline
 
     real = pipeline.process_recording
 
     def dropping(*args, **kwargs):  # as the loader reports an unusable channel
         result = real(*args, **kwargs)
-        result.metadata["recording"]["dropped_channels"] = {"F4": "flat (constant 0)", "O2": "no signal"}
-        return result
+        info = replace(result.record.recording, dropped_channels={"F4": "flat (constant 0)", "O2": "no signal"})
+        return replace(result, record=result.record.with_(recording=info))
 
     monkeypatch.setattr(pipeline, "process_recording", dropping)
     manifest = _rows(tmp_path, f"s1,learning,{cohort / 's1.edf'},right")

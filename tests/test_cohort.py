@@ -18,14 +18,14 @@ import pytest
 
 from sleepspindles import Hypnogram
 from sleepspindles.analysis.laterality import lateralise, night_from_tables
-from sleepspindles.batch import BATCH_FILES
 from sleepspindles.cli import main
-from sleepspindles.cohort import COHORT_FILES, run_cohort
 from sleepspindles.config import load_config
 from sleepspindles.errors import DataError
 from sleepspindles.io.manifest import read_manifest
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
+from sleepspindles.pipeline.batch import cohort_files
+from sleepspindles.pipeline.cohort import COHORT_FILES, run_cohort
 from sleepspindles.synthetic import make_synthetic_night
 
 HANDS = ("left", "right", "left", "right", "left", "right")
@@ -107,7 +107,7 @@ def test_planted_contralateral_effect_is_found(cohort_run):
 def test_files_tables_and_report(cohort_run):
     tmp, result = cohort_run
     out = tmp / "out"
-    assert {p.name for p in result.files.values()} == {*COHORT_FILES.values(), *BATCH_FILES.values()}
+    assert {p.name for p in result.files.values()} == {*COHORT_FILES.values(), *cohort_files().values()}
     assert all(p.is_file() for p in result.files.values())
     for s in range(6):  # one complete run folder per good recording
         assert {"events.csv", "summary.csv", "sigma.csv", "report.html", "run.json"} <= {
@@ -139,15 +139,15 @@ def test_stored_tables_give_the_cohort_table_and_swapping_the_hand_flips_the_sig
     """Detector-free: NightData rebuilt from each folder reproduces laterality.csv; the other hand negates D."""
     tmp, result = cohort_run
     nights = {"same": [], "swapped": []}
-    good = read_manifest(tmp / "manifest.csv").table.iloc[:6]
-    for rec in good.to_dict("records"):
-        tables = read_run_tables(tmp / "out" / f"{rec['subject']}_post")
-        other = "right" if rec["trained_hand"] == "left" else "left"
-        for key, declared in (("same", rec["trained_hand"]), ("swapped", other)):
+    good = read_manifest(tmp / "manifest.csv").rows[:6]
+    for rec in good:
+        tables = read_run_tables(tmp / "out" / f"{rec.subject}_post")
+        other = "right" if rec.trained_hand == "left" else "left"
+        for key, declared in (("same", rec.trained_hand), ("swapped", other)):
             nights[key].append(night_from_tables(
-                tables.summary, tables.sigma, tables.n2_minutes, subject=rec["subject"], night=rec["night"],
-                trained_hand=declared, score_pre=rec["score_pre"], score_post=rec["score_post"],
-                covariates={"age": rec["age"]}))
+                tables.summary, tables.sigma, tables.record.n2_minutes, subject=rec.subject, night=rec.night,
+                trained_hand=declared, score_pre=rec.score_pre, score_post=rec.score_post,
+                covariates=dict(rec.covariates)))
     config = load_config(tmp / "config.yaml")
     same = lateralise(nights["same"], config).laterality
     pd.testing.assert_frame_equal(same, result.laterality)

@@ -1,12 +1,12 @@
 """The fast engine: parity with YASA, sampling-rate and block invariance, parallel equality,
 exclusion of NaN / flat / artefact time."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.signal import lfilter, resample_poly
-
-from dataclasses import replace
 
 from sleepspindles import Hypnogram, Recording
 from sleepspindles.config import DetectionConfig

@@ -5,10 +5,9 @@ import pytest
 
 from sleepspindles import Hypnogram, Recording
 from sleepspindles.config import Config
-from sleepspindles.schema import engine_names
 from sleepspindles.detection import detect_spindles, run_detection
 from sleepspindles.errors import ConfigError
-from sleepspindles.schema import SPINDLES
+from sleepspindles.schema import SPINDLES, engine_names
 
 SF = 100.0
 

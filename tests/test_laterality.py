@@ -20,8 +20,8 @@ from sleepspindles.analysis.laterality import (
     night_data,
     night_from_tables,
     night_laterality,
-    sigma_table,
 )
+from sleepspindles.analysis.spectral import sigma_table
 from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError
 from sleepspindles.schema import LATERALITY, SIGMA, SPINDLES

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sleepspindles.analysis.laterality import percent_gain
 from sleepspindles.errors import DataError, SleepSpindlesError
-from sleepspindles.io.manifest import percent_gain, read_manifest
+from sleepspindles.io.manifest import read_manifest
 
 HEADER = "subject,night,recording,hypnogram,trained_hand,score_pre,score_post,age,sex\n"
 

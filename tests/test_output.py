@@ -9,8 +9,16 @@ import pandas as pd
 import pytest
 
 from sleepspindles.errors import DataError
-from sleepspindles.output import RunFolder, prepare_folder, write_csv, write_edf, write_parquet, write_text
+from sleepspindles.output import (
+    RunFolder,
+    prepare_folder,
+    write_csv,
+    write_edf,
+    write_parquet,
+    write_text,
+)
 from sleepspindles.recording import Recording
+from sleepspindles.records import InputFile, RecordingInfo, RunRecord, StagingInfo
 
 
 @pytest.fixture
@@ -73,9 +81,11 @@ def test_run_folder_is_replaced_as_a_set(tmp_path):
     folder.add(write_text(tmp_path / "report.html", "new"))
     with pytest.raises(ValueError):
         folder.add(tmp_path / "notes.txt")  # not a file a run folder owns
-    metadata = {"inputs": {"recording": {"path": str(tmp_path / "demo.edf")}}}
-    folder.write_tables(pd.DataFrame({"start": [1.0]}), pd.DataFrame({"n": [1]}))
-    files = folder.finish(metadata)
+    record = RunRecord(created="now", versions={}, config={}, staging=StagingInfo(), detection={},
+                       recording=RecordingInfo(None, 100.0, 1.0, (), (), (), ()),
+                       inputs={"recording": InputFile(str(tmp_path / "demo.edf"), "0" * 64)})
+    folder.write_tables({"spindles": pd.DataFrame({"start": [1.0]}), "spindle_summary": pd.DataFrame({"n": [1]})})
+    files = folder.finish(record)
     assert list(files) == ["report.html", "events.csv", "summary.csv", "run.json"]
     left = {p.name for p in tmp_path.iterdir()}
     # stale outputs are gone; the input recording and the file the run does not own are untouched

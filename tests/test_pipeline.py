@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from sleepspindles.config import Config
-from sleepspindles.demo import DEMO_CHANNELS, run_demo, score_against_truth
 from sleepspindles.output import write_edf
-from sleepspindles.pipeline import analyse_recording, process_recording
+from sleepspindles.pipeline.demo import DEMO_CHANNELS, run_demo, score_against_truth
+from sleepspindles.pipeline.run import analyse_recording, process_recording
 from sleepspindles.synthetic import SyntheticConfig, make_synthetic_night
 
 
@@ -78,11 +78,11 @@ def test_dead_channel_is_dropped_and_the_rest_of_the_recording_analysed(tmp_path
     write_edf(dead, path)
     result = process_recording(path)
     assert result.recording.eeg_channels == ("F3", "C3", "C4")
-    assert list(result.metadata["recording"]["dropped_channels"]) == ["F4"]
-    assert "flat" in result.metadata["recording"]["dropped_channels"]["F4"]
+    assert list(result.record.recording.dropped_channels) == ["F4"]
+    assert "flat" in result.record.recording.dropped_channels["F4"]
     f4 = result.summary[result.summary.channel == "F4"]
     assert len(f4) and f4["density"].isna().all() and f4["note"].str.startswith("not measurable").all()
-    write_run(tmp_path / "out", result.events, result.summary, result.metadata, sigma=result.sigma)
+    write_run(tmp_path / "out", result.tables, result.record)
     night_in = night_from_tables(result.summary, result.sigma, result.hypnogram.minutes("N2"), subject="s1",
                                  night="post", trained_hand="left")
     lat = lateralise([night_in])

@@ -12,7 +12,7 @@ import pytest
 from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError
 from sleepspindles.hypnogram import Hypnogram, Stage
-from sleepspindles.pipeline import analyse_recording
+from sleepspindles.pipeline.run import analyse_recording
 from sleepspindles.report import figures as F
 from sleepspindles.report import write_cohort_report, write_subject_report
 from sleepspindles.synthetic import make_synthetic_night

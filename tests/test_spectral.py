@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from sleepspindles.analysis.spectral import band_power_reference, sigma_power, stage_epoch_starts, welch_band_power
+from sleepspindles.analysis.spectral import (
+    band_power_reference,
+    sigma_power,
+    stage_epoch_starts,
+    welch_band_power,
+)
 from sleepspindles.errors import ConfigError
 from sleepspindles.hypnogram import Hypnogram
 from sleepspindles.schema import SIGMA

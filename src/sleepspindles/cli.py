@@ -14,8 +14,8 @@ from typing import Sequence
 
 from . import __version__
 from .config import HYPNOGRAM_SCHEMES, REFERENCE_MODES, Config, load_config
-from .schema import SPINDLE_KIND
 from .errors import SleepSpindlesError
+from .schema import SPINDLE_KIND
 
 __all__ = ["main", "build_parser"]
 
@@ -44,7 +44,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .output import RunFolder
-    from .pipeline import process_recording
+    from .pipeline.run import process_recording
     from .report import write_subject_report
 
     config = _config(args)
@@ -52,22 +52,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = process_recording(args.recording, args.hypnogram, config, staging=not args.no_staging)
     if not args.no_report:
         folder.add(write_subject_report(result, folder.path, trained_hand=args.trained_hand))
-    folder.write_tables(result.events, result.summary, sigma=result.sigma)
-    files = folder.finish(result.metadata)
-    print(f"{len(result.events)} spindles on {len(result.recording.eeg_channels)} channel(s); "
-          f"staging: {result.metadata['staging']['source']}; outputs in {folder.path} ({', '.join(files)})")
+    folder.write_tables(result.tables)
+    files = folder.finish(result.record)
+    found = ", ".join(f"{len(d.events)} {name.replace('_', ' ')}" for name, d in result.detections.items())
+    print(f"{found} on {len(result.recording.eeg_channels)} channel(s); staging: {result.record.staging.source}; "
+          f"outputs in {folder.path} ({', '.join(files)})")
     return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .pipeline.demo import run_demo
 
     print(run_demo(Path(args.out), hours=args.hours, seed=args.seed, config=_config(args), report=not args.no_report))
     return EXIT_OK
 
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
-    from .cohort import run_cohort
+    from .pipeline.cohort import run_cohort
 
     result = run_cohort(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
     print(result)
@@ -75,7 +76,7 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import run_batch
+    from .pipeline.batch import run_batch
 
     result = run_batch(Path(args.manifest), Path(args.out), _config(args), jobs=args.jobs, scheduler=args.scheduler)
     print(result)

@@ -15,12 +15,15 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
 from .errors import file_error, param_error
+from .records import RunRecord, StatusRow
+from .schema import RUN_TABLES, STATUS
 
 __all__ = [
     "RUN_FILES",
@@ -33,6 +36,7 @@ __all__ = [
     "write_csv",
     "write_parquet",
     "write_run",
+    "write_status",
     "write_edf",
 ]
 
@@ -40,8 +44,8 @@ logger = logging.getLogger(__name__)
 
 #: Files a run folder (``run``, ``demo``, one recording of ``batch``) owns: a new run removes
 #: those it does not write itself, so nothing left from an earlier run contradicts the new one.
-RUN_FILES = ("events.csv", "summary.csv", "sigma.csv", "report.html", "report.pdf", "demo.edf", "truth.csv",
-             "scores.csv", "run.json")
+RUN_FILES = (*(t.file for t in RUN_TABLES), "report.html", "report.pdf", "demo.edf", "truth.csv", "scores.csv",
+             "run.json")
 _RUN_JSON = "run.json"
 # Temporary files of atomic_path (and of tempfile.mkstemp, which earlier versions used).
 _PART = re.compile(r"\..+\.[a-z0-9_]{8}\.part")
@@ -146,32 +150,32 @@ class RunFolder:
         self._files[path.name] = path
         return path
 
-    def write_tables(self, events: pd.DataFrame, summary: pd.DataFrame, *, sigma: pd.DataFrame | None = None) -> None:
-        """Write (and declare) ``events.csv``, ``summary.csv`` and, when ``sigma`` is given, ``sigma.csv``."""
-        self.add(write_csv(self.path / "events.csv", events))
-        self.add(write_csv(self.path / "summary.csv", summary))
-        if sigma is not None:
-            self.add(write_csv(self.path / "sigma.csv", sigma))
+    def write_tables(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        """Write (and declare) each table to its schema's file (:data:`sleepspindles.schema.RUN_TABLES`)."""
+        for table in RUN_TABLES:
+            if table.name in tables:
+                self.add(write_csv(self.path / table.file, tables[table.name]))
 
-    def finish(self, metadata: dict) -> dict[str, Path]:
+    def finish(self, record: RunRecord) -> dict[str, Path]:
         """Remove the owned files this run did not write, then write ``run.json`` (last).
 
         Parameters
         ----------
-        metadata : dict
-            Provenance for ``run.json``; a file named in its ``inputs`` is never removed.
+        record : RunRecord
+            What ``run.json`` holds; a file named in its ``inputs`` is never removed, and its
+            ``files`` are set to the files written.
 
         Returns
         -------
         dict of str to Path
             Every file written by this run, by name, ``run.json`` last.
         """
-        inputs = {Path(i["path"]).resolve() for i in metadata.get("inputs", {}).values()}
+        inputs = {Path(i.path).resolve() for i in record.inputs.values()}
         for name in RUN_FILES:
             stale = self.path / name
             if name not in self._files and name != _RUN_JSON and stale.resolve() not in inputs:
                 stale.unlink(missing_ok=True)
-        run = write_json(self.path / _RUN_JSON, {**metadata, "files": sorted(self._files)})
+        run = write_json(self.path / _RUN_JSON, record.with_(files=tuple(sorted(self._files))).to_json())
         return {**self._files, _RUN_JSON: run}
 
 
@@ -208,14 +212,7 @@ def write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
     return Path(path)
 
 
-def write_run(
-    out_dir: str | Path,
-    events: pd.DataFrame,
-    summary: pd.DataFrame,
-    metadata: dict,
-    *,
-    sigma: pd.DataFrame | None = None,
-) -> dict[str, Path]:
+def write_run(out_dir: str | Path, tables: Mapping[str, pd.DataFrame], record: RunRecord) -> dict[str, Path]:
     """Write one recording's tables and ``run.json`` as a set: a :class:`RunFolder` with no other file.
 
     Returns
@@ -224,8 +221,14 @@ def write_run(
         The files written, by name (see :meth:`RunFolder.finish`).
     """
     folder = RunFolder(out_dir)
-    folder.write_tables(events, summary, sigma=sigma)
-    return folder.finish(metadata)
+    folder.write_tables(tables)
+    return folder.finish(record)
+
+
+def write_status(path: str | Path, rows: Sequence[StatusRow]) -> Path:
+    """Write a batch's ``status.csv`` (:data:`sleepspindles.schema.STATUS`), in manifest order."""
+    frame = pd.DataFrame([r.to_record() for r in sorted(rows, key=lambda r: r.row)], columns=list(STATUS.names))
+    return write_csv(path, STATUS.conform(frame))
 
 
 #: EDF+ annotation text per stage code (AASM names; artefact and unscored epochs are "?").

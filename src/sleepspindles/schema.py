@@ -144,7 +144,11 @@ class EventKind:
         The first is the default.
     config_section : str
         Section of :class:`~sleepspindles.config.Config` that configures it (``method`` picks
-        the engine).
+        the engine, ``enabled``, when the section has it, turns the kind off).
+    uses : tuple of str
+        Earlier kinds whose results its engines receive (``detect(..., previous)``).
+    count_column : str
+        Its column in ``status.csv`` (default ``n_<name>``).
     """
 
     name: str
@@ -152,6 +156,7 @@ class EventKind:
     events: TableSchema
     engines: tuple[Engine, ...]
     config_section: str
+    uses: tuple[str, ...] = ()
     count_column: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -223,7 +228,7 @@ SIGMA = TableSchema(
     name="sigma",
     file="sigma.csv",
     cohort_file="sigmas.parquet",
-    producer="sleepspindles.analysis.laterality:sigma_table_of",
+    producer="sleepspindles.analysis.spectral:sigma_table_of",
     requires=("spindles",),
     columns=(
         _CHANNEL,

@@ -48,10 +48,9 @@ from ..config import Config
 from ..detection.coverage import unmeasurable
 from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
-from ..io.manifest import percent_gain
 from ..recording import Recording
-from ..schema import LATERALITY, SIGMA
-from .spectral import sigma_power
+from ..schema import LATERALITY
+from .spectral import sigma_table
 from .summary import UNMEASURABLE_NOTE, summarize
 
 __all__ = [
@@ -61,12 +60,12 @@ __all__ = [
     "Sides",
     "LateralityResult",
     "contra_ipsi",
-    "sigma_table",
     "night_from_tables",
     "night_data",
     "channel_measures",
     "night_laterality",
     "lateralise",
+    "percent_gain",
 ]
 
 logger = logging.getLogger(__name__)
@@ -139,65 +138,6 @@ class NightData:
     score_pre: float = math.nan
     score_post: float = math.nan
     covariates: Mapping[str, object] = field(default_factory=dict)
-
-
-def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
-    """Named sigma bands: all, and the slow/fast halves split at the fast threshold (when inside)."""
-    lo, hi = config.detection.band
-    split = config.summary.fast_threshold
-    if not lo < split < hi:
-        return {"all": (lo, hi)}
-    return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
-
-
-def sigma_table(
-    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = ()
-) -> pd.DataFrame:
-    """Sigma power of every EEG channel of a recording, with the laterality settings.
-
-    Bands are ``all`` (the spindle band, ``detection.band``) and its ``slow``/``fast`` halves split at
-    ``summary.fast_threshold``; power is averaged over the ``laterality.sigma_stages`` epochs
-    (Welch window ``laterality.welch_window``) and divided by the power in
-    ``laterality.total_band`` for the relative value.
-
-    Parameters
-    ----------
-    recording : Recording
-    hypnogram : Hypnogram or None
-        Stages aligned to ``recording``; ``None`` (not staged) gives an empty table.
-    config : Config, optional
-    skip : sequence of str
-        Channels left out (those that cannot be measured).
-
-    Returns
-    -------
-    pandas.DataFrame
-        :func:`sleepspindles.analysis.spectral.sigma_power` table (columns :data:`SIGMA.names`), empty
-        when there is no hypnogram, no EEG channel, or the sampling rate does not resolve the
-        sigma band (a warning says so: the spindle results stay valid without sigma power).
-    """
-    config = config or Config()
-    lat = config.laterality
-    channels = [c for c in recording.eeg_channels if c not in skip]
-    empty = pd.DataFrame(columns=list(SIGMA.names))
-    top = config.detection.band[1]  # the reference band itself is cut below Nyquist by sigma_power
-    if hypnogram is None or not channels:
-        return empty
-    if recording.sf / 2 <= top:
-        logger.warning("%s: sampling rate %g Hz does not resolve detection.band (up to %g Hz); "
-                       "no sigma power", recording.source, recording.sf, top)
-        return empty
-    sub = recording.pick(channels)
-    return sigma_power(
-        sub.data,
-        sub.sf,
-        sub.channels,
-        hypnogram,
-        bands=_sigma_bands(config),
-        total_band=lat.total_band,
-        stages=lat.sigma_stages,
-        window=lat.welch_window,
-    )
 
 
 def night_from_tables(
@@ -512,6 +452,15 @@ def _roles(pairs: pd.Series, config: Config) -> np.ndarray:
     present = set(pairs)
     motor = next((p for p in labels if p in present), None)
     return np.where(pairs.to_numpy() == motor, "motor", "control")
+
+
+def percent_gain(score_pre, score_post) -> np.ndarray:
+    """Behavioural gain in percent: ``100 * (post - pre) / |pre|``; NaN when missing or pre = 0."""
+    pre = np.asarray(score_pre, dtype=np.float64)
+    post = np.asarray(score_post, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = 100.0 * (post - pre) / np.abs(pre)
+    return np.where(pre == 0, np.nan, gain)
 
 
 def _subject_gain(nights: Sequence[NightData], baseline: str) -> tuple[dict[str, float], list[str]]:

@@ -12,14 +12,16 @@ of :func:`welch_band_power` that the tests compare against.
 
 from __future__ import annotations
 
+import logging
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.signal import welch
 
+from ..config import Config
 from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
+from ..recording import Recording
 from ..schema import SIGMA
 
 __all__ = [
@@ -27,8 +29,12 @@ __all__ = [
     "welch_band_power",
     "band_power_reference",
     "sigma_power",
+    "sigma_table",
+    "sigma_table_of",
 ]
 
+
+logger = logging.getLogger(__name__)
 
 # Epochs per Welch call: bounds the temporary copy to a few tens of MB for a full night.
 _CHUNK_EPOCHS = 64
@@ -100,6 +106,8 @@ def welch_band_power(
     used : numpy.ndarray of int, shape (n_channels,)
         Epochs averaged per channel.
     """
+    from scipy.signal import welch  # imported when sigma power is computed, not with the package
+
     data = np.asarray(data, dtype=np.float64)
     n_ch = data.shape[0]
     nperseg = min(int(round(window * sf)), int(epoch_samples))
@@ -223,3 +231,68 @@ def sigma_power(
                 relative = power[b, c] / power[-1, c]
             rows.append((channel, name, label, lo, hi, used[c], power[b, c], relative))
     return SIGMA.conform(pd.DataFrame(rows, columns=list(SIGMA.names)))
+
+
+def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
+    """Named sigma bands: all, and the slow/fast halves split at the fast threshold (when inside)."""
+    lo, hi = config.detection.band
+    split = config.summary.fast_threshold
+    if not lo < split < hi:
+        return {"all": (lo, hi)}
+    return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
+
+
+def sigma_table(
+    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Sigma power of every EEG channel of a recording, with the laterality settings.
+
+    Bands are ``all`` (the spindle band, ``detection.band``) and its ``slow``/``fast`` halves split at
+    ``summary.fast_threshold``; power is averaged over the ``laterality.sigma_stages`` epochs
+    (Welch window ``laterality.welch_window``) and divided by the power in
+    ``laterality.total_band`` for the relative value.
+
+    Parameters
+    ----------
+    recording : Recording
+    hypnogram : Hypnogram or None
+        Stages aligned to ``recording``; ``None`` (not staged) gives an empty table.
+    config : Config, optional
+    skip : sequence of str
+        Channels left out (those that cannot be measured).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`sleepspindles.analysis.spectral.sigma_power` table (columns :data:`SIGMA.names`), empty
+        when there is no hypnogram, no EEG channel, or the sampling rate does not resolve the
+        sigma band (a warning says so: the spindle results stay valid without sigma power).
+    """
+    config = config or Config()
+    lat = config.laterality
+    channels = [c for c in recording.eeg_channels if c not in skip]
+    empty = pd.DataFrame(columns=list(SIGMA.names))
+    top = config.detection.band[1]  # the reference band itself is cut below Nyquist by sigma_power
+    if hypnogram is None or not channels:
+        return empty
+    if recording.sf / 2 <= top:
+        logger.warning("%s: sampling rate %g Hz does not resolve detection.band (up to %g Hz); "
+                       "no sigma power", recording.source, recording.sf, top)
+        return empty
+    sub = recording.pick(channels)
+    return sigma_power(
+        sub.data,
+        sub.sf,
+        sub.channels,
+        hypnogram,
+        bands=_sigma_bands(config),
+        total_band=lat.total_band,
+        stages=lat.sigma_stages,
+        window=lat.welch_window,
+    )
+
+
+def sigma_table_of(context) -> pd.DataFrame:
+    """:func:`sigma_table` of a recording context (the producer of :data:`sleepspindles.schema.SIGMA`)."""
+    unmeasurable = context.detections["spindles"].coverage.unmeasurable
+    return sigma_table(context.recording, context.hypnogram, context.config, skip=list(unmeasurable))

@@ -18,7 +18,7 @@ from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
 from ..schema import SPINDLE_SUMMARY, SPINDLES
 
-__all__ = ["UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize"]
+__all__ = ["UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize", "summary_table"]
 
 #: ``reference`` value of a channel whose file label names no reference.
 UNSTATED_REFERENCE = "unstated"
@@ -109,6 +109,12 @@ def summarize(
                 row.update({c: float(sel[c].mean()) if n else np.nan for c in _MEANS})
                 rows.append(row)
     return SPINDLE_SUMMARY.conform(pd.DataFrame(rows, columns=list(SPINDLE_SUMMARY.names)))
+
+
+def summary_table(context) -> pd.DataFrame:
+    """:func:`summarize` of a recording context (the producer of :data:`sleepspindles.schema.SPINDLE_SUMMARY`)."""
+    found = context.detections["spindles"]
+    return summarize(found.events, context.hypnogram, context.recording, context.config, coverage=found.coverage)
 
 
 def _note(channel: str, label: str, minutes: float, excluded: float, unmeasurable: dict) -> str:

@@ -14,7 +14,8 @@ Folders: :mod:`.core` (streaming, kernels), one room per kind (:mod:`.spindles`)
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,21 @@ from ..config import Config, DetectionConfig
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
-from ..schema import SPINDLE_KIND
+from ..schema import EVENT_KINDS
+from ..schema import kind as schema_kind
 from .coverage import Coverage, coverage, unmeasurable
 
-__all__ = ["DetectionResult", "detect_spindles", "run_detection", "included_mask", "check_inputs", "searched_stages"]
+__all__ = [
+    "DetectionResult",
+    "RecordingContext",
+    "detect_spindles",
+    "run_detection",
+    "detect_all",
+    "detect_kind",
+    "included_mask",
+    "check_inputs",
+    "searched_stages",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +50,7 @@ class DetectionResult:
     Attributes
     ----------
     events : pandas.DataFrame
-        Standard events table (possibly empty, never None).
+        The kind's events table (possibly empty, never None).
     excluded_seconds : dict of str to float
         Per EEG channel, seconds of the searched stages left out of thresholds and detection
         (NaN samples, flat stretches; all of them for an unmeasurable channel).
@@ -47,13 +59,27 @@ class DetectionResult:
     coverage : Coverage or None
         Scored and excluded time per channel and stage, and the channels that could not be
         measured at all with the reason: the denominators of every rate. Set by
-        :func:`run_detection` (engines leave it ``None``).
+        :func:`detect_kind` (engines leave it ``None``).
+    tables : mapping of str to pandas.DataFrame
+        Further tables an engine produces, by schema name; a table of an earlier kind's name
+        replaces it (a later kind annotating an earlier kind's events).
     """
 
     events: pd.DataFrame
     excluded_seconds: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     coverage: Coverage | None = None
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordingContext:
+    """One recording and what was detected in it: what the derived tables are computed from."""
+
+    recording: Recording
+    hypnogram: Hypnogram | None
+    config: Config
+    detections: Mapping[str, DetectionResult]
 
 
 def included_mask(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> np.ndarray:
@@ -82,25 +108,72 @@ def run_detection(
     -------
     DetectionResult
     """
+    if isinstance(config, DetectionConfig):
+        config = Config(detection=config)
+    return detect_kind("spindles", recording, hypnogram, config or Config())
+
+
+def detect_all(recording: Recording, hypnogram: Hypnogram | None, config: Config) -> dict[str, DetectionResult]:
+    """Every event kind the config enables, in declaration order (a kind sees the earlier ones)."""
     check_inputs(recording, hypnogram)
-    cfg = config.detection if isinstance(config, Config) else (config or DetectionConfig())
-    engine = SPINDLE_KIND.engine(cfg.method).load()  # the config has checked the name
     bad = unmeasurable(recording)
+    covered = coverage(recording, hypnogram, config.detection.flat_seconds, bad)
+    found: dict[str, DetectionResult] = {}
+    for kind in EVENT_KINDS:
+        if getattr(getattr(config, kind.config_section), "enabled", True):
+            found[kind.name] = detect_kind(kind.name, recording, hypnogram, config, found, covered)
+    return found
+
+
+def detect_kind(
+    name: str,
+    recording: Recording,
+    hypnogram: Hypnogram | None,
+    config: Config,
+    previous: Mapping[str, DetectionResult] | None = None,
+    covered: Coverage | None = None,
+) -> DetectionResult:
+    """Run the configured engine of event kind ``name`` on the channels that can be measured.
+
+    Parameters
+    ----------
+    name : str
+        The event kind (``"spindles"``).
+    recording, hypnogram, config
+        The recording, its stages (``None``: the whole recording) and the settings; the kind's
+        config section (``kind.config_section``) names the engine.
+    previous : mapping of str to DetectionResult, optional
+        Earlier kinds' results, handed to engines that use them (``kind.uses``).
+    covered : Coverage, optional
+        The recording's coverage, when already computed (:func:`detect_all`).
+
+    Raises
+    ------
+    DataError
+        When no EEG channel can be measured (each with its reason).
+    """
+    check_inputs(recording, hypnogram)
+    kind = schema_kind(name)
+    cfg = getattr(config, kind.config_section)
+    engine = kind.engine(cfg.method).load()  # the config has checked the name
+    bad = covered.unmeasurable if covered is not None else unmeasurable(recording)
     usable = [c for c in recording.eeg_channels if c not in bad]
     if not usable:
         listed = "; ".join(f"{c}: {r}" for c, r in bad.items()) or "none in the recording"
         raise file_error(recording.source, f"no EEG channel can be measured ({listed})")
-    result = engine(recording.pick(usable), hypnogram, cfg)
-    covered = coverage(recording, hypnogram, cfg.flat_seconds, bad)
+    covered = covered or coverage(recording, hypnogram, config.detection.flat_seconds, bad)
+    used = {k: v for k, v in (previous or {}).items() if k in kind.uses}
+    eeg = recording.pick(usable)
+    result = engine(eeg, hypnogram, cfg, used) if kind.uses else engine(eeg, hypnogram, cfg)
     searched = searched_stages(hypnogram, cfg)
     excluded = {c: covered.minutes(c, searched)[1] * 60.0 for c in (*usable, *bad)}
     notes = [f"channel {c} not measured: {r}" for c, r in bad.items()] + list(result.notes)
     for note in notes:
         logger.info("%s", note)
-    return DetectionResult(events=result.events, excluded_seconds=excluded, notes=tuple(notes), coverage=covered)
+    return replace(result, excluded_seconds=excluded, notes=tuple(notes), coverage=covered)
 
 
-def searched_stages(hypnogram: Hypnogram | None, cfg: DetectionConfig) -> list[str]:
+def searched_stages(hypnogram: Hypnogram | None, cfg) -> list[str]:
     """Names of the stages searched: ``cfg.stages``, or ``["UNSCORED"]`` without a hypnogram."""
     return [s.name for s in parse_stages(cfg.stages)] if hypnogram is not None else [Stage.UNSCORED.name]
 

@@ -22,7 +22,9 @@ checked here: a missing recording makes only its own row fail when the cohort is
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ import pandas as pd
 
 from ..errors import DataError, file_error
 
-__all__ = ["MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "Manifest", "read_manifest", "percent_gain"]
+__all__ = ["MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "ManifestRow", "Manifest", "read_manifest"]
 
 #: The standard columns, in output order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -48,6 +50,38 @@ _HANDS = ("left", "right")
 
 
 @dataclass(frozen=True)
+class ManifestRow:
+    """One validated manifest row.
+
+    Attributes
+    ----------
+    row : int
+        1-based data row number (the header is not counted).
+    subject, night : str
+    recording : str
+        Absolute path.
+    hypnogram : str or None
+        Absolute path, or None (stages in the EDF+ file, or automatic staging).
+    trained_hand : str
+        ``"left"`` or ``"right"``.
+    score_pre, score_post : float
+        NaN when missing.
+    covariates : mapping of str to str
+        The extra columns of this row.
+    """
+
+    row: int
+    subject: str
+    night: str
+    recording: str
+    hypnogram: str | None
+    trained_hand: str
+    score_pre: float = math.nan
+    score_post: float = math.nan
+    covariates: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A validated cohort manifest.
 
@@ -55,24 +89,34 @@ class Manifest:
     ----------
     path : str
         Absolute path of the manifest file.
-    table : pandas.DataFrame
-        One row per recording: ``row`` (1-based data row number), the standard columns
-        (absolute ``recording`` paths, ``hypnogram`` absolute or ``None``, ``trained_hand``
-        lower case, scores as float with NaN when missing) then the covariates.
+    rows : tuple of ManifestRow
+        One per recording, in file order.
     covariates : tuple of str
         Names of the extra columns.
     """
 
     path: str
-    table: pd.DataFrame
+    rows: tuple[ManifestRow, ...]
     covariates: tuple[str, ...] = ()
 
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self.rows)
 
     def where(self, row: int) -> str:
         """``"<manifest name> row <n>"``, the prefix of every message about that row."""
         return f"{Path(self.path).name} row {row}"
+
+    def row(self, number: int) -> ManifestRow:
+        """The row numbered ``number``."""
+        return next(r for r in self.rows if r.row == number)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The rows as a table: ``row``, the standard columns, then the covariates (for display)."""
+        records = [{**{f: getattr(r, f) for f in ("row", *MANIFEST_COLUMNS)}, **r.covariates} for r in self.rows]
+        table = pd.DataFrame(records, columns=["row", *MANIFEST_COLUMNS, *self.covariates])
+        table["hypnogram"] = pd.Series([r.hypnogram for r in self.rows], dtype=object)
+        return table
 
 
 def read_manifest(path: str | Path) -> Manifest:
@@ -117,11 +161,8 @@ def read_manifest(path: str | Path) -> Manifest:
     if not rows:
         raise file_error(path, "manifest has a header but no rows")
     covariates = tuple(h for h in header if h not in MANIFEST_COLUMNS)
-    table = pd.DataFrame(rows, columns=["row", *MANIFEST_COLUMNS, *covariates])
-    # object dtype keeps None for "no hypnogram" (a string column would turn it into NaN)
-    table["hypnogram"] = pd.Series([r["hypnogram"] for r in rows], dtype=object)
-    _check_consistency(path, table)
-    return Manifest(path=str(path), table=table, covariates=covariates)
+    _check_consistency(path, rows)
+    return Manifest(path=str(path), rows=tuple(rows), covariates=covariates)
 
 
 def _check_header(path: Path, header: list[str]) -> None:
@@ -140,8 +181,8 @@ def _check_header(path: Path, header: list[str]) -> None:
         )
 
 
-def _parse_row(path: Path, number: int, raw: dict[str, str]) -> dict:
-    """Validate one data row and return its parsed values."""
+def _parse_row(path: Path, number: int, raw: dict[str, str]) -> ManifestRow:
+    """Validate one data row and return it parsed."""
     where = f"{path.name} row {number}"
     for name in REQUIRED_COLUMNS:
         if not raw.get(name):
@@ -149,18 +190,17 @@ def _parse_row(path: Path, number: int, raw: dict[str, str]) -> dict:
     hand = raw["trained_hand"].lower()
     if hand not in _HANDS:
         raise DataError(f"{where}: field 'trained_hand' must be 'left' or 'right'; got {raw['trained_hand']!r}")
-    out = {
-        "row": number,
-        "subject": raw["subject"],
-        "night": raw["night"],
-        "recording": _resolve(path, raw["recording"]),
-        "hypnogram": _resolve(path, raw["hypnogram"]) if raw.get("hypnogram") else None,
-        "trained_hand": hand,
-    }
-    for name in ("score_pre", "score_post"):
-        out[name] = _number(where, name, raw.get(name, ""))
-    out.update({k: v for k, v in raw.items() if k not in MANIFEST_COLUMNS})
-    return out
+    return ManifestRow(
+        row=number,
+        subject=raw["subject"],
+        night=raw["night"],
+        recording=_resolve(path, raw["recording"]),
+        hypnogram=_resolve(path, raw["hypnogram"]) if raw.get("hypnogram") else None,
+        trained_hand=hand,
+        score_pre=_number(where, "score_pre", raw.get("score_pre", "")),
+        score_post=_number(where, "score_post", raw.get("score_post", "")),
+        covariates={k: v for k, v in raw.items() if k not in MANIFEST_COLUMNS},
+    )
 
 
 def _resolve(manifest: Path, value: str) -> str:
@@ -184,11 +224,11 @@ def _number(where: str, name: str, value: str) -> float:
     return number
 
 
-def _check_consistency(path: Path, table: pd.DataFrame) -> None:
+def _check_consistency(path: Path, rows: list[ManifestRow]) -> None:
     """One row per subject and night; one trained hand per subject."""
     seen: dict[tuple[str, str], int] = {}
     hands: dict[str, tuple[str, int]] = {}
-    for rec in table.itertuples(index=False):
+    for rec in rows:
         key = (rec.subject, rec.night)
         if key in seen:
             raise DataError(
@@ -203,12 +243,3 @@ def _check_consistency(path: Path, table: pd.DataFrame) -> None:
                 f"{rec.subject!r} has {first[0]!r} in row {first[1]}; the trained hand must be the "
                 "same on every night of a subject"
             )
-
-
-def percent_gain(score_pre, score_post) -> np.ndarray:
-    """Behavioural gain in percent: ``100 * (post - pre) / |pre|``; NaN when missing or pre = 0."""
-    pre = np.asarray(score_pre, dtype=np.float64)
-    post = np.asarray(score_post, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = 100.0 * (post - pre) / np.abs(pre)
-    return np.where(pre == 0, np.nan, gain)

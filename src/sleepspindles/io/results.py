@@ -1,42 +1,25 @@
-"""Read back the outputs of one ``sleepspindles run`` folder.
+"""Read back what the pipeline wrote: a recording's folder, a batch's ``status.csv``.
 
-A run folder holds ``events.csv``, ``summary.csv``, ``sigma.csv`` and ``run.json`` (written
-last). Used by batch runs to tell a complete folder from a missing or stale one, to gather the
-results of every recording into cohort tables, and by cohort runs to lateralise from the stored
-tables without reloading the signal.
+A run folder holds the tables of :data:`sleepspindles.schema.RUN_TABLES` that the run wrote and
+``run.json`` (written last, listing them). Used by batch runs to tell a complete folder from a
+missing or stale one and to gather every recording's tables into cohort tables, and by cohort
+runs to lateralise from the stored tables without reloading the signal.
 """
 
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import file_error
-from ..schema import SIGMA, SPINDLE_SUMMARY, SPINDLES
+from ..records import RunRecord, StatusRow
+from ..schema import RUN_TABLES, SIGMA, SPINDLE_SUMMARY, SPINDLES, STATUS, TableSchema
 
-__all__ = ["RunTables", "RUN_TABLES", "read_run_json", "read_run_tables"]
-
-#: Table files of a complete run folder (besides ``run.json``).
-RUN_TABLES = ("events.csv", "summary.csv", "sigma.csv")
-
-_SUMMARY_DTYPES = {c: "float64" for c in SPINDLE_SUMMARY.names} | {
-    "channel": "object",
-    "stage": "object",
-    "band": "object",
-    "n_spindles": "int64",
-    "reference": "object",
-    "note": "object",
-}
-_SIGMA_DTYPES = {c: "float64" for c in SIGMA.names} | {
-    "channel": "object",
-    "band": "object",
-    "stages": "object",
-    "n_epochs": "int64",
-}
+__all__ = ["RunTables", "read_run_record", "read_run_tables", "read_status"]
 
 
 @dataclass(frozen=True)
@@ -45,45 +28,55 @@ class RunTables:
 
     Attributes
     ----------
-    events : pandas.DataFrame
-        Standard events table (:data:`sleepspindles.schema.SPINDLES`).
-    summary : pandas.DataFrame
-        :data:`sleepspindles.schema.SPINDLE_SUMMARY`.
-    sigma : pandas.DataFrame
-        :data:`sleepspindles.schema.SIGMA` (empty when the recording was not staged).
-    run : dict
-        The provenance of ``run.json``.
+    tables : mapping of str to pandas.DataFrame
+        Every table the run wrote, by schema name, with its schema's columns and dtypes.
+    record : RunRecord
+        What ``run.json`` holds.
     """
 
-    events: pd.DataFrame
-    summary: pd.DataFrame
-    sigma: pd.DataFrame
-    run: dict
+    tables: Mapping[str, pd.DataFrame]
+    record: RunRecord
+
+    def table(self, schema: TableSchema) -> pd.DataFrame:
+        """The table of ``schema`` (empty with its columns when the run did not write it)."""
+        return self.tables.get(schema.name, schema.empty())
 
     @property
-    def n2_minutes(self) -> float:
-        """Minutes of N2 in the hypnogram used; NaN when the recording was not staged."""
-        minutes = (self.run.get("staging") or {}).get("stage_minutes") or {}
-        return float(minutes.get("N2", math.nan))
+    def events(self) -> pd.DataFrame:
+        """The spindle events."""
+        return self.table(SPINDLES)
 
     @property
-    def staged(self) -> bool:
-        """Whether the recording had sleep stages (scored or automatic)."""
-        return bool((self.run.get("staging") or {}).get("stage_minutes"))
+    def summary(self) -> pd.DataFrame:
+        """The spindle summary."""
+        return self.table(SPINDLE_SUMMARY)
+
+    @property
+    def sigma(self) -> pd.DataFrame:
+        """Sigma power (empty when the recording was not staged)."""
+        return self.table(SIGMA)
 
 
-def read_run_json(folder: str | Path) -> dict | None:
-    """The ``run.json`` of ``folder`` as a dict; ``None`` when it is absent or not valid JSON.
+def _json(path: Path) -> object | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def read_run_record(folder: str | Path) -> RunRecord | None:
+    """The ``run.json`` of ``folder``; ``None`` when it is absent, not valid JSON or of an earlier version.
 
     A truncated or unreadable ``run.json`` means "not done", never an error: the recording is
     simply recomputed.
     """
-    path = Path(folder) / "run.json"
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    value = _json(Path(folder) / "run.json")
+    if not isinstance(value, dict):
         return None
-    return value if isinstance(value, dict) else None
+    try:
+        return RunRecord.from_json(value)
+    except ValueError:
+        return None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -93,32 +86,43 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise file_error(path, f"cannot read run output ({exc})") from None
 
 
-def _standard(frame: pd.DataFrame, path: Path, columns: tuple[str, ...], dtypes: dict) -> pd.DataFrame:
-    """``frame`` restricted to ``columns`` with their dtypes; an error names the file."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise file_error(path, f"lacks column(s) {missing}")
-    return frame.loc[:, list(columns)].astype(dtypes)
+def _read_table(path: Path, schema: TableSchema) -> pd.DataFrame:
+    """A stored table with its schema's columns and dtypes; an empty text cell reads as ``""``."""
+    frame = _read_csv(path)
+    text = [c.name for c in schema.columns if c.dtype == "object" and c.name in frame.columns]
+    if text:
+        frame[text] = frame[text].astype(object).where(frame[text].notna(), "")
+    try:
+        return schema.conform(frame)
+    except ValueError as exc:
+        raise file_error(path, str(exc)) from None
 
 
 def read_run_tables(folder: str | Path) -> RunTables:
-    """Events, summary, sigma power and ``run.json`` of a run folder, with standard columns and dtypes.
+    """Every table a run folder's ``run.json`` lists, with standard columns and dtypes.
 
     Raises
     ------
     DataError
-        When a file is missing or unreadable.
+        When ``run.json`` or a table it lists is missing or unreadable.
     """
     folder = Path(folder)
-    run = read_run_json(folder)
-    if run is None:
-        raise file_error(folder / "run.json", "missing or not valid JSON: the run folder is incomplete")
-    events, summary, sigma = (_read_csv(folder / name) for name in RUN_TABLES)
-    summary = _standard(summary, folder / "summary.csv", SPINDLE_SUMMARY.names, _SUMMARY_DTYPES)
-    summary["note"] = summary["note"].fillna("")  # an empty note reads back as NaN
-    sigma = _standard(sigma, folder / "sigma.csv", SIGMA.names, _SIGMA_DTYPES)
-    try:
-        events = SPINDLES.conform(events)
-    except ValueError as exc:
-        raise file_error(folder / "events.csv", str(exc)) from None
-    return RunTables(events=events, summary=summary, sigma=sigma, run=run)
+    record = read_run_record(folder)
+    if record is None:
+        raise file_error(folder / "run.json", "missing, not valid JSON or of an earlier version: the run "
+                                              "folder is incomplete")
+    tables = {t.name: _read_table(folder / t.file, t) for t in RUN_TABLES if t.file in record.files}
+    return RunTables(tables=tables, record=record)
+
+
+def read_status(path: str | Path) -> list[StatusRow]:
+    """The rows of a batch's ``status.csv``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, unreadable or lacks a column.
+    """
+    path = Path(path)
+    frame = _read_table(path, STATUS)
+    return [StatusRow.from_record(r) for r in frame.to_dict("records")]

@@ -171,16 +171,16 @@ def _run_metadata(result) -> dict[str, Any]:
     """The run-metadata block of the report (input, config, versions, staging, exclusions)."""
     import yaml
 
-    meta = result.metadata
+    record = result.record
     excluded = result.detection.excluded_seconds
     return {
-        "created": meta.get("created", ""),
-        "inputs": meta.get("inputs", {}),
+        "created": record.created,
+        "inputs": record.inputs,
         "source": result.recording.source or "<in-memory recording>",
-        "recording": meta.get("recording", {}),
-        "staging": meta.get("staging", {}),
-        "versions": meta.get("versions", {}),
-        "config": yaml.safe_dump(meta.get("config", {}), sort_keys=False, default_flow_style=None),
+        "recording": record.recording,
+        "staging": record.staging,
+        "versions": record.versions,
+        "config": yaml.safe_dump(dict(record.config), sort_keys=False, default_flow_style=None),
         "excluded": {ch: excluded.get(ch, 0.0) for ch in F.order_channels(excluded)},
         "notes": list(result.detection.notes),
     }

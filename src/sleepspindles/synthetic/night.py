@@ -1,8 +1,8 @@
-"""Synthetic polysomnography with planted spindles: the project's exact ground truth.
+"""Synthetic polysomnography with planted spindles and slow oscillations: exact ground truth.
 
 :func:`make_synthetic_night` builds a :class:`~sleepspindles.recording.Recording` (microvolts,
 float32) from a plausible hypnogram (:func:`synthetic_hypnogram`) and returns it with a table of
-every planted spindle. The signal is
+every planted spindle (and of every slow oscillation). The signal is
 
 * a stage-dependent background: aperiodic 1/f^k noise, alpha (8-12 Hz) in wake, theta (4-7 Hz)
   in N1 and REM, high-amplitude delta (0.5-2 Hz) in N3 and some in N2. Each component is a
@@ -10,9 +10,13 @@ every planted spindle. The signal is
   that ramps over one second at stage changes, so transitions add no broadband artefact;
 * a component shared by all EEG channels (mixed in with weight ``correlation``) so channels are
   partly correlated like real scalp EEG;
+* slow oscillations (SOs; off by default, ``so_density``): single clean cycles in N2 and N3,
+  see :mod:`.slow_oscillations` (phase convention included). On a channel with SOs they are the
+  slow waves of N2 and N3: the background there loses its content below ~1.5 Hz;
 * spindles: Tukey-windowed (waxing-waning) sinusoids with known onset, duration, frequency and
   amplitude, planted independently per channel (a fraction ``shared_fraction`` on every channel
-  at once) at the requested density per minute of N2, non-overlapping within a channel.
+  at once) at the requested density per minute of N2, non-overlapping within a channel; a
+  fraction ``coupled_fraction`` sits inside the channel's SOs, peaks at von Mises phases.
 
 Everything is drawn from :class:`numpy.random.Generator` streams keyed by (seed, purpose,
 channel), so the same configuration gives identical arrays and adding a channel does not change
@@ -21,8 +25,7 @@ the others.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -30,12 +33,34 @@ import pandas as pd
 import scipy.fft
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
-from scipy.signal.windows import tukey
-from scipy.stats import truncnorm
 
 from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
 from ..recording import Recording
+from .placement import (
+    RNG_AUX,
+    RNG_BACKGROUND,
+    RNG_HYPNOGRAM,
+    RNG_SHARED,
+    RNG_SPINDLES,
+    TRUTH_COLUMNS,
+    draw_frequencies,
+    draw_intervals,
+    per_channel,
+    render_spindles,
+    rng_for,
+    spindle_durations,
+    stage_segments,
+    subtract,
+    truth_rows,
+)
+from .slow_oscillations import (
+    SO_PER_CHANNEL,
+    check_so_config,
+    empty_so_truth,
+    plant_coupled_spindles,
+    plant_slow_oscillations,
+)
 
 __all__ = [
     "SyntheticConfig",
@@ -44,14 +69,6 @@ __all__ = [
     "synthetic_hypnogram",
     "make_synthetic_night",
 ]
-
-logger = logging.getLogger(__name__)
-
-#: Columns of :attr:`SyntheticNight.truth` (meaning as in :mod:`sleepspindles.events`, plus
-#: ``shared``: the spindle was planted on every EEG channel at once).
-TRUTH_COLUMNS: tuple[str, ...] = (
-    "channel", "stage", "start", "peak", "end", "duration", "amplitude", "frequency", "shared",
-)
 
 # Background components: rms gain per stage, in units of ``background_uv``. Rows follow
 # _STAGE_ROWS; unscored and artefact epochs look like wake.
@@ -68,18 +85,25 @@ _GAINS = np.array(
     ],
     dtype=np.float32,
 )
+# On a channel with planted SOs, the SOs are its N2/N3 slow waves: there the background loses
+# its content below ~_SO_QUIET_HZ (the delta rhythm, and the slow part of the aperiodic noise,
+# which a correction component subtracts). Otherwise it makes SO-like waves of its own
+# (yasa.sw_detect finds ~28/min in the default N3 background) and its slow wander moves the zero
+# crossings that bound the planted SOs (yasa then finds ~80 % of them; ~96 % once it is gone).
+_SO_QUIET_HZ = 1.5
+_APERIODIC, _DELTA = _COMPONENTS.index("aperiodic"), _COMPONENTS.index("delta")
+_QUIET_ROWS = [_STAGE_ROWS[Stage.N2], _STAGE_ROWS[Stage.N3]]
+_GAINS_WITH_SO = np.zeros((len(_STAGE_ROWS), 2), dtype=np.float32)  # delta, slow-aperiodic correction
+_GAINS_WITH_SO[:, 0] = _GAINS[:, _DELTA]
+_GAINS_WITH_SO[_QUIET_ROWS, 0] = 0.0
+_GAINS_WITH_SO[_QUIET_ROWS, 1] = -_GAINS[_QUIET_ROWS, _APERIODIC]
 # Narrow-band rhythms as Gaussian spectral bumps: (centre Hz, standard deviation Hz).
 _BUMPS = {"alpha": (10.0, 0.8), "theta": (5.5, 1.0), "delta": (1.0, 0.5)}
 _HIGHPASS_HZ = 0.3  # like the analogue high-pass of a PSG amplifier
 _CROSSFADE_S = 1.0  # ramp length of stage gains at transitions
-_SPINDLE_TAPER = 0.5  # Tukey alpha: a quarter of the duration waxing, a quarter waning
 _MAX_DENSITY = 10.0  # per minute; beyond any physiological density and keeps placement feasible
-# Stream purposes for the per-(seed, purpose, channel) random generators.
-_RNG_BACKGROUND, _RNG_SHARED, _RNG_SPINDLES, _RNG_AUX = 1, 2, 3, 4
-
-
-def _rng(seed: int, purpose: int, index: int = 0) -> np.random.Generator:
-    return np.random.default_rng([int(seed), purpose, index])
+# Per-channel parameters: (name, value of channels a mapping leaves out, low, high, what).
+_PER_CHANNEL = (("density", 2.0, 0.0, _MAX_DENSITY, "spindles per minute"), *SO_PER_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -127,21 +151,45 @@ class SyntheticConfig:
     epoch_length: float = 30.0
     #: Seed of every random draw.
     seed: int = 0
+    #: Slow oscillations per minute of N3, per channel (one number, a sequence aligned with
+    #: ``channels``, or a mapping channel -> density, channels left out get 0); 0 plants none.
+    so_density: float | tuple[float, ...] | Mapping[str, float] = 0.0
+    #: SO density in N2 as a fraction of the N3 density.
+    so_n2_ratio: float = 0.25
+    #: SO frequency range in Hz (uniform); an SO is one cycle of 1 / frequency seconds.
+    so_frequency_range: tuple[float, float] = (0.6, 1.1)
+    #: SO peak-to-peak amplitude range in microvolts (uniform); the trough is -ptp / 2.
+    so_amplitude_range: tuple[float, float] = (80.0, 200.0)
+    #: Fraction of each channel's SOs that are global: same time and frequency on every EEG
+    #: channel (of the lowest channel density), amplitude drawn per channel.
+    so_shared_fraction: float = 0.0
+    #: Fraction of each channel's N2/N3 spindles planted inside one of its SOs, the spindle peak
+    #: at a phase drawn from VonMises(``coupling_phase``, ``coupling_kappa``); per channel like
+    #: ``density`` (left out: 0). They replace free spindles: the density stays ``density``.
+    coupled_fraction: float | tuple[float, ...] | Mapping[str, float] = 0.0
+    #: Mean SO phase in degrees of the coupled spindles' peaks, in [-180, 180] (0 = up-state
+    #: peak, +-180 = trough); per channel like ``density`` (left out: 0).
+    coupling_phase: float | tuple[float, ...] | Mapping[str, float] = 0.0
+    #: Von Mises concentration of the coupled spindles' phases (0 = uniform); per channel like
+    #: ``density`` (left out: 2).
+    coupling_kappa: float | tuple[float, ...] | Mapping[str, float] = 2.0
 
     def __post_init__(self) -> None:
         channels = tuple(str(c) for c in self.channels)
         if not channels or len(set(channels)) != len(channels):
             raise param_error("channels", "a non-empty list of unique names", self.channels)
         object.__setattr__(self, "channels", channels)
-        object.__setattr__(self, "density", _densities(self.density, channels))
+        for name, default, low, high, what in _PER_CHANNEL:
+            values = per_channel(name, getattr(self, name), channels, default, low, high, what)
+            object.__setattr__(self, name, values)
         _check_positive("duration_hours", self.duration_hours)
         _check_positive("sf", self.sf)
         _check_positive("epoch_length", self.epoch_length)
         _check_positive("background_uv", self.background_uv)
         _check_positive("min_gap", self.min_gap)
-        for name, low in (("freq_range", 0.0), ("duration_range", 0.0), ("amplitude_range", 0.0)):
+        for name in ("freq_range", "duration_range", "amplitude_range", "so_frequency_range", "so_amplitude_range"):
             value = tuple(float(v) for v in getattr(self, name))
-            if len(value) != 2 or not low < value[0] <= value[1] or not np.isfinite(value[1]):
+            if len(value) != 2 or not 0.0 < value[0] <= value[1] or not np.isfinite(value[1]):
                 raise param_error(name, "two positive numbers (low, high) with low <= high", value)
             object.__setattr__(self, name, value)
         if self.freq_range[1] >= self.sf / 2:
@@ -149,9 +197,10 @@ class SyntheticConfig:
             raise param_error("freq_range", nyquist, self.freq_range)
         if self.freq_sd is not None:
             _check_positive("freq_sd", self.freq_sd)
-        for name in ("n3_ratio", "shared_fraction", "correlation"):
+        for name in ("n3_ratio", "shared_fraction", "correlation", "so_n2_ratio", "so_shared_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise param_error(name, "a number in [0, 1]", getattr(self, name))
+        check_so_config(self)
         # The mains frequency only matters when there is mains interference to plant.
         if self.line_noise_uv < 0 or (self.line_noise_uv > 0 and not 0 < self.line_freq < self.sf / 2):
             raise param_error("line_noise_uv/line_freq", "amplitude >= 0 and 0 < frequency < sf/2",
@@ -167,27 +216,9 @@ def _check_positive(name: str, value) -> None:
         raise param_error(name, "a positive finite number", value)
 
 
-def _densities(value, channels: tuple[str, ...]) -> tuple[float, ...]:
-    """Normalise the ``density`` parameter to one float per channel."""
-    if isinstance(value, Mapping):
-        unknown = sorted(set(value) - set(channels))
-        if unknown:
-            raise param_error("density", f"a mapping over the channels {list(channels)}", unknown)
-        out = tuple(float(value.get(c, 2.0)) for c in channels)
-    elif np.ndim(value) == 0:
-        out = (float(value),) * len(channels)
-    else:
-        out = tuple(float(v) for v in value)
-        if len(out) != len(channels):
-            raise param_error("density", f"{len(channels)} values, one per channel", value)
-    if not all(0.0 <= d <= _MAX_DENSITY for d in out):
-        raise param_error("density", f"spindles per minute in [0, {_MAX_DENSITY:g}]", out)
-    return out
-
-
 @dataclass(frozen=True)
 class SyntheticNight:
-    """A synthetic recording and the spindles planted in it.
+    """A synthetic recording and the spindles and slow oscillations planted in it.
 
     Attributes
     ----------
@@ -198,11 +229,16 @@ class SyntheticNight:
         is the peak-to-peak amplitude of the planted sinusoid, ``stage`` its stage name.
     config : SyntheticConfig
         The parameters used.
+    so_truth : pandas.DataFrame
+        One row per planted slow oscillation and channel, columns
+        :data:`~sleepspindles.synthetic.slow_oscillations.SO_TRUTH_COLUMNS` (seconds, uV, Hz);
+        empty, with those columns, when no SO was planted.
     """
 
     recording: Recording
     truth: pd.DataFrame
     config: SyntheticConfig = field(repr=False)
+    so_truth: pd.DataFrame = field(default_factory=empty_so_truth)
 
 
 # ---------------------------------------------------------------------------------- hypnogram
@@ -232,7 +268,7 @@ def synthetic_hypnogram(duration_hours: float = 8.0, epoch_length: float = 30.0,
     _check_positive("duration_hours", duration_hours)
     _check_positive("epoch_length", epoch_length)
     n_epochs = max(1, int(round(duration_hours * 3600.0 / epoch_length)))
-    rng = _rng(seed, 0)
+    rng = rng_for(seed, RNG_HYPNOGRAM)
     per_min = 60.0 / epoch_length
     minutes: list[tuple[Stage, float]] = [(Stage.W, rng.uniform(10, 25)), (Stage.N1, rng.uniform(3, 7))]
     cycle = 0
@@ -303,183 +339,90 @@ def _complex_noise(rng: np.random.Generator, size: int) -> np.ndarray:
     return z
 
 
-def _background(out: np.ndarray, spectrum: np.ndarray, shapes: np.ndarray, gains: np.ndarray,
-                scale: float) -> None:
+def _background(out: np.ndarray, spectrum: np.ndarray, shapes: Sequence[np.ndarray],
+                gains: Sequence[np.ndarray], scale: float) -> None:
     """Write sum_k gain_k(t) * irfft(spectrum * shape_k) * scale into ``out`` (float32)."""
     out[:] = 0.0
     n = out.size
-    for k in range(shapes.shape[0]):
-        component = scipy.fft.irfft(spectrum * shapes[k], n, norm="ortho")
-        component *= gains[k]
+    for shape, gain in zip(shapes, gains):
+        component = scipy.fft.irfft(spectrum * shape, n, norm="ortho")
+        component *= gain
         out += component
     out *= np.float32(scale)
+
+
+def _eeg_background(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram) -> None:
+    """Write the background of every EEG channel into the rows of ``data`` (float32)."""
+    sf, n = config.sf, data.shape[1]
+    gains = list(_stage_gains(hypnogram, sf, n, _GAINS))
+    shapes = _spectral_shapes(n, sf, config.aperiodic_exponent)
+    if any(config.so_density):
+        # Channels with SOs: no delta rhythm in N2/N3, and a fifth component that takes the slow
+        # part of the aperiodic noise out there (its gain is minus the aperiodic gain).
+        delta, correction = _stage_gains(hypnogram, sf, n, _GAINS_WITH_SO)
+        freqs = np.fft.rfftfreq(n, 1.0 / sf).astype(np.float32)
+        highpass = 1.0 / np.sqrt(1.0 + (_SO_QUIET_HZ / np.maximum(freqs, freqs[1])) ** 8)  # 4th order
+        so_shapes = [*shapes, shapes[_APERIODIC] * (1.0 - highpass)]
+        so_gains = [*gains[:_DELTA], delta, *gains[_DELTA + 1:], correction]
+    shared = _complex_noise(rng_for(config.seed, RNG_SHARED), shapes.shape[1])
+    shared *= np.float32(np.sqrt(config.correlation))
+    for i, so_density in enumerate(config.so_density):
+        spectrum = _complex_noise(rng_for(config.seed, RNG_BACKGROUND, i), shapes.shape[1])
+        spectrum *= np.float32(np.sqrt(1.0 - config.correlation))
+        spectrum += shared
+        if so_density > 0:
+            _background(data[i], spectrum, so_shapes, so_gains, config.background_uv)
+        else:
+            _background(data[i], spectrum, shapes, gains, config.background_uv)
 
 
 # ---------------------------------------------------------------------------------- spindles
 
 
-def _stage_segments(hypnogram: Hypnogram, stage: Stage, duration: float, margin: float) -> np.ndarray:
-    """Runs of consecutive ``stage`` epochs as (start, end) seconds, shrunk by ``margin``."""
-    is_stage = np.concatenate([[False], hypnogram.stages == int(stage), [False]])
-    edges = np.flatnonzero(np.diff(is_stage.astype(np.int8)))
-    first, last = edges[0::2], edges[1::2]
-    starts = hypnogram.offset + first * hypnogram.epoch_length + margin
-    ends = np.minimum(hypnogram.offset + last * hypnogram.epoch_length, duration) - margin
-    keep = ends > starts
-    return np.column_stack([starts[keep], ends[keep]]).reshape(-1, 2)
+def _plant_spindles(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram,
+                    so_truth: pd.DataFrame) -> pd.DataFrame:
+    """Plant spindles in the EEG rows of ``data`` (in place); return the truth table.
 
-
-def _subtract(segments: np.ndarray, busy: np.ndarray, gap: float) -> np.ndarray:
-    """Parts of ``segments`` at least ``gap`` away from every interval of ``busy``."""
-    if busy.size == 0:
-        return segments
-    order = np.argsort(busy[:, 0])
-    blocked_start = busy[order, 0] - gap
-    blocked_end = busy[order, 1] + gap
-    pieces = []
-    for seg_start, seg_end in segments:
-        lo = np.searchsorted(blocked_end, seg_start, side="right")
-        hi = np.searchsorted(blocked_start, seg_end, side="left")
-        cursor = seg_start
-        for b_start, b_end in zip(blocked_start[lo:hi], blocked_end[lo:hi]):
-            if b_start > cursor:
-                pieces.append((cursor, b_start))
-            cursor = max(cursor, b_end)
-        if seg_end > cursor:
-            pieces.append((cursor, seg_end))
-    return np.asarray(pieces, dtype=np.float64).reshape(-1, 2)
-
-
-def _place(segments: np.ndarray, durations: np.ndarray, gap: float, rng: np.random.Generator) -> np.ndarray:
-    """Uniformly random non-overlapping placement of intervals inside ``segments``.
-
-    Each interval goes to a segment with probability proportional to its length; within a
-    segment, the intervals and ``gap``-long spacers are laid out in random order of their slack
-    ("stars and bars"), which is uniform over all valid layouts. Intervals that do not fit (only
-    at implausibly high densities) are dropped.
-
-    Returns
-    -------
-    numpy.ndarray, shape (k, 2)
-        (start, end) of the placed intervals, sorted by start.
+    Global spindles go first, then each channel's SO-coupled ones (inside its SOs of
+    ``so_truth``), then its free ones in the time left.
     """
-    if durations.size == 0 or segments.size == 0:
-        return np.empty((0, 2))
-    lengths = segments[:, 1] - segments[:, 0]
-    which = rng.choice(lengths.size, size=durations.size, p=lengths / lengths.sum())
-    placed = []
-    for seg in np.unique(which):
-        d = durations[which == seg]
-        need = np.cumsum(d) + gap * np.arange(d.size)
-        d = d[need <= lengths[seg]]
-        if d.size == 0:
-            continue
-        slack = lengths[seg] - d.sum() - gap * (d.size - 1)
-        before = np.concatenate([[0.0], np.cumsum(d[:-1] + gap)])
-        starts = segments[seg, 0] + np.sort(rng.uniform(0.0, slack, d.size)) + before
-        placed.append(np.column_stack([starts, starts + d]))
-    out = np.concatenate(placed) if placed else np.empty((0, 2))
-    if len(out) < durations.size:
-        logger.warning("dropped %d spindle(s) that did not fit", durations.size - len(out))
-    return out[np.argsort(out[:, 0], kind="stable")]
-
-
-def _draw_intervals(
-    config: SyntheticConfig,
-    segments: dict[Stage, np.ndarray],
-    expected: dict[Stage, float],
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Poisson(``expected[stage]``) spindles placed in each stage's free ``segments``.
-
-    Returns (start, end, stage code) rows, sorted by start, with onsets on the sample grid.
-    """
-    rows = [np.empty((0, 3))]
-    step = 1.0 / config.sf
-    for stage, free in segments.items():
-        count = rng.poisson(expected[stage])
-        durations = rng.uniform(*config.duration_range, size=count)
-        durations = np.maximum(np.round(durations * config.sf), 2) * step
-        # One extra sample of gap leaves room to move onsets up onto the sample grid.
-        placed = _place(free, durations, config.min_gap + step, rng)
-        starts = np.ceil(placed[:, 0] * config.sf - 1e-9) * step
-        ends = starts + (placed[:, 1] - placed[:, 0])
-        rows.append(np.column_stack([starts, ends, np.full(starts.size, int(stage))]))
-    out = np.concatenate(rows)
-    return out[np.argsort(out[:, 0], kind="stable")]
-
-
-def _draw_frequencies(config: SyntheticConfig, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Spindle frequencies: truncated normal (or uniform) over ``config.freq_range``."""
-    low, high = config.freq_range
-    if config.freq_sd is None or high == low:
-        return rng.uniform(low, high, size=size)
-    centre = (low + high) / 2.0
-    bound = (high - low) / 2.0 / config.freq_sd
-    return truncnorm.rvs(-bound, bound, loc=centre, scale=config.freq_sd, size=size, random_state=rng)
-
-
-def _render_spindles(row: np.ndarray, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
-                     phases: np.ndarray, sf: float) -> None:
-    """Add Tukey-windowed sinusoids (peak amplitude ``amps``) to ``row`` in place."""
-    for (start, end), freq, amp, phase in zip(intervals[:, :2], freqs, amps, phases):
-        first = int(round(start * sf))
-        n = int(round((end - start) * sf))
-        t = np.arange(n) / sf
-        wave = amp * tukey(n, _SPINDLE_TAPER) * np.sin(2.0 * np.pi * freq * t + phase)
-        row[first:first + n] += wave.astype(np.float32)
-
-
-def _truth_rows(channel: str, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
-                shared: bool) -> pd.DataFrame:
-    start, end = intervals[:, 0], intervals[:, 1]
-    return pd.DataFrame(
-        {
-            "channel": channel,
-            "stage": [Stage(int(c)).name for c in intervals[:, 2]],
-            "start": start,
-            "peak": (start + end) / 2.0,
-            "end": end,
-            "duration": end - start,
-            "amplitude": 2.0 * amps,
-            "frequency": freqs,
-            "shared": shared,
-        },
-        columns=list(TRUTH_COLUMNS),
-    )
-
-
-def _plant_spindles(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram) -> pd.DataFrame:
-    """Plant spindles in the EEG rows of ``data`` (in place); return the truth table."""
     duration = data.shape[1] / config.sf
     gap = config.min_gap
-    segments = {s: _stage_segments(hypnogram, s, duration, gap / 2.0) for s in (Stage.N2, Stage.N3)}
+    segments = {s: stage_segments(hypnogram, s, duration, gap / 2.0) for s in (Stage.N2, Stage.N3)}
     # Expected spindles per unit of N2 density: N2 minutes, and N3 minutes at the N3 ratio.
     exposure = {
         Stage.N2: hypnogram.minutes(Stage.N2),
         Stage.N3: config.n3_ratio * hypnogram.minutes(Stage.N3),
     }
     shared_density = config.shared_fraction * min(config.density)
-    rng = _rng(config.seed, _RNG_SHARED, 1)
-    shared = _draw_intervals(config, segments, {s: shared_density * exposure[s] for s in segments}, rng)
-    shared_freqs = _draw_frequencies(config, len(shared), rng)
+    rng = rng_for(config.seed, RNG_SHARED, 1)
+    shared = draw_intervals(segments, {s: shared_density * exposure[s] for s in segments},
+                            spindle_durations(config, rng), gap, config.sf, rng)
+    shared_freqs = draw_frequencies(config, len(shared), rng)
     shared_phases = rng.uniform(0.0, 2.0 * np.pi, size=len(shared))
     tables = []
     for i, channel in enumerate(config.channels):
-        rng = _rng(config.seed, _RNG_SPINDLES, i)
-        own_density = config.density[i] - shared_density
-        free = {s: _subtract(seg, shared[:, :2], gap + 1.0 / config.sf) for s, seg in segments.items()}
-        own = _draw_intervals(config, free, {s: own_density * exposure[s] for s in segments}, rng)
-        freqs = _draw_frequencies(config, len(own), rng)
+        free = {s: subtract(seg, shared[:, :2], gap + 1.0 / config.sf) for s, seg in segments.items()}
+        coupled_density = config.coupled_fraction[i] * config.density[i]
+        if coupled_density > 0:
+            expected = {s: coupled_density * exposure[s] for s in segments}
+            sos = so_truth[so_truth.channel == channel]
+            tables.append(plant_coupled_spindles(data[i], config, i, free, sos, expected))
+        rng = rng_for(config.seed, RNG_SPINDLES, i)
+        own_density = max(0.0, config.density[i] - shared_density - coupled_density)
+        own = draw_intervals(free, {s: own_density * exposure[s] for s in segments},
+                             spindle_durations(config, rng), gap, config.sf, rng)
+        freqs = draw_frequencies(config, len(own), rng)
         phases = rng.uniform(0.0, 2.0 * np.pi, size=len(own))
         amps = rng.uniform(*config.amplitude_range, size=len(own) + len(shared))
-        _render_spindles(data[i], own, freqs, amps[: len(own)], phases, config.sf)
-        _render_spindles(data[i], shared, shared_freqs, amps[len(own):], shared_phases, config.sf)
-        tables += [_truth_rows(channel, own, freqs, amps[: len(own)], False),
-                   _truth_rows(channel, shared, shared_freqs, amps[len(own):], True)]
+        render_spindles(data[i], own, freqs, amps[: len(own)], phases, config.sf)
+        render_spindles(data[i], shared, shared_freqs, amps[len(own):], shared_phases, config.sf)
+        tables += [truth_rows(channel, own, freqs, amps[: len(own)], False),
+                   truth_rows(channel, shared, shared_freqs, amps[len(own):], True)]
     truth = pd.concat(tables, ignore_index=True)
     truth = truth.sort_values(["channel", "start"], kind="stable").reset_index(drop=True)
-    return truth.astype({"start": "float64", "amplitude": "float64", "shared": "bool"})
+    return truth.astype({"start": "float64", "amplitude": "float64", "shared": "bool", "so_coupled": "bool",
+                         "so_phase": "float64"})
 
 
 # ------------------------------------------------------------------------------ EOG and EMG
@@ -514,7 +457,7 @@ def _shaped_noise(rng: np.random.Generator, n: int, sf: float, shape) -> np.ndar
 def _aux_channels(out: np.ndarray, eeg: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram) -> None:
     """Write E1, E2 (conjugate eye movements, opposite polarity) and chin EMG into ``out`` (3, n)."""
     n, sf = out.shape[1], config.sf
-    rng = _rng(config.seed, _RNG_AUX)
+    rng = rng_for(config.seed, RNG_AUX)
     gains = _stage_gains(hypnogram, sf, n, _AUX_GAINS)
     slow = _shaped_noise(rng, n, sf, lambda f: np.exp(-0.5 * ((f - 0.3) / 0.15) ** 2))
     slow *= gains[0] * np.float32(_EOG_SLOW_UV)
@@ -540,7 +483,7 @@ def _aux_channels(out: np.ndarray, eeg: np.ndarray, config: SyntheticConfig, hyp
 
 def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hypnogram | None = None,
                          **kwargs) -> SyntheticNight:
-    """Generate a synthetic night with planted spindles.
+    """Generate a synthetic night with planted spindles (and slow oscillations on request).
 
     Parameters
     ----------
@@ -550,13 +493,14 @@ def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hy
         Stages to follow (offset >= 0); default :func:`synthetic_hypnogram` for
         ``config.duration_hours``, ``config.epoch_length`` and ``config.seed``.
     **kwargs
-        Fields of :class:`SyntheticConfig`, e.g. ``duration_hours=2, density={"C3": 2, "C4": 3}``.
+        Fields of :class:`SyntheticConfig`, e.g. ``duration_hours=2, density={"C3": 2, "C4": 3}``
+        or ``so_density=8, coupled_fraction=0.5, coupling_kappa={"C3": 1, "C4": 4}``.
 
     Returns
     -------
     SyntheticNight
         The recording (EEG channels, then E1, E2, EMG when ``eog_emg``; references
-        ``"linked-mastoid"`` for EEG) and the truth table.
+        ``"linked-mastoid"`` for EEG), the spindle truth table and the SO truth table.
     """
     known = {f.name for f in fields(SyntheticConfig)}
     unknown = sorted(set(kwargs) - known)
@@ -571,21 +515,13 @@ def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hy
     n = int(round((hypnogram.offset + hypnogram.duration) * sf))
     n_eeg = len(config.channels)
     data = np.empty((n_eeg + (3 if config.eog_emg else 0), n), dtype=np.float32)
-    gains = _stage_gains(hypnogram, sf, n, _GAINS)
-    shapes = _spectral_shapes(n, sf, config.aperiodic_exponent)
-    shared = _complex_noise(_rng(config.seed, _RNG_SHARED), shapes.shape[1])
-    shared *= np.float32(np.sqrt(config.correlation))
-    for i in range(n_eeg):
-        spectrum = _complex_noise(_rng(config.seed, _RNG_BACKGROUND, i), shapes.shape[1])
-        spectrum *= np.float32(np.sqrt(1.0 - config.correlation))
-        spectrum += shared
-        _background(data[i], spectrum, shapes, gains, config.background_uv)
-    del gains, shapes, shared
+    _eeg_background(data[:n_eeg], config, hypnogram)
     if config.line_noise_uv > 0:
-        phase = _rng(config.seed, _RNG_AUX, 1).uniform(0, 2 * np.pi)
+        phase = rng_for(config.seed, RNG_AUX, 1).uniform(0, 2 * np.pi)
         mains = config.line_noise_uv * np.sin(2 * np.pi * config.line_freq * np.arange(n) / sf + phase)
         data[:n_eeg] += mains.astype(np.float32)
-    truth = _plant_spindles(data, config, hypnogram)
+    so_truth = plant_slow_oscillations(data[:n_eeg], config, hypnogram)
+    truth = _plant_spindles(data, config, hypnogram, so_truth)
     names = list(config.channels)
     kinds = ["eeg"] * n_eeg
     if config.eog_emg:
@@ -604,4 +540,4 @@ def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hy
         source=None,
         hypnogram=hypnogram,
     )
-    return SyntheticNight(recording=recording, truth=truth, config=config)
+    return SyntheticNight(recording=recording, truth=truth, config=config, so_truth=so_truth)

@@ -28,20 +28,20 @@ from typing import Mapping
 
 import pandas as pd
 
-from . import output
-from .analysis.laterality import LateralityResult, NightData, lateralise, night_from_tables
+from .. import output
+from ..analysis.laterality import LateralityResult, NightData, lateralise, night_from_tables
+from ..config import Config, config_to_dict
+from ..errors import DataError, SleepSpindlesError
+from ..io.manifest import Manifest, ManifestRow, read_manifest
+from ..io.results import read_run_tables
+from ..records import StatusRow, now, package_versions
 from .batch import BatchResult, run_batch
-from .config import Config
-from .errors import DataError, SleepSpindlesError
-from .io.manifest import Manifest, read_manifest
-from .io.results import read_run_tables
-from .provenance import run_metadata
 
 __all__ = ["FailedRow", "CohortResult", "run_cohort", "COHORT_FILES"]
 
 logger = logging.getLogger(__name__)
 
-#: Files written by :func:`run_cohort` besides the batch files (:data:`sleepspindles.batch.BATCH_FILES`), by key.
+#: Files written by :func:`run_cohort` besides the batch files (:func:`sleepspindles.pipeline.batch.cohort_files`), by key.
 COHORT_FILES = {
     "laterality": "laterality.csv",
     "stats": "cohort_stats.csv",
@@ -75,7 +75,7 @@ class CohortResult:
     problems : tuple of str
         Notes on analysed rows (missing electrode pairs, no N2, missing scores).
     status : pandas.DataFrame
-        The batch status table (:data:`sleepspindles.batch.STATUS_COLUMNS`): ``done``,
+        The batch status table (:data:`sleepspindles.schema.STATUS`): ``done``,
         ``skipped`` (already complete) or ``failed`` per manifest row.
     files : mapping of str to Path
         Files written, keyed as :data:`COHORT_FILES` and :data:`sleepspindles.batch.BATCH_FILES`.
@@ -158,7 +158,7 @@ def run_cohort(
     config = config or Config()
     manifest = read_manifest(manifest_path)  # a bad manifest stops here, before any work
     batch = run_batch(manifest_path, out_dir, config, jobs, scheduler, progress=progress, report=False)
-    nights, failed = _nights(manifest, batch.status)
+    nights, failed = _nights(manifest, batch.rows)
     result = lateralise(nights, config)
     files = _write(Path(out_dir), manifest, config, result, batch, failed)
     return CohortResult(
@@ -174,43 +174,41 @@ def run_cohort(
     )
 
 
-def _nights(manifest: Manifest, status: pd.DataFrame) -> tuple[list[NightData], list[FailedRow]]:
+def _nights(manifest: Manifest, rows: tuple[StatusRow, ...]) -> tuple[list[NightData], list[FailedRow]]:
     """NightData of every completed recording (from its folder); failed rows in manifest order."""
-    rows = {rec["row"]: rec for rec in manifest.table.to_dict("records")}
     nights: list[NightData] = []
     failed: list[FailedRow] = []
-    for st in status.sort_values("row").to_dict("records"):
-        rec = rows[st["row"]]
-        if st["status"] == "failed":  # already logged by the batch
-            error = st["error"] or "failed"
+    for st in sorted(rows, key=lambda r: r.row):
+        rec = manifest.row(st.row)
+        if not st.succeeded:  # already logged by the batch
+            error = st.error or "failed"
         else:
             try:
-                nights.append(_night(manifest, rec, st["out_dir"]))
+                nights.append(_night(manifest, rec, st.out_dir))
                 continue
             except SleepSpindlesError as exc:  # an unusable folder fails its row only
                 error = str(exc)
-                logger.warning("%s (subject %s, night %s) failed: %s", manifest.where(rec["row"]), rec["subject"],
-                               rec["night"], error)
-        failed.append(FailedRow(rec["row"], rec["subject"], rec["night"], rec["recording"], error))
+                logger.warning("%s (subject %s, night %s) failed: %s", manifest.where(rec.row), rec.subject,
+                               rec.night, error)
+        failed.append(FailedRow(rec.row, rec.subject, rec.night, rec.recording, error))
     return nights, failed
 
 
-def _night(manifest: Manifest, rec: dict, folder: str) -> NightData:
+def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> NightData:
     """One row's NightData from the summary, sigma power and N2 minutes stored in its folder."""
-    tables = read_run_tables(folder)
-    if not tables.staged:
-        raise DataError(f"{manifest.where(rec['row'])}: no sleep stages for {rec['recording']}; "
-                        "N2 measures need a hypnogram")
+    stored = read_run_tables(folder)
+    if not stored.record.staged:
+        raise DataError(f"{manifest.where(rec.row)}: no sleep stages for {rec.recording}; N2 measures need a hypnogram")
     return night_from_tables(
-        tables.summary,
-        tables.sigma,
-        tables.n2_minutes,
-        subject=rec["subject"],
-        night=rec["night"],
-        trained_hand=rec["trained_hand"],
-        score_pre=rec["score_pre"],
-        score_post=rec["score_post"],
-        covariates={name: rec[name] for name in manifest.covariates},
+        stored.summary,
+        stored.sigma,
+        stored.record.n2_minutes,
+        subject=rec.subject,
+        night=rec.night,
+        trained_hand=rec.trained_hand,
+        score_pre=rec.score_pre,
+        score_post=rec.score_post,
+        covariates=dict(rec.covariates),
     )
 
 
@@ -220,7 +218,7 @@ def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResu
 
     Returns the batch files and these, by key.
     """
-    from .report import write_cohort_report
+    from ..report import write_cohort_report
 
     files = {
         **batch.files,
@@ -229,15 +227,16 @@ def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResu
         "specificity": output.write_csv(out / COHORT_FILES["specificity"], result.specificity),
         "report": write_cohort_report(result, batch.status, out),
     }
-    counts = batch.status["status"].value_counts()
-    metadata = run_metadata(
-        config,
-        manifest={"path": manifest.path, "rows": len(manifest), "covariates": list(manifest.covariates)},
-        recordings={state: int(counts.get(state, 0)) for state in ("done", "skipped", "failed")},
-        analysed_rows=len(manifest) - len(failed),
-        failed_rows=[asdict(f) for f in failed],
-        problems=list(result.problems),
-        files=sorted(p.name for p in files.values()),
-    )
+    metadata = {
+        "created": now(),
+        "versions": package_versions(),
+        "config": config_to_dict(config),
+        "manifest": {"path": manifest.path, "rows": len(manifest), "covariates": list(manifest.covariates)},
+        "recordings": {state: sum(r.status == state for r in batch.rows) for state in ("done", "skipped", "failed")},
+        "analysed_rows": len(manifest) - len(failed),
+        "failed_rows": [asdict(f) for f in failed],
+        "problems": list(result.problems),
+        "files": sorted(p.name for p in files.values()),
+    }
     files["run"] = output.write_json(out / COHORT_FILES["run"], metadata)
     return files

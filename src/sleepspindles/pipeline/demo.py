@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Config
-from .evaluation.scoring import evaluate
-from .pipeline import RecordingResult, process_recording
-from .synthetic.night import SyntheticConfig, make_synthetic_night
+from ..config import Config
+from ..evaluation.scoring import evaluate
+from ..synthetic.night import SyntheticConfig, make_synthetic_night
+from .run import RecordingResult, process_recording
 
 __all__ = ["DEMO_CHANNELS", "DEMO_DENSITY", "DemoResult", "run_demo", "score_against_truth"]
 
@@ -97,8 +97,8 @@ def run_demo(
     DataError
         When ``out_dir`` cannot be written (checked before the night is made).
     """
-    from .output import RunFolder, write_csv, write_edf
-    from .report import write_subject_report
+    from ..output import RunFolder, write_csv, write_edf
+    from ..report import write_subject_report
 
     folder = RunFolder(out_dir)
     night = make_synthetic_night(
@@ -112,6 +112,6 @@ def run_demo(
     if report:
         folder.add(write_subject_report(result, folder.path, trained_hand=DEMO_TRAINED_HAND))
     demo_info = {"seed": seed, "hours": hours, "planted_density": DEMO_DENSITY, "trained_hand": DEMO_TRAINED_HAND}
-    folder.write_tables(result.events, result.summary, sigma=result.sigma)
-    folder.finish({**result.metadata, "demo": demo_info})
+    folder.write_tables(result.tables)
+    folder.finish(result.record.with_(extra={"demo": demo_info}))
     return DemoResult(result=result, edf_path=edf_path, scores=scores)
