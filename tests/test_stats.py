@@ -19,6 +19,8 @@ association with the gain (correlations).
 
 import itertools
 
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pingouin
@@ -47,7 +49,7 @@ FAST = Config().replace("laterality", n_boot=200, n_perm=1000)
 
 
 def _by_test(rows):
-    return {(r["test"], r["variable"]): r for r in rows}
+    return {(r.test, r.variable): asdict(r) for r in rows}
 
 
 # ----------------------------------------------------------------- kernels vs libraries
@@ -171,9 +173,9 @@ def _rejections(seeds, **planted):
     counts = {}
     for seed in seeds:
         for row in group_tests(simulated_laterality(20, seed, **planted), FAST):
-            if row["variable"] in ("C-I", "LI", "D"):
-                key = (row["test"], row["variable"])
-                counts[key] = counts.get(key, 0) + int(row["p_value"] < 0.05)
+            if row.variable in ("C-I", "LI", "D"):
+                key = (row.test, row.variable)
+                counts[key] = counts.get(key, 0) + int(row.p_value < 0.05)
     return counts
 
 

@@ -36,7 +36,9 @@ generator per test), so results are reproducible and independent of row order.
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -48,6 +50,7 @@ from ..config import Config
 from ..schema import STATS
 
 __all__ = [
+    "StatsRow",
     "asymmetry_tests",
     "gain_tests",
     "group_tests",
@@ -63,7 +66,6 @@ __all__ = [
     "partial_pearson_rows",
 ]
 
-_RESULT_KEYS = STATS.names[5:]
 _GROUP_KEYS = ["night", "pair", "role", "measure", "band"]
 
 
@@ -138,23 +140,49 @@ def bootstrap_ci(
 # ---------------------------------------------------------------- tests of one group
 
 
-def _result(test: str, variable: str, n: int, **values) -> dict:
-    row = dict.fromkeys(_RESULT_KEYS, np.nan)
-    row.update(test=test, variable=variable, n=n, note="", p_fdr=np.nan)
-    row.update(values)
-    return row
+@dataclass(frozen=True)
+class StatsRow:
+    """One test of one group: a row of ``cohort_stats.csv`` (:data:`sleepspindles.schema.STATS`).
+
+    The group (night, pair, role, measure, band) is empty until :func:`cohort_stats` sets it;
+    values a test does not produce are NaN, and ``note`` says why a test is missing or degenerate.
+    """
+
+    test: str
+    variable: str
+    n: int
+    night: str = ""
+    pair: str = ""
+    role: str = ""
+    measure: str = ""
+    band: str = ""
+    statistic: float = math.nan
+    p_value: float = math.nan
+    p_fdr: float = math.nan
+    estimate: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    effect_size: float = math.nan
+    effect_ci_low: float = math.nan
+    effect_ci_high: float = math.nan
+    note: str = ""
 
 
-def _too_few(tests: list[tuple[str, str]], n: int, need: int) -> list[dict]:
+def _result(test: str, variable: str, n: int, **values) -> StatsRow:
+    return StatsRow(test=test, variable=variable, n=int(n), **{k: float(v) if k != "note" else v
+                                                                for k, v in values.items()})
+
+
+def _too_few(tests: list[tuple[str, str]], n: int, need: int) -> list[StatsRow]:
     note = f"only {n} subject(s) with finite values; at least {need} needed"
     return [_result(t, v, n, note=note) for t, v in tests]
 
 
-def asymmetry_tests(contra: np.ndarray, ipsi: np.ndarray, li: np.ndarray, config: Config) -> list[dict]:
+def asymmetry_tests(contra: np.ndarray, ipsi: np.ndarray, li: np.ndarray, config: Config) -> list[StatsRow]:
     """Contralateral vs ipsilateral tests (paired_t, wilcoxon, sign_flip) and LI vs 0.
 
-    Subjects with a non-finite value are dropped per test. Returns one dict per test with the
-    keys of :data:`sleepspindles.schema.STATS` from ``test`` on.
+    Subjects with a non-finite value are dropped per test. Returns one row per test (the
+    group columns are set by :func:`cohort_stats`).
     """
     lat = config.laterality
     ok = np.isfinite(contra) & np.isfinite(ipsi)
@@ -186,7 +214,7 @@ def asymmetry_tests(contra: np.ndarray, ipsi: np.ndarray, li: np.ndarray, config
     return rows
 
 
-def _wilcoxon(c: np.ndarray, i: np.ndarray, d: np.ndarray, config: Config) -> dict:
+def _wilcoxon(c: np.ndarray, i: np.ndarray, d: np.ndarray, config: Config) -> StatsRow:
     """Wilcoxon signed-rank of C vs I with the rank-biserial effect size (pingouin's RBC)."""
     lat = config.laterality
     if np.count_nonzero(d) == 0:
@@ -202,7 +230,7 @@ def _wilcoxon(c: np.ndarray, i: np.ndarray, d: np.ndarray, config: Config) -> di
     )
 
 
-def _li_test(li: np.ndarray, config: Config) -> dict:
+def _li_test(li: np.ndarray, config: Config) -> StatsRow:
     """One-sample t-test of the laterality index against 0."""
     lat = config.laterality
     li = li[np.isfinite(li)]
@@ -220,7 +248,7 @@ def _li_test(li: np.ndarray, config: Config) -> dict:
     )
 
 
-def gain_tests(values: dict[str, np.ndarray], gain: np.ndarray, n2_minutes: np.ndarray, config: Config) -> list[dict]:
+def gain_tests(values: dict[str, np.ndarray], gain: np.ndarray, n2_minutes: np.ndarray, config: Config) -> list[StatsRow]:
     """Pearson and Spearman correlations of each variable with the gain; partial r for D and LI.
 
     Parameters
@@ -245,7 +273,7 @@ def gain_tests(values: dict[str, np.ndarray], gain: np.ndarray, n2_minutes: np.n
     return rows
 
 
-def _correlation(test: str, name: str, x: np.ndarray, y: np.ndarray, lat) -> dict:
+def _correlation(test: str, name: str, x: np.ndarray, y: np.ndarray, lat) -> StatsRow:
     """One Pearson or Spearman correlation with its bootstrap interval."""
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return _result(test, name, x.size, note="constant input; correlation undefined")
@@ -257,7 +285,7 @@ def _correlation(test: str, name: str, x: np.ndarray, y: np.ndarray, lat) -> dic
                    ci_high=high, effect_size=r, effect_ci_low=low, effect_ci_high=high)
 
 
-def _partial(name: str, x: np.ndarray, gain: np.ndarray, n2: np.ndarray, lat) -> dict:
+def _partial(name: str, x: np.ndarray, gain: np.ndarray, n2: np.ndarray, lat) -> StatsRow:
     """Partial Pearson correlation with the gain controlling for N2 minutes (pingouin)."""
     ok = np.isfinite(x) & np.isfinite(gain) & np.isfinite(n2)
     n = int(ok.sum())
@@ -275,7 +303,7 @@ def _partial(name: str, x: np.ndarray, gain: np.ndarray, n2: np.ndarray, lat) ->
                    note="covariate: N2 minutes")
 
 
-def group_tests(group: pd.DataFrame, config: Config) -> list[dict]:
+def group_tests(group: pd.DataFrame, config: Config) -> list[StatsRow]:
     """Every asymmetry and gain test of one (night, pair, measure, band) group of subjects."""
     rows = asymmetry_tests(group["contra"].to_numpy(float), group["ipsi"].to_numpy(float),
                            group["LI"].to_numpy(float), config)
@@ -312,7 +340,7 @@ def with_contrasts(laterality: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.concat([laterality, merged], ignore_index=True)
 
 
-def specificity_tests(frame: pd.DataFrame, config: Config) -> list[dict]:
+def specificity_tests(frame: pd.DataFrame, config: Config) -> list[StatsRow]:
     """Is the motor pair's asymmetry larger than each control pair's? (paired t of D values)."""
     lat = config.laterality
     motor = frame.loc[frame["role"] == "motor", "pair"].unique()
@@ -329,18 +357,18 @@ def specificity_tests(frame: pd.DataFrame, config: Config) -> list[dict]:
             head = dict(night=night, pair=pair, role="control", measure=measure, band=band)
             variable = f"D_motor-D_{pair}"
             if diff.size < lat.min_subjects:
-                rows.append({**head, **_too_few([("motor_vs_control", variable)], diff.size, lat.min_subjects)[0]})
+                rows.append(replace(_too_few([("motor_vs_control", variable)], diff.size, lat.min_subjects)[0], **head))
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 t = sps.ttest_rel(both[motor[0]].to_numpy(float), both[pair].to_numpy(float))
             ci = bootstrap_ci(lambda x: x.mean(axis=-1), (diff,), lat.n_boot, lat.seed)
             eci = bootstrap_ci(cohen_dz, (diff,), lat.n_boot, lat.seed)
-            rows.append({**head, **_result(
+            rows.append(replace(_result(
                 "motor_vs_control", variable, diff.size, statistic=float(t.statistic), p_value=float(t.pvalue),
                 estimate=float(diff.mean()), ci_low=ci[0], ci_high=ci[1], effect_size=float(cohen_dz(diff)),
                 effect_ci_low=eci[0], effect_ci_high=eci[1], note=f"motor pair {motor[0]}",
-            )})
+            ), **head))
     return rows
 
 
@@ -379,11 +407,11 @@ def cohort_stats(laterality: pd.DataFrame, config: Config | None = None) -> pd.D
     rows = []
     for key, group in frame.groupby(_GROUP_KEYS, sort=False):
         head = dict(zip(_GROUP_KEYS, key))
-        rows += [{**head, **row} for row in group_tests(group, config)]
+        rows += [replace(row, **head) for row in group_tests(group, config)]
     rows += specificity_tests(frame, config)
-    table = pd.DataFrame(rows, columns=list(STATS.names))
+    table = pd.DataFrame([asdict(r) for r in rows], columns=list(STATS.names))
     table["p_fdr"] = _fdr(table)
-    return table.astype({"n": "int64"})
+    return STATS.conform(table)
 
 
 def specificity_table(stats: pd.DataFrame) -> pd.DataFrame:
