@@ -41,12 +41,13 @@ import numpy as np
 import pandas as pd
 
 from sleepspindles.config import Config
-from sleepspindles.schema import engine_names
 from sleepspindles.errors import SleepSpindlesError
-from sleepspindles.evaluation.scoring import POOLED, combine_experts, evaluate, intersect_windows
+from sleepspindles.evaluation.intervals import intersect_windows
+from sleepspindles.evaluation.scoring import POOLED, combine_experts, evaluate
 from sleepspindles.io.dreams import DreamsExcerpt, load_dreams_excerpt
 from sleepspindles.output import write_csv
 from sleepspindles.recording import Recording
+from sleepspindles.schema import engine_names
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "dreams_spindles"
 REFERENCES = ("expert 1", "expert 2", "union")

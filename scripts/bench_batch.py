@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sleepspindles.pipeline.batch import run_batch
 from sleepspindles.config import Config
 from sleepspindles.output import write_edf, write_text
+from sleepspindles.pipeline.batch import run_batch
 from sleepspindles.synthetic import make_synthetic_night
 
 

@@ -27,8 +27,11 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _config(method: str, **detection):
+    """Settings as before the one-band config: fast at YASA's band and durations, a7 at its own."""
     import sleepspindles as ss
 
+    if method == "fast":
+        detection = {"band": (12.0, 15.0), "duration": (0.5, 2.0), **detection}
     return ss.load_config(None, {"detection": {"method": method, **detection}})
 
 
@@ -128,16 +131,15 @@ def snapshot(out: Path) -> None:
 
 
 def _first_difference(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
-    if list(a.columns) != list(b.columns):
-        return f"columns differ: {sorted(set(a.columns) ^ set(b.columns))}"
-    if a.shape != b.shape:
-        return f"shape {a.shape} vs {b.shape}"
-    for column in a.columns:
+    """The first difference of the columns both tables have (NaN equals NaN), or None."""
+    if len(a) != len(b):
+        return f"{len(a)} rows vs {len(b)}"
+    for column in [c for c in a.columns if c in b.columns]:
         x, y = a[column], b[column]
         if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
             same = np.isclose(x.to_numpy(float), y.to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True)
         else:
-            same = (x.astype(str) == y.astype(str)).to_numpy()
+            same = (x.astype(object).fillna("").astype(str) == y.astype(object).fillna("").astype(str)).to_numpy()
         if not same.all():
             k = int(np.flatnonzero(~same)[0])
             return f"column {column!r} row {k}: {x.iloc[k]!r} vs {y.iloc[k]!r} ({int((~same).sum())} rows differ)"
@@ -145,6 +147,7 @@ def _first_difference(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
 
 
 def compare(before: Path, after: Path) -> int:
+    """Print, per table, whether the columns both versions have are identical; 1 when any differs."""
     names = sorted(p.stem for p in before.glob("*.csv"))
     missing = sorted({p.stem for p in after.glob("*.csv")} ^ set(names))
     bad = 0
@@ -153,11 +156,15 @@ def compare(before: Path, after: Path) -> int:
             continue
         a, b = (pd.read_csv(d / f"{name}.csv", keep_default_na=False, na_values=[""]) for d in (before, after))
         diff = _first_difference(a, b)
-        print(f"{'identical' if diff is None else 'DIFFERENT'}  {name} ({len(a)} rows){'' if diff is None else ': ' + diff}")
-        bad += diff is not None
+        added = [c for c in b.columns if c not in a.columns]
+        removed = [c for c in a.columns if c not in b.columns]
+        extra = "".join(f"; {label} columns {cols}" for label, cols in (("new", added), ("removed", removed)) if cols)
+        print(f"{'identical' if diff is None else 'DIFFERENT'}  {name} ({len(a)} rows){extra}"
+              f"{'' if diff is None else ': ' + diff}")
+        bad += diff is not None or bool(removed)
     if missing:
         print(f"tables in only one folder: {missing}")
-    print(f"{len(names) - bad} of {len(names)} tables identical")
+    print(f"{len(names) - bad} of {len(names)} tables identical in every column both versions have")
     return 1 if bad or missing else 0
 
 

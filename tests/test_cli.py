@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 
 from sleepspindles.cli import _config, build_parser, main
+from sleepspindles.config import Config
 from sleepspindles.output import write_edf
+from sleepspindles.pipeline.run import expected_tables
 from sleepspindles.schema import SIGMA, SPINDLE_SUMMARY, SPINDLES
 from sleepspindles.synthetic import SyntheticConfig, make_synthetic_night
 
@@ -38,7 +40,8 @@ def edf_night(tmp_path_factory):
 def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
     path, night = edf_night
     out = tmp_path / "out"
-    assert main(["run", str(path), "--channels", "C3", "--method", "yasa", "--no-report", "--out", str(out)]) == 0
+    assert main(["run", str(path), "--channels", "C3", "--method", "yasa", "--no-report", "--no-slow-oscillations",
+                 "--out", str(out)]) == 0
     events = pd.read_csv(out / "events.csv")
     summary = pd.read_csv(out / "summary.csv")
     run = json.loads((out / "run.json").read_text())
@@ -91,9 +94,16 @@ def test_rerun_replaces_the_outputs_as_a_set(edf_night, tmp_path):
     for name in ("report.html", ".events.csv.a1b2c3d4.part", "notes.txt"):
         (out / name).write_text("from an earlier run")
     assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--out", str(out)]) == 0
+    tables = sorted(t.file for t in expected_tables(Config()))
+    assert tables == ["coupling.csv", "events.csv", "sigma.csv", "slow_oscillations.csv", "so_summary.csv",
+                      "summary.csv", "swa.csv"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*tables, "notes.txt", "run.json"])
+    assert json.loads((out / "run.json").read_text())["files"] == tables
+    # turning slow oscillations off removes their tables from the folder at the next run
+    assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--no-slow-oscillations",
+                 "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "run.json", "sigma.csv",
                                                      "summary.csv"]
-    assert json.loads((out / "run.json").read_text())["files"] == ["events.csv", "sigma.csv", "summary.csv"]
 
 
 def _manifest(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sleepspindles.config import DetectionConfig
@@ -100,7 +101,7 @@ def test_kept_spectra_give_the_same_events(night, monkeypatch):
     monkeypatch.setattr(streaming, "_CACHE_FRACTION", 0.0)
     fresh = a7.detect(rec, rec.hypnogram, CFG)
     assert len(kept.events) > 100
-    np.testing.assert_array_equal(kept.events.to_numpy(), fresh.events.to_numpy())
+    pd.testing.assert_frame_equal(kept.events, fresh.events)
 
 
 def test_no_spindle_is_an_empty_table_and_a_note():

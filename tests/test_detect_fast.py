@@ -114,7 +114,7 @@ def test_block_edges_do_not_change_events():
 
 def test_relative_power_only_where_it_can_tip_the_vote(night100):
     """The gated vote (relative power computed only near passing windows) equals the full one."""
-    from sleepspindles.detection.core import kernels as K
+    from sleepspindles.detection.spindles import kernels_yasa as K
 
     rec, _ = night100
     setup = _setup(rec, CFG)

@@ -9,13 +9,8 @@ import pandas as pd
 import pytest
 
 from sleepspindles.errors import ConfigError, DataError
-from sleepspindles.evaluation.scoring import (
-    POOLED,
-    RESULT_COLUMNS,
+from sleepspindles.evaluation.intervals import (
     SampleCounts,
-    combine_experts,
-    evaluate,
-    evaluate_files,
     in_window,
     intersect_intervals,
     intersect_windows,
@@ -23,6 +18,7 @@ from sleepspindles.evaluation.scoring import (
     restrict_to_window,
     sample_counts,
 )
+from sleepspindles.evaluation.scoring import POOLED, RESULT_COLUMNS, combine_experts, evaluate, evaluate_files
 
 
 def ev(*pairs, channel=None, recording=None) -> pd.DataFrame:

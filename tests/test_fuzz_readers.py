@@ -23,7 +23,7 @@ from test_io_edf import HEADER_FIELDS, SIGNAL_FIELDS, _eeg, _signal, _write, fie
 from sleepspindles.errors import SleepSpindlesError
 from sleepspindles.hypnogram import Stage
 from sleepspindles.io import load_recording, read_hypnogram
-from sleepspindles.io.edf import read_edf_header
+from sleepspindles.io.edf_header import read_edf_header
 
 FUZZ = settings(
     max_examples=2000,

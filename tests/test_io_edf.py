@@ -14,7 +14,7 @@ import pytest
 from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io import load_recording
-from sleepspindles.io.edf import read_edf_header
+from sleepspindles.io.edf_header import read_edf_header
 
 # --- helpers ---------------------------------------------------------------------------------
 

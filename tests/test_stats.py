@@ -18,7 +18,6 @@ association with the gain (correlations).
 """
 
 import itertools
-
 from dataclasses import asdict
 
 import numpy as np

@@ -12,7 +12,7 @@ from sleepspindles.schema import SPINDLE_SUMMARY, SPINDLES
 
 def _events(rows):
     base = dict(peak=0.0, end=0.0, duration=1.0, amplitude=40.0, rms=10.0, oscillations=12, symmetry=0.5)
-    return pd.DataFrame([{**base, **r} for r in rows])[list(SPINDLES.names)]
+    return SPINDLES.conform(pd.DataFrame([{**base, **r} for r in rows]))
 
 
 @pytest.fixture()

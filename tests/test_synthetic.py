@@ -14,9 +14,9 @@ from sleepspindles.evaluation.matching import match_events
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.output import write_edf
 from sleepspindles.recording import Recording
+from sleepspindles.synthetic import TRUTH_COLUMNS
 from sleepspindles.synthetic.night import (
     _GAINS,
-    TRUTH_COLUMNS,
     SyntheticConfig,
     _stage_gains,
     make_synthetic_night,

@@ -39,6 +39,8 @@ def _config(args: argparse.Namespace) -> Config:
         overrides.setdefault("detection", {})["stages"] = args.stages
     if getattr(args, "n_jobs", None) is not None:
         overrides.setdefault("detection", {})["n_jobs"] = args.n_jobs
+    if getattr(args, "no_slow_oscillations", False):
+        overrides.setdefault("slow_oscillations", {})["enabled"] = False
     return load_config(getattr(args, "config", None), overrides)
 
 
@@ -100,6 +102,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="spindle engine: " + "; ".join(f"{e.name}: {e.description}" for e in SPINDLE_KIND.engines))
     p.add_argument("--stages", help="stages searched for spindles, comma-separated (default N2,N3)")
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="parallel channel workers (-1 = all cores)")
+    p.add_argument("--no-slow-oscillations", dest="no_slow_oscillations", action="store_true",
+                   help="skip slow oscillations, slow-wave activity and SO-spindle coupling "
+                        "(config slow_oscillations.enabled)")
 
 
 def _load_args(p: argparse.ArgumentParser) -> None:

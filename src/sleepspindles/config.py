@@ -13,10 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ConfigError, param_error
 from .io.channels import REFERENCES
+from .io.config_file import read_config_file
 from .schema import engine_names
 
 __all__ = [
@@ -25,6 +24,7 @@ __all__ = [
     "DetectionConfig",
     "A7Config",
     "FastConfig",
+    "SlowOscillationConfig",
     "MOVED_KEYS",
     "SummaryConfig",
     "LateralityConfig",
@@ -194,6 +194,66 @@ MOVED_KEYS = {
 
 
 @dataclass(frozen=True)
+class SlowOscillationConfig:
+    """Slow oscillations (SO), slow-wave activity (SWA) and SO-spindle coupling (seconds, Hz, uV)."""
+
+    #: Detect SOs (and compute SWA and coupling); ``false`` turns all three off.
+    enabled: bool = True
+    #: Engine (:data:`sleepspindles.schema.SO_KIND`).
+    method: str = "zero_crossing"
+    #: Stages searched for SOs.
+    stages: tuple[str, ...] = ("N2", "N3")
+    #: SO band of the filter (0.16-1.25 for Staresina et al. 2015's criteria).
+    band: tuple[float, float] = (0.3, 1.5)
+    #: Seconds between the two positive-to-negative zero crossings that bound an SO.
+    crossing: tuple[float, float] = (0.8, 2.0)
+    #: Seconds of the negative half-wave (start to the negative-to-positive crossing).
+    neg_duration: tuple[float, float] = (0.3, 1.5)
+    #: Seconds of the positive half-wave (that crossing to the end).
+    pos_duration: tuple[float, float] = (0.1, 1.0)
+    #: ``"absolute"`` (``neg_max`` and ``ptp_min``) or ``"relative"`` (``percentile``).
+    amplitude: str = "absolute"
+    #: Absolute criterion: the negative peak at or below this (uV); ``None`` disables it.
+    neg_max: float | None = -40.0
+    #: Absolute criterion: peak-to-peak amplitude at least this (uV); ``None`` disables it.
+    ptp_min: float | None = 75.0
+    #: Relative criterion: keep the candidates in the top ``percentile`` % of |negative peak| and
+    #: of peak-to-peak amplitude.
+    percentile: float = 25.0
+    #: Relative thresholds taken per ``"channel"`` or pooled over the homologous ``"pair"`` (C3 with
+    #: C4): per-channel percentiles equalise SO counts across hemispheres by construction.
+    pooling: str = "pair"
+    #: Surrogates of the coupling test (spindle peaks shuffled within their SO).
+    n_surrogates: int = 1000
+    #: Seed of the surrogates (recorded in the outputs).
+    seed: int = 42
+    #: Slow-wave activity band (Hz).
+    swa_band: tuple[float, float] = (0.5, 4.5)
+    #: SWA over the first this many minutes of NREM sleep.
+    swa_first_minutes: float = 60.0
+
+    def __post_init__(self) -> None:
+        methods = engine_names("slow_oscillations")
+        if self.method not in methods:
+            raise param_error("slow_oscillations.method", f"one of {methods}", self.method)
+        _check_band("slow_oscillations.band", self.band)
+        _check_band("slow_oscillations.swa_band", self.swa_band)
+        for name in ("crossing", "neg_duration", "pos_duration"):
+            _check_range(f"slow_oscillations.{name}", getattr(self, name))
+        if self.amplitude not in ("absolute", "relative"):
+            raise param_error("slow_oscillations.amplitude", "'absolute' or 'relative'", self.amplitude)
+        if self.pooling not in ("channel", "pair"):
+            raise param_error("slow_oscillations.pooling", "'channel' or 'pair'", self.pooling)
+        if not 0 < self.percentile < 100:
+            raise param_error("slow_oscillations.percentile", "a percentage between 0 and 100", self.percentile)
+        if self.n_surrogates < 100:
+            raise param_error("slow_oscillations.n_surrogates", "at least 100", self.n_surrogates)
+        if not self.swa_first_minutes > 0:
+            raise param_error("slow_oscillations.swa_first_minutes", "a positive number of minutes",
+                              self.swa_first_minutes)
+
+
+@dataclass(frozen=True)
 class SummaryConfig:
     """How events are aggregated."""
 
@@ -263,6 +323,7 @@ class Config:
     load: LoadConfig = field(default_factory=LoadConfig)
     staging: StagingConfig = field(default_factory=StagingConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    slow_oscillations: SlowOscillationConfig = field(default_factory=SlowOscillationConfig)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
     laterality: LateralityConfig = field(default_factory=LateralityConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
@@ -317,20 +378,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     ConfigError
         For an unreadable or non-UTF-8 file, an unknown section or key, or a value of the wrong type.
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-            raw = yaml.safe_load(text) or {}
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
-                              f"{exc.start})") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: a config file must be a mapping of sections")
+    raw = read_config_file(path) if path is not None else {}
     for section, values in (overrides or {}).items():
         raw[section] = _merged(raw.get(section) or {}, values)
     where = f"{path}: " if path is not None else ""
@@ -338,13 +386,6 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         return _build(Config, raw, "")
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line for a YAML error (its own text spans several lines, quoting the file)."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else problem
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import param_error
 
-__all__ = ["Stage", "Hypnogram", "parse_stages", "stage_names"]
+__all__ = ["Stage", "Hypnogram", "SleepCycle", "parse_stages", "stage_names"]
 
 
 class Stage(enum.IntEnum):
@@ -77,6 +77,33 @@ def parse_stages(values) -> tuple[Stage, ...]:
     if not stages:
         raise param_error("stages", "a non-empty list of stages", values)
     return tuple(stages)
+
+
+@dataclass(frozen=True)
+class SleepCycle:
+    """One NREM-REM cycle of a night (see :meth:`Hypnogram.cycles`).
+
+    Attributes
+    ----------
+    index : int
+        1 for the first cycle of the night.
+    start, nrem_end, end : int
+        Epoch indices: the NREM period is ``[start, nrem_end)``, the REM period
+        ``[nrem_end, end)`` (empty for a last cycle without REM).
+    start_time, nrem_end_time, end_time : float
+        The same boundaries in seconds from the signal's first sample (the offset included).
+    """
+
+    index: int
+    start: int
+    nrem_end: int
+    end: int
+    start_time: float
+    nrem_end_time: float
+    end_time: float
+
+
+_SLEEP = (Stage.N1, Stage.N2, Stage.N3, Stage.REM)
 
 
 def stage_names(codes) -> np.ndarray:
@@ -203,6 +230,86 @@ class Hypnogram:
         out[ok] = self.stages[idx[ok]]
         return out
 
+    def sleep_onset(self) -> int | None:
+        """Index of the first epoch of N2 or N3 (sleep onset), ``None`` when there is none."""
+        deep = np.flatnonzero(np.isin(self.stages, [int(Stage.N2), int(Stage.N3)]))
+        return int(deep[0]) if deep.size else None
+
+    def cycles(self, min_nrem_minutes: float = 15.0, min_rem_minutes: float = 5.0) -> tuple[SleepCycle, ...]:
+        """NREM-REM sleep cycles, by a rule adapted from Feinberg & Floyd (1979).
+
+        The rule, as commonly implemented:
+
+        1. Sleep onset is the first epoch of N2 or N3; the last epoch of sleep is the last of
+           N1, N2, N3 or REM. Nothing outside them belongs to a cycle.
+        2. REM epochs in a row form a REM run. Runs separated by less than
+           ``min_nrem_minutes`` (counted over every epoch between them) form one REM period: the
+           short NREM stretch between them is merged into it.
+        3. A REM period closes the current NREM period (which runs from sleep onset, or from the
+           end of the previous REM period) when that NREM period lasts at least
+           ``min_nrem_minutes`` and, except for the first REM period of the night, the REM
+           period lasts at least ``min_rem_minutes`` (from its first to its last REM epoch).
+           A REM period failing these stays inside the NREM period.
+        4. A cycle is a NREM period and the REM period that closes it. After the last REM
+           period, a NREM period starts a last cycle (without REM) when it lasts at least
+           ``min_nrem_minutes`` up to the last epoch of sleep; a shorter one is added to the
+           last cycle. The last cycle ends at the last epoch of sleep.
+
+        Wake, N1, artefact and unscored epochs inside a period stay in it.
+
+        Parameters
+        ----------
+        min_nrem_minutes : float
+            Shortest NREM period that starts a cycle.
+        min_rem_minutes : float
+            Shortest REM period (after the first) that ends one.
+
+        Returns
+        -------
+        tuple of SleepCycle
+            In time order; empty when there is no N2 or N3 epoch.
+        """
+        for name, value in (("min_nrem_minutes", min_nrem_minutes), ("min_rem_minutes", min_rem_minutes)):
+            if not (np.isfinite(value) and value >= 0):
+                raise param_error(name, "a non-negative number of minutes", value)
+        onset = self.sleep_onset()
+        if onset is None:
+            return ()
+        min_nrem = min_nrem_minutes * 60.0 / self.epoch_length  # in epochs
+        min_rem = min_rem_minutes * 60.0 / self.epoch_length
+        sleep_end = int(np.flatnonzero(np.isin(self.stages, [int(s) for s in _SLEEP]))[-1]) + 1
+        bounds: list[tuple[int, int, int]] = []  # (NREM start, REM start, REM end) per cycle
+        nrem_start = onset
+        for rem_start, rem_end in _rem_periods(self.stages[:sleep_end], onset, min_nrem):
+            if rem_start - nrem_start < min_nrem or (bounds and rem_end - rem_start < min_rem):
+                continue  # too short to close a cycle: it stays inside the NREM period
+            bounds.append((nrem_start, rem_start, rem_end))
+            nrem_start = rem_end
+        if not bounds or (sleep_end > nrem_start and sleep_end - nrem_start >= min_nrem):
+            bounds.append((nrem_start, sleep_end, sleep_end))
+        else:  # a short last NREM stretch joins the last cycle
+            bounds[-1] = (*bounds[-1][:2], sleep_end)
+        return tuple(self._cycle(i + 1, *b) for i, b in enumerate(bounds))
+
+    def _cycle(self, index: int, start: int, nrem_end: int, end: int) -> SleepCycle:
+        """A :class:`SleepCycle` with its times in seconds."""
+        times = (self.offset + e * self.epoch_length for e in (start, nrem_end, end))
+        return SleepCycle(index, start, nrem_end, end, *times)
+
     def with_stages(self, stages: np.ndarray) -> "Hypnogram":
         """A copy with other stages (same epoch length, offset and source)."""
         return Hypnogram(stages, self.epoch_length, self.offset, self.source, self.path)
+
+
+def _rem_periods(stages: np.ndarray, first: int, min_gap: float) -> list[tuple[int, int]]:
+    """``[start, end)`` epochs of the REM periods from ``first``: REM runs less than ``min_gap`` epochs apart merged."""
+    rem = np.concatenate(([False], stages[first:] == int(Stage.REM), [False])).astype(np.int8)
+    edges = np.diff(rem)
+    starts, ends = np.flatnonzero(edges == 1) + first, np.flatnonzero(edges == -1) + first
+    periods: list[tuple[int, int]] = []
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        if periods and start - periods[-1][1] < min_gap:
+            periods[-1] = (periods[-1][0], end)
+        else:
+            periods.append((start, end))
+    return periods

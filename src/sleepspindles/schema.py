@@ -30,6 +30,13 @@ __all__ = [
     "SPINDLES",
     "SPINDLE_SUMMARY",
     "SIGMA",
+    "SLOW_OSCILLATIONS",
+    "SO_SUMMARY",
+    "SWA",
+    "COUPLING",
+    "SPINDLE_KIND",
+    "SO_KIND",
+    "PHASE_CONVENTION",
     "EVENT_KINDS",
     "RUN_TABLES",
     "STATUS",
@@ -41,14 +48,25 @@ __all__ = [
 ]
 
 
+_REQUIRED = object()  # a Column's default: none, the column must be there
+
+
 @dataclass(frozen=True)
 class Column:
-    """One column: name, pandas dtype, unit (``"-"`` when none) and meaning."""
+    """One column: name, pandas dtype, unit (``"-"`` when none), meaning, and an optional default.
+
+    A column with a ``default`` may be absent from a frame given to :meth:`TableSchema.conform`
+    (it is then filled with the default): a later step that did not run (coupling without slow
+    oscillations) leaves it "not computed", never a made-up value. A column with ``default_from``
+    takes that other column's values when absent (a planted-truth table knows one spindle peak).
+    """
 
     name: str
     dtype: str
     unit: str = "-"
     description: str = ""
+    default: Any = _REQUIRED
+    default_from: str = ""  # when absent, a copy of this other column (a table that knows one peak)
 
 
 @dataclass(frozen=True)
@@ -107,10 +125,14 @@ class TableSchema:
         """
         if frame is None or len(frame) == 0:
             return self.empty()
-        missing = [c for c in self.names if c not in frame.columns]
+        filled = {c.name: frame[c.default_from] for c in self.columns
+                  if c.name not in frame.columns and c.default_from in frame.columns}
+        frame = frame.assign(**filled)
+        missing = [c.name for c in self.columns if c.name not in frame.columns and c.default is _REQUIRED]
         if missing:
             raise ValueError(f"{self.name} table lacks column(s) {missing}")
-        out = frame.loc[:, list(self.names)].astype(self.dtypes)
+        absent = {c.name: c.default for c in self.columns if c.name not in frame.columns}
+        out = frame.assign(**absent).loc[:, list(self.names)].astype(self.dtypes)
         if self.sort:
             out = out.sort_values(list(self.sort), kind="stable")
         return out.reset_index(drop=True)
@@ -176,6 +198,10 @@ def resolve(path: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
+#: How every SO phase is reported (coupling.csv, events.csv, the reports, run.json).
+PHASE_CONVENTION = ("0 deg = SO positive peak (up-state), +-180 deg = trough (down-state), +90 deg = the "
+                    "down-going zero crossing (angle of the Hilbert analytic SO-band signal)")
+
 # ----------------------------------------------------------------------------- spindles
 _CHANNEL = Column("channel", "object", "-", "canonical channel name (C3)")
 _STAGE = Column("stage", "object", "-", "sleep stage at the event's peak (N2, N3...; UNSCORED without staging)")
@@ -189,7 +215,9 @@ SPINDLES = TableSchema(
         _CHANNEL,
         _STAGE,
         Column("start", "float64", "s", "onset, from the recording start"),
-        Column("peak", "float64", "s", "most prominent sigma-band peak"),
+        Column("peak", "float64", "s", "most prominent peak of the detrended broadband signal (YASA's)"),
+        Column("sigma_peak", "float64", "s", "maximum of the sigma-band amplitude envelope: where the SO phase "
+               "of a coupled spindle is read", default_from="peak"),
         Column("end", "float64", "s", "offset"),
         Column("duration", "float64", "s", "end - start"),
         Column("amplitude", "float64", "uV", "peak-to-peak amplitude of the detrended broadband signal"),
@@ -197,6 +225,10 @@ SPINDLES = TableSchema(
         Column("frequency", "float64", "Hz", "median instantaneous frequency in the sigma band"),
         Column("oscillations", "int64", "-", "number of positive peaks of the sigma-filtered signal"),
         Column("symmetry", "float64", "-", "position of the peak within the event (0 start, 1 end)"),
+        Column("so_coupled", "boolean", "-", "peak inside a slow oscillation of its channel (empty: SOs not "
+               "detected)", default=pd.NA),
+        Column("so_phase", "float64", "deg", f"phase of the SO-band signal at the peak, coupled spindles only; "
+               f"{PHASE_CONVENTION}", default=float("nan")),
     ),
 )
 
@@ -256,10 +288,124 @@ SPINDLE_KIND = EventKind(
     ),
 )
 
+# ----------------------------------------------------------------------------- slow oscillations
+SLOW_OSCILLATIONS = TableSchema(
+    name="slow_oscillations",
+    file="slow_oscillations.csv",
+    cohort_file="slow_oscillations.parquet",
+    sort=("channel", "start"),
+    columns=(
+        _CHANNEL,
+        Column("stage", "object", "-", "sleep stage at the negative peak"),
+        Column("start", "float64", "s", "positive-to-negative zero crossing"),
+        Column("neg_peak", "float64", "s", "negative peak (down-state)"),
+        Column("mid_crossing", "float64", "s", "negative-to-positive zero crossing"),
+        Column("pos_peak", "float64", "s", "positive peak (up-state)"),
+        Column("end", "float64", "s", "next positive-to-negative zero crossing"),
+        Column("duration", "float64", "s", "end - start"),
+        Column("val_neg", "float64", "uV", "SO-band signal at the negative peak"),
+        Column("val_pos", "float64", "uV", "SO-band signal at the positive peak"),
+        Column("ptp", "float64", "uV", "val_pos - val_neg"),
+        Column("slope", "float64", "uV/s", "ptp / (pos_peak - neg_peak): the down-to-up slope"),
+        Column("frequency", "float64", "Hz", "1 / duration"),
+    ),
+)
+
+SO_SUMMARY = TableSchema(
+    name="so_summary",
+    file="so_summary.csv",
+    cohort_file="so_summaries.parquet",
+    producer="sleepspindles.analysis.slow_waves:so_summary_table",
+    requires=("slow_oscillations",),
+    columns=(
+        _CHANNEL,
+        Column("stage", "object", "-", "stage or union of stages searched"),
+        Column("n_so", "int64", "-", "slow oscillations counted"),
+        Column("minutes", "float64", "min", "time analysed"),
+        Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed"),
+        Column("density", "float64", "1/min", "SOs per analysed minute (NaN when none, see note)"),
+        Column("duration", "float64", "s", "mean duration"),
+        Column("val_neg", "float64", "uV", "mean negative peak"),
+        Column("ptp", "float64", "uV", "mean peak-to-peak amplitude"),
+        Column("slope", "float64", "uV/s", "mean down-to-up slope"),
+        Column("frequency", "float64", "Hz", "mean frequency"),
+        Column("threshold", "object", "-", "the amplitude criterion applied (absolute, or relative per channel "
+               "or pooled over the homologous pair, with the thresholds in uV)"),
+        Column("polarity", "object", "-", "'ok', or why the channel looks inverted (flagged, never flipped)"),
+        Column("reference", "object", "-", "the channel's reference"),
+        Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time"),
+    ),
+)
+
+SWA = TableSchema(
+    name="swa",
+    file="swa.csv",
+    cohort_file="swa.parquet",
+    producer="sleepspindles.analysis.slow_waves:swa_table",
+    requires=("slow_oscillations",),
+    columns=(
+        _CHANNEL,
+        Column("window", "object", "-", "a stage (N2, N3, NREM), a sleep cycle (cycle 1...) or the first minutes "
+               "of NREM (first 60 min NREM)"),
+        Column("stages", "object", "-", "stages whose epochs are averaged"),
+        Column("start", "float64", "s", "window start"),
+        Column("end", "float64", "s", "window end"),
+        Column("n_epochs", "int64", "-", "epochs averaged (with a NaN or constant signal left out)"),
+        Column("low", "float64", "Hz", "SWA band's lower edge"),
+        Column("high", "float64", "Hz", "SWA band's upper edge"),
+        Column("power", "float64", "uV^2", "Welch power in the SWA band"),
+        Column("relative", "float64", "-", "power / power from the SWA band's low edge to the top of "
+               "laterality.total_band (0.5-30 Hz)"),
+    ),
+)
+
+COUPLING = TableSchema(
+    name="coupling",
+    file="coupling.csv",
+    cohort_file="coupling.parquet",
+    producer="sleepspindles.analysis.coupling:coupling_table",
+    requires=("spindles", "slow_oscillations"),
+    columns=(
+        _CHANNEL,
+        Column("stage", "object", "-", "stage or union of stages (of the spindle peaks)"),
+        Column("band", "object", "-", "all, fast or slow spindles"),
+        Column("n_spindles", "int64", "-", "spindles"),
+        Column("n_so", "int64", "-", "slow oscillations"),
+        Column("n_coupled", "int64", "-", "spindles whose peak lies inside an SO of their channel"),
+        Column("pct_coupled", "float64", "%", "coupled spindles, of the spindles"),
+        Column("pct_so_with_spindle", "float64", "%", "SOs holding a spindle peak, of the SOs"),
+        Column("coupled_density", "float64", "1/min", "coupled spindles per analysed minute"),
+        Column("uncoupled_density", "float64", "1/min", "uncoupled spindles per analysed minute"),
+        Column("phase_deg", "float64", "deg", f"circular mean SO phase of the coupled spindles; {PHASE_CONVENTION}"),
+        Column("mvl", "float64", "-", "mean vector length (grows as events get fewer: compare ppc instead)"),
+        Column("ppc", "float64", "-", "pairwise phase consistency (Vinck 2010), unbiased by the number of spindles"),
+        Column("rayleigh_z", "float64", "-", "Rayleigh's z"),
+        Column("rayleigh_p", "float64", "-", "Rayleigh's asymptotic p (anti-conservative; see surrogate_p)"),
+        Column("surrogate_z", "float64", "-", "(mvl - mean of surrogates) / their sd"),
+        Column("surrogate_p", "float64", "-", "(1 + surrogates with mvl >= observed) / (1 + n_surrogates)"),
+        Column("n_surrogates", "int64", "-", "surrogates: spindle peaks shuffled uniformly within their SO"),
+        Column("seed", "int64", "-", "seed of the surrogates"),
+        Column("note", "object", "-", "why a value is NaN"),
+    ),
+)
+
+SO_KIND = EventKind(
+    name="slow_oscillations",
+    noun="slow oscillation",
+    events=SLOW_OSCILLATIONS,
+    config_section="slow_oscillations",
+    uses=("spindles",),
+    count_column="n_so",
+    engines=(
+        Engine("zero_crossing", "sleepspindles.detection.slow_oscillations.engine",
+               "consecutive zero crossings of the SO-band signal with half-wave and amplitude criteria, streamed"),
+    ),
+)
+
 #: Every event kind, in the order the pipeline detects them.
-EVENT_KINDS: tuple[EventKind, ...] = (SPINDLE_KIND,)
+EVENT_KINDS: tuple[EventKind, ...] = (SPINDLE_KIND, SO_KIND)
 #: Every per-recording table, in the order they are computed and written.
-RUN_TABLES: tuple[TableSchema, ...] = (SPINDLES, SPINDLE_SUMMARY, SIGMA)
+RUN_TABLES: tuple[TableSchema, ...] = (SPINDLES, SPINDLE_SUMMARY, SIGMA, SLOW_OSCILLATIONS, SO_SUMMARY, SWA, COUPLING)
 
 
 def kind(name: str) -> EventKind:

@@ -127,6 +127,9 @@ class NightData:
         Behavioural scores (NaN when missing).
     covariates : mapping
         Extra manifest columns (age, sex...), copied to every output row.
+    tables : mapping of str to pandas.DataFrame
+        The night's other tables by schema name (``so_summary``, ``swa``, ``coupling``), for the
+        measures of slow waves and coupling.
     """
 
     subject: str
@@ -138,6 +141,7 @@ class NightData:
     score_pre: float = math.nan
     score_post: float = math.nan
     covariates: Mapping[str, object] = field(default_factory=dict)
+    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def night_from_tables(
@@ -151,6 +155,7 @@ def night_from_tables(
     score_pre: float = math.nan,
     score_post: float = math.nan,
     covariates: Mapping[str, object] | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
 ) -> NightData:
     """Build a :class:`NightData` from one recording's stored tables (no signal needed).
 
@@ -162,7 +167,7 @@ def night_from_tables(
         :func:`sigma_table` table (``sigma.csv``); may be empty (no sigma measures).
     n2_minutes : float
         Minutes of N2 in the hypnogram (``run.json`` ``staging.stage_minutes.N2``).
-    subject, night, trained_hand, score_pre, score_post, covariates
+    subject, night, trained_hand, score_pre, score_post, covariates, tables
         See :class:`NightData`.
 
     Raises
@@ -186,6 +191,7 @@ def night_from_tables(
         score_pre=float(score_pre),
         score_post=float(score_post),
         covariates=dict(covariates or {}),
+        tables=dict(tables or {}),
     )
 
 

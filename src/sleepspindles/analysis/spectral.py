@@ -26,6 +26,10 @@ from ..schema import SIGMA
 
 __all__ = [
     "stage_epoch_starts",
+    "select_epochs",
+    "epoch_starts",
+    "reference_band",
+    "resolves",
     "welch_band_power",
     "band_power_reference",
     "sigma_power",
@@ -41,7 +45,17 @@ _CHUNK_EPOCHS = 64
 
 
 def stage_epoch_starts(hypnogram: Hypnogram, sf: float, n_samples: int, stages) -> np.ndarray:
-    """First sample of every complete epoch scored in ``stages`` and inside the signal.
+    """First sample (int64) of every complete epoch scored in ``stages`` (e.g. ``("N2",)``) and inside the signal.
+
+    :func:`epoch_starts` of :func:`select_epochs` over the whole night (same parameters).
+    """
+    return epoch_starts(hypnogram, sf, select_epochs(hypnogram, sf, n_samples, stages))
+
+
+def select_epochs(
+    hypnogram: Hypnogram, sf: float, n_samples: int, stages, first: int = 0, stop: int | None = None
+) -> np.ndarray:
+    """Indices of the complete epochs inside the signal scored in ``stages``, within ``[first, stop)``.
 
     Parameters
     ----------
@@ -51,17 +65,56 @@ def stage_epoch_starts(hypnogram: Hypnogram, sf: float, n_samples: int, stages) 
     n_samples : int
         Signal length in samples.
     stages : sequence of str or Stage
-        Stages to keep, e.g. ``("N2",)``.
+        Stages to keep, e.g. ``("N2", "N3")``.
+    first, stop : int, optional
+        Epoch range (``stop`` exclusive; ``None``: to the last epoch), e.g. a sleep cycle's.
 
     Returns
     -------
     numpy.ndarray of int64
+        In increasing order; :func:`epoch_starts` gives their first samples.
     """
     wanted = [int(s) for s in parse_stages(stages)]
     keep = np.flatnonzero(np.isin(hypnogram.stages, wanted))
-    starts = np.round((hypnogram.offset + keep * hypnogram.epoch_length) * sf).astype(np.int64)
+    keep = keep[(keep >= first) & (keep < (hypnogram.n_epochs if stop is None else stop))]
+    starts = epoch_starts(hypnogram, sf, keep)
     length = int(round(hypnogram.epoch_length * sf))
-    return starts[(starts >= 0) & (starts + length <= n_samples)]
+    return keep[(starts >= 0) & (starts + length <= n_samples)]
+
+
+def epoch_starts(hypnogram: Hypnogram, sf: float, epochs: np.ndarray) -> np.ndarray:
+    """First sample (int64) of each epoch index in ``epochs`` (the hypnogram's offset included)."""
+    return np.round((hypnogram.offset + np.asarray(epochs) * hypnogram.epoch_length) * sf).astype(np.int64)
+
+
+def reference_band(total_band: tuple[float, float], sf: float) -> tuple[float, float]:
+    """The band relative power is divided by: ``total_band`` cut to 0.45 ``sf``.
+
+    The reference band stops below Nyquist on low-rate recordings (e.g. 1-22.5 Hz at 50 Hz),
+    as the detectors' broadband filters do; relative power is then over that narrower band.
+
+    Raises
+    ------
+    ConfigError
+        When nothing of the band is left below that limit.
+    """
+    lo, hi = total_band
+    total = (lo, min(hi, 0.45 * sf))
+    _check_bands({"total_band": total}, sf)
+    return total
+
+
+def resolves(recording: Recording, high: float, key: str, measure: str) -> bool:
+    """Whether ``recording``'s sampling rate resolves a band up to ``high`` Hz (config ``key``).
+
+    When it does not, a warning says that ``measure`` is not computed: the detections stay valid
+    without it.
+    """
+    if recording.sf / 2 > high:
+        return True
+    logger.warning("%s: sampling rate %g Hz does not resolve %s (up to %g Hz); no %s",
+                   recording.source, recording.sf, key, high, measure)
+    return False
 
 
 def _check_bands(bands: Mapping[str, tuple[float, float]], sf: float) -> None:
@@ -214,12 +267,7 @@ def sigma_power(
     if data.ndim != 2 or data.shape[0] != len(channels):
         raise param_error("data", f"a (channels x samples) array with {len(channels)} rows", data.shape)
     _check_bands(bands, sf)
-    # The reference band stops below Nyquist on low-rate recordings (e.g. 1-22.5 Hz at 50 Hz),
-    # as the detectors' broadband filters do; relative power is then over that narrower band.
-    lo, hi = total_band
-    total = (lo, min(hi, 0.45 * sf))
-    _check_bands({"total_band": total}, sf)
-    named = {**dict(bands), "__total__": total}
+    named = {**dict(bands), "__total__": reference_band(total_band, sf)}
     starts = stage_epoch_starts(hypnogram, sf, data.shape[1], stages)
     epoch_samples = int(round(hypnogram.epoch_length * sf))
     power, used = welch_band_power(data, sf, starts, epoch_samples, list(named.values()), window)
@@ -273,11 +321,7 @@ def sigma_table(
     channels = [c for c in recording.eeg_channels if c not in skip]
     empty = pd.DataFrame(columns=list(SIGMA.names))
     top = config.detection.band[1]  # the reference band itself is cut below Nyquist by sigma_power
-    if hypnogram is None or not channels:
-        return empty
-    if recording.sf / 2 <= top:
-        logger.warning("%s: sampling rate %g Hz does not resolve detection.band (up to %g Hz); "
-                       "no sigma power", recording.source, recording.sf, top)
+    if hypnogram is None or not channels or not resolves(recording, top, "detection.band", "sigma power"):
         return empty
     sub = recording.pick(channels)
     return sigma_power(

@@ -5,9 +5,16 @@ minutes of the stage minus those excluded because the signal was NaN or flat the
 (:mod:`sleepspindles.detection.coverage`). A channel with no analysed time in a stage group, or one that
 could not be measured at all (dropped at loading, flat, implausible amplitude), gets NaN rates
 and a ``note`` saying why, never 0.
+
+:func:`stage_groups` (the channel x stage groups with their analysed minutes, note and
+reference), :func:`rate` and :func:`event_means` are shared with the slow-oscillation summary
+(:mod:`.slow_waves`), which follows the same rules.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -16,15 +23,112 @@ from ..config import Config, DetectionConfig, SummaryConfig
 from ..detection.coverage import Coverage
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
-from ..schema import SPINDLE_SUMMARY, SPINDLES
+from ..schema import SPINDLE_SUMMARY
 
-__all__ = ["UNSTATED_REFERENCE", "UNMEASURABLE_NOTE", "summarize", "summary_table"]
+__all__ = [
+    "UNSTATED_REFERENCE",
+    "UNMEASURABLE_NOTE",
+    "StageGroup",
+    "stage_groups",
+    "rate",
+    "event_means",
+    "summarize",
+    "summary_table",
+]
 
 #: ``reference`` value of a channel whose file label names no reference.
 UNSTATED_REFERENCE = "unstated"
 #: Start of the ``note`` of a channel that could not be measured at all (the reason follows).
 UNMEASURABLE_NOTE = "not measurable: "
 _MEANS = ("duration", "amplitude", "rms", "frequency")
+
+
+class StageGroup(NamedTuple):
+    """One channel x stage group of a summary and the time its rates rest on.
+
+    Attributes
+    ----------
+    channel : str
+    stage : str
+        The group's label: a stage (``"N2"``), their union (``"N2+N3"``) or ``"UNSCORED"``.
+    stages : list of str
+        The stage names of the group.
+    minutes, excluded_minutes : float
+        Analysed and excluded minutes of the channel in those stages.
+    note : str
+        Why its rates are NaN or rest on less than the scored time (``""`` when they do not).
+    reference : str
+        The channel's reference (:data:`UNSTATED_REFERENCE` when the file names none).
+    """
+
+    channel: str
+    stage: str
+    stages: list[str]
+    minutes: float
+    excluded_minutes: float
+    note: str
+    reference: str
+
+    def columns(self) -> dict[str, object]:
+        """The columns every summary shares (channel, stage, minutes, reference, note)."""
+        return {"channel": self.channel, "stage": self.stage, "minutes": self.minutes,
+                "excluded_minutes": self.excluded_minutes, "reference": self.reference, "note": self.note}
+
+
+def stage_groups(
+    events: pd.DataFrame,
+    recording: Recording,
+    hypnogram: Hypnogram | None,
+    stages,
+    coverage: Coverage | None = None,
+    flat_seconds: float = 1.0,
+) -> Iterator[tuple[StageGroup, pd.DataFrame]]:
+    """Every channel x stage group of a summary, with the events that fall in it.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        An events table with ``channel`` and ``stage`` columns.
+    recording : Recording
+        Its EEG channels, then its dropped channels, are summarised in that order.
+    hypnogram : Hypnogram or None
+        ``None``: one ``UNSCORED`` group per channel (the whole recording was searched).
+    stages : sequence of str
+        The stages searched: one group each, plus their union when there are several.
+    coverage : Coverage, optional
+        The analysed time; measured on ``recording`` (with ``flat_seconds``) when omitted.
+    flat_seconds : float
+        Runs of identical samples at least this long are not analysed (as in detection).
+
+    Yields
+    ------
+    (StageGroup, pandas.DataFrame)
+        The group and its events (the rows of ``events`` on its channel and in its stages).
+    """
+    from ..detection.coverage import coverage as measure
+
+    if coverage is None:
+        coverage = measure(recording, hypnogram, flat_seconds)
+    groups = _stage_groups(hypnogram, parse_stages(stages))
+    references = dict(zip(recording.channels, recording.references))
+    for channel in (*recording.eeg_channels, *(d.channel for d in recording.dropped)):
+        on_channel = events["channel"] == channel
+        reference = references.get(channel) or UNSTATED_REFERENCE
+        for label, names in groups:
+            minutes, excluded = coverage.minutes(channel, names)
+            note = _note(channel, label, minutes, excluded, coverage.unmeasurable)
+            group = StageGroup(channel, label, names, minutes, excluded, note, reference)
+            yield group, events.loc[on_channel & events["stage"].isin(names)]
+
+
+def rate(n: int, minutes: float) -> float:
+    """Events per analysed minute; NaN without analysed time (its note says why), never 0."""
+    return n / minutes if minutes > 0 else np.nan
+
+
+def event_means(events: pd.DataFrame, columns) -> dict[str, float]:
+    """Mean of each column over ``events`` (NaN when there is none)."""
+    return {c: float(events[c].mean()) if len(events) else np.nan for c in columns}
 
 
 def _stage_groups(hypnogram: Hypnogram | None, stages: tuple[Stage, ...]) -> list[tuple[str, list[str]]]:
@@ -72,42 +176,16 @@ def summarize(
         when there is none; the means are NaN where there is no spindle; ``reference`` is the
         channel's reference (:data:`UNSTATED_REFERENCE` when the file names none).
     """
-    from ..detection.coverage import coverage as measure
-
     config = config or Config()
     det: DetectionConfig = config.detection
     summ: SummaryConfig = config.summary
-    if coverage is None:
-        coverage = measure(recording, hypnogram, det.flat_seconds)
-    groups = _stage_groups(hypnogram, parse_stages(det.stages))
-    ev = events.loc[:, list(SPINDLES.names)]
-    fast = ev["frequency"].to_numpy() >= summ.fast_threshold
-    bands = {"all": np.ones(len(ev), dtype=bool), "fast": fast, "slow": ~fast}
-    references = dict(zip(recording.channels, recording.references))
     rows = []
-    for channel in (*recording.eeg_channels, *(d.channel for d in recording.dropped)):
-        on_channel = (ev["channel"] == channel).to_numpy()
-        reference = references.get(channel) or UNSTATED_REFERENCE
-        for label, names in groups:
-            minutes, excluded = coverage.minutes(channel, names)
-            note = _note(channel, label, minutes, excluded, coverage.unmeasurable)
-            in_stage = on_channel & ev["stage"].isin(names).to_numpy()
-            for band, in_band in bands.items():
-                sel = ev.loc[in_stage & in_band]
-                n = len(sel)
-                row = {
-                    "channel": channel,
-                    "stage": label,
-                    "band": band,
-                    "n_spindles": n,
-                    "minutes": minutes,
-                    "excluded_minutes": excluded,
-                    "density": n / minutes if minutes > 0 else np.nan,
-                    "reference": reference,
-                    "note": note,
-                }
-                row.update({c: float(sel[c].mean()) if n else np.nan for c in _MEANS})
-                rows.append(row)
+    for group, found in stage_groups(events, recording, hypnogram, det.stages, coverage, det.flat_seconds):
+        fast = found["frequency"] >= summ.fast_threshold
+        for band, sel in (("all", found), ("fast", found[fast]), ("slow", found[~fast])):
+            n = len(sel)
+            rows.append({**group.columns(), "band": band, "n_spindles": n, "density": rate(n, group.minutes),
+                         **event_means(sel, _MEANS)})
     return SPINDLE_SUMMARY.conform(pd.DataFrame(rows, columns=list(SPINDLE_SUMMARY.names)))
 
 

@@ -61,8 +61,11 @@ class DetectionResult:
         measured at all with the reason: the denominators of every rate. Set by
         :func:`detect_kind` (engines leave it ``None``).
     tables : mapping of str to pandas.DataFrame
-        Further tables an engine produces, by schema name; a table of an earlier kind's name
-        replaces it (a later kind annotating an earlier kind's events).
+        Further tables an engine produces, by name; a table of an earlier kind's events name
+        replaces it (a later kind annotating an earlier kind's events), the others are for the
+        derived tables' producers.
+    extra : mapping of str to object
+        Other engine products for the producers (arrays: the coupling surrogates).
     """
 
     events: pd.DataFrame
@@ -70,6 +73,7 @@ class DetectionResult:
     notes: tuple[str, ...] = ()
     coverage: Coverage | None = None
     tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    extra: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,11 @@ def run_detection(
 
 
 def detect_all(recording: Recording, hypnogram: Hypnogram | None, config: Config) -> dict[str, DetectionResult]:
-    """Every event kind the config enables, in declaration order (a kind sees the earlier ones)."""
+    """Every event kind the config enables, in declaration order (a kind sees the earlier ones).
+
+    An engine's table named like an earlier kind's events replaces those events: the
+    slow-oscillation engine returns the spindles with ``so_coupled`` and ``so_phase`` filled in.
+    """
     check_inputs(recording, hypnogram)
     bad = unmeasurable(recording)
     covered = coverage(recording, hypnogram, config.detection.flat_seconds, bad)
@@ -122,6 +130,9 @@ def detect_all(recording: Recording, hypnogram: Hypnogram | None, config: Config
     for kind in EVENT_KINDS:
         if getattr(getattr(config, kind.config_section), "enabled", True):
             found[kind.name] = detect_kind(kind.name, recording, hypnogram, config, found, covered)
+            for earlier in [k for k in EVENT_KINDS if k.name in found and k.events.name in found[kind.name].tables]:
+                # a later kind annotates an earlier kind's events (spindles with their SO phase)
+                found[earlier.name] = replace(found[earlier.name], events=found[kind.name].tables[earlier.events.name])
     return found
 
 
@@ -143,7 +154,8 @@ def detect_kind(
         The recording, its stages (``None``: the whole recording) and the settings; the kind's
         config section (``kind.config_section``) names the engine.
     previous : mapping of str to DetectionResult, optional
-        Earlier kinds' results, handed to engines that use them (``kind.uses``).
+        Earlier kinds' results: an engine of a kind that uses them (``kind.uses``) receives
+        them, with the whole config, as a :class:`RecordingContext` (``detect(..., context)``).
     covered : Coverage, optional
         The recording's coverage, when already computed (:func:`detect_all`).
 
@@ -162,9 +174,12 @@ def detect_kind(
         listed = "; ".join(f"{c}: {r}" for c, r in bad.items()) or "none in the recording"
         raise file_error(recording.source, f"no EEG channel can be measured ({listed})")
     covered = covered or coverage(recording, hypnogram, config.detection.flat_seconds, bad)
-    used = {k: v for k, v in (previous or {}).items() if k in kind.uses}
     eeg = recording.pick(usable)
-    result = engine(eeg, hypnogram, cfg, used) if kind.uses else engine(eeg, hypnogram, cfg)
+    if kind.uses:  # the engine sees the earlier kinds' results (and the whole config)
+        used = {k: v for k, v in (previous or {}).items() if k in kind.uses}
+        result = engine(eeg, hypnogram, cfg, RecordingContext(eeg, hypnogram, config, used))
+    else:
+        result = engine(eeg, hypnogram, cfg)
     searched = searched_stages(hypnogram, cfg)
     excluded = {c: covered.minutes(c, searched)[1] * 60.0 for c in (*usable, *bad)}
     notes = [f"channel {c} not measured: {r}" for c, r in bad.items()] + list(result.notes)

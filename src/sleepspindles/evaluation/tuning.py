@@ -8,7 +8,7 @@ chosen on the others, and the held-out recording is scored with it. No recording
 with thresholds fitted on it.
 
 Each reference is scored only inside the window its scorer scored (``TuningRecording.windows``,
-midpoint rule of :func:`sleepspindles.evaluation.scoring.in_window`), on both sides: a detection where a
+midpoint rule of :func:`sleepspindles.evaluation.intervals.in_window`), on both sides: a detection where a
 scorer did not look is neither a hit nor a false alarm.
 
 The objective is either one reference or ``"mean"``, the mean over the references of their pooled
@@ -35,8 +35,8 @@ import pandas as pd
 from ..config import DetectionConfig
 from ..detection.spindles.a7 import A7Features, a7_decide
 from ..errors import param_error
+from .intervals import in_window
 from .matching import match_events
-from .scoring import in_window
 
 __all__ = ["GRID", "TuningRecording", "Fold", "CrossValidation", "with_changes", "score_grid", "cross_validate",
            "consensus"]

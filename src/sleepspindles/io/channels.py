@@ -24,6 +24,7 @@ __all__ = [
     "normalise_channel",
     "plan_channels",
     "apply_plan",
+    "homologue",
     "REFERENCES",
 ]
 
@@ -185,6 +186,19 @@ def _laterality(name: str) -> int:
     """-1 for left-hemisphere electrodes (odd number), +1 for right (even), 0 for midline."""
     digits = re.sub(r"\D", "", name)
     return 0 if not digits else (-1 if int(digits) % 2 else 1)
+
+
+def homologue(name: str) -> str | None:
+    """The mirror electrode of a 10-20/10-10 name (``C3`` -> ``C4``, ``FC6`` -> ``FC5``), or None.
+
+    10-20 numbering is odd on the left and even on the right, mirrored pairs differing by one;
+    midline (``Cz``) and non-electrode names have none.
+    """
+    match = _ELECTRODE.fullmatch(name)
+    if match is None or match.group(2).lower() == "z" or name in _MASTOIDS:
+        return None
+    number = int(match.group(2))
+    return f"{name[: match.start(2)]}{number + 1 if number % 2 else number - 1}"
 
 
 def _as_recorded_choice(candidates: list[tuple[int, ChannelLabel]]) -> tuple[int, ChannelLabel]:

@@ -209,6 +209,7 @@ def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> NightData:
         score_pre=rec.score_pre,
         score_post=rec.score_post,
         covariates=dict(rec.covariates),
+        tables={name: frame for name, frame in stored.tables.items() if name not in ("spindle_summary", "sigma")},
     )
 
 

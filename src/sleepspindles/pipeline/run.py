@@ -91,12 +91,11 @@ def run_tables(context: RecordingContext) -> dict[str, pd.DataFrame]:
     """The declared tables of one recording: events of each kind, then the derived tables.
 
     A derived table is computed by its schema's producer when every kind it requires was
-    detected; an engine's extra tables (``DetectionResult.tables``) add or replace tables.
+    detected.
     """
     tables: dict[str, pd.DataFrame] = {}
     for name, found in context.detections.items():
         tables[event_kind(name).events.name] = found.events
-        tables.update(found.tables)
     for schema in RUN_TABLES:
         if schema.producer and set(schema.requires) <= set(context.detections):
             tables[schema.name] = schema.conform(resolve(schema.producer)(context))

@@ -6,8 +6,8 @@ request, slow oscillations with spindles locked to their phase (:mod:`.slow_osci
 """
 
 from .night import SyntheticConfig, SyntheticNight, make_synthetic_night, synthetic_hypnogram
-from .placement import TRUTH_COLUMNS
 from .slow_oscillations import SO_TRUTH_COLUMNS
+from .spindles import TRUTH_COLUMNS
 
 __all__ = [
     "SO_TRUTH_COLUMNS",

@@ -16,7 +16,8 @@ every planted spindle (and of every slow oscillation). The signal is
 * spindles: Tukey-windowed (waxing-waning) sinusoids with known onset, duration, frequency and
   amplitude, planted independently per channel (a fraction ``shared_fraction`` on every channel
   at once) at the requested density per minute of N2, non-overlapping within a channel; a
-  fraction ``coupled_fraction`` sits inside the channel's SOs, peaks at von Mises phases.
+  fraction ``coupled_fraction`` sits inside the channel's SOs, peaks at von Mises phases
+  (see :mod:`.spindles`).
 
 Everything is drawn from :class:`numpy.random.Generator` streams keyed by (seed, purpose,
 channel), so the same configuration gives identical arrays and adding a channel does not change
@@ -37,35 +38,13 @@ from scipy.signal import lfilter
 from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
 from ..recording import Recording
-from .placement import (
-    RNG_AUX,
-    RNG_BACKGROUND,
-    RNG_HYPNOGRAM,
-    RNG_SHARED,
-    RNG_SPINDLES,
-    TRUTH_COLUMNS,
-    draw_frequencies,
-    draw_intervals,
-    per_channel,
-    render_spindles,
-    rng_for,
-    spindle_durations,
-    stage_segments,
-    subtract,
-    truth_rows,
-)
-from .slow_oscillations import (
-    SO_PER_CHANNEL,
-    check_so_config,
-    empty_so_truth,
-    plant_coupled_spindles,
-    plant_slow_oscillations,
-)
+from .placement import RNG_AUX, RNG_BACKGROUND, RNG_HYPNOGRAM, RNG_SHARED, per_channel, rng_for
+from .slow_oscillations import SO_PER_CHANNEL, check_so_config, empty_so_truth, plant_slow_oscillations
+from .spindles import plant_spindles
 
 __all__ = [
     "SyntheticConfig",
     "SyntheticNight",
-    "TRUTH_COLUMNS",
     "synthetic_hypnogram",
     "make_synthetic_night",
 ]
@@ -225,8 +204,9 @@ class SyntheticNight:
     recording : Recording
         Signals in microvolts (float32), hypnogram attached, ``source`` None.
     truth : pandas.DataFrame
-        One row per planted spindle and channel, columns :data:`TRUTH_COLUMNS`; ``amplitude``
-        is the peak-to-peak amplitude of the planted sinusoid, ``stage`` its stage name.
+        One row per planted spindle and channel, columns
+        :data:`~sleepspindles.synthetic.spindles.TRUTH_COLUMNS`; ``amplitude`` is the
+        peak-to-peak amplitude of the planted sinusoid, ``stage`` its stage name.
     config : SyntheticConfig
         The parameters used.
     so_truth : pandas.DataFrame
@@ -376,55 +356,6 @@ def _eeg_background(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnog
             _background(data[i], spectrum, shapes, gains, config.background_uv)
 
 
-# ---------------------------------------------------------------------------------- spindles
-
-
-def _plant_spindles(data: np.ndarray, config: SyntheticConfig, hypnogram: Hypnogram,
-                    so_truth: pd.DataFrame) -> pd.DataFrame:
-    """Plant spindles in the EEG rows of ``data`` (in place); return the truth table.
-
-    Global spindles go first, then each channel's SO-coupled ones (inside its SOs of
-    ``so_truth``), then its free ones in the time left.
-    """
-    duration = data.shape[1] / config.sf
-    gap = config.min_gap
-    segments = {s: stage_segments(hypnogram, s, duration, gap / 2.0) for s in (Stage.N2, Stage.N3)}
-    # Expected spindles per unit of N2 density: N2 minutes, and N3 minutes at the N3 ratio.
-    exposure = {
-        Stage.N2: hypnogram.minutes(Stage.N2),
-        Stage.N3: config.n3_ratio * hypnogram.minutes(Stage.N3),
-    }
-    shared_density = config.shared_fraction * min(config.density)
-    rng = rng_for(config.seed, RNG_SHARED, 1)
-    shared = draw_intervals(segments, {s: shared_density * exposure[s] for s in segments},
-                            spindle_durations(config, rng), gap, config.sf, rng)
-    shared_freqs = draw_frequencies(config, len(shared), rng)
-    shared_phases = rng.uniform(0.0, 2.0 * np.pi, size=len(shared))
-    tables = []
-    for i, channel in enumerate(config.channels):
-        free = {s: subtract(seg, shared[:, :2], gap + 1.0 / config.sf) for s, seg in segments.items()}
-        coupled_density = config.coupled_fraction[i] * config.density[i]
-        if coupled_density > 0:
-            expected = {s: coupled_density * exposure[s] for s in segments}
-            sos = so_truth[so_truth.channel == channel]
-            tables.append(plant_coupled_spindles(data[i], config, i, free, sos, expected))
-        rng = rng_for(config.seed, RNG_SPINDLES, i)
-        own_density = max(0.0, config.density[i] - shared_density - coupled_density)
-        own = draw_intervals(free, {s: own_density * exposure[s] for s in segments},
-                             spindle_durations(config, rng), gap, config.sf, rng)
-        freqs = draw_frequencies(config, len(own), rng)
-        phases = rng.uniform(0.0, 2.0 * np.pi, size=len(own))
-        amps = rng.uniform(*config.amplitude_range, size=len(own) + len(shared))
-        render_spindles(data[i], own, freqs, amps[: len(own)], phases, config.sf)
-        render_spindles(data[i], shared, shared_freqs, amps[len(own):], shared_phases, config.sf)
-        tables += [truth_rows(channel, own, freqs, amps[: len(own)], False),
-                   truth_rows(channel, shared, shared_freqs, amps[len(own):], True)]
-    truth = pd.concat(tables, ignore_index=True)
-    truth = truth.sort_values(["channel", "start"], kind="stable").reset_index(drop=True)
-    return truth.astype({"start": "float64", "amplitude": "float64", "shared": "bool", "so_coupled": "bool",
-                         "so_phase": "float64"})
-
-
 # ------------------------------------------------------------------------------ EOG and EMG
 
 # Stage gains (rows as _STAGE_ROWS) of: slow eye movements, saccades per second, chin EMG.
@@ -521,7 +452,7 @@ def make_synthetic_night(config: SyntheticConfig | None = None, *, hypnogram: Hy
         mains = config.line_noise_uv * np.sin(2 * np.pi * config.line_freq * np.arange(n) / sf + phase)
         data[:n_eeg] += mains.astype(np.float32)
     so_truth = plant_slow_oscillations(data[:n_eeg], config, hypnogram)
-    truth = _plant_spindles(data, config, hypnogram, so_truth)
+    truth = plant_spindles(data, config, hypnogram, so_truth)
     names = list(config.channels)
     kinds = ["eeg"] * n_eeg
     if config.eog_emg:

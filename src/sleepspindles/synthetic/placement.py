@@ -1,11 +1,9 @@
-"""Where planted events go, and how a spindle is drawn: the parts every planter shares.
+"""Where planted events go: the layout every planter of a synthetic night shares.
 
-* Layout, shared by the spindles (:mod:`.night`) and the slow oscillations
-  (:mod:`.slow_oscillations`) of a synthetic night, so both follow the same rules: events lie
-  wholly inside runs of their stage, never closer than a gap to each other on a channel, with
-  onsets on the sample grid; per-channel parameters and the seeded random streams.
-* Spindle draws (frequency, duration, rendering, truth rows), shared by the free and global
-  spindles (:mod:`.night`) and the SO-coupled ones (:mod:`.slow_oscillations`).
+The spindles (:mod:`.spindles`) and the slow oscillations (:mod:`.slow_oscillations`) follow
+the same rules: events lie wholly inside runs of their stage, never closer than a gap to each
+other on a channel, with onsets on the sample grid. Also here: per-channel parameters and the
+seeded random streams, keyed by (seed, purpose, channel).
 
 Times are in seconds; intervals are ``(start, end[, stage code])`` rows of float arrays.
 """
@@ -14,18 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.signal.windows import tukey
-from scipy.stats import truncnorm
 
 from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
-
-if TYPE_CHECKING:
-    from .night import SyntheticConfig
 
 __all__ = [
     "rng_for",
@@ -37,11 +28,6 @@ __all__ = [
     "take",
     "place",
     "draw_intervals",
-    "TRUTH_COLUMNS",
-    "spindle_durations",
-    "draw_frequencies",
-    "render_spindles",
-    "truth_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,15 +36,6 @@ logger = logging.getLogger(__name__)
 # number, so the streams of the others, and the nights they make, stay as they were.
 RNG_HYPNOGRAM, RNG_BACKGROUND, RNG_SHARED, RNG_SPINDLES, RNG_AUX = 0, 1, 2, 3, 4
 RNG_SO, RNG_SO_SHARED, RNG_COUPLED = 5, 6, 7
-
-#: Columns of :attr:`~sleepspindles.synthetic.SyntheticNight.truth` (meaning as in
-#: :mod:`sleepspindles.events`, plus ``shared``: the spindle was planted on every EEG channel at
-#: once; ``so_coupled``: planted inside a slow oscillation of its channel; ``so_phase``: that
-#: SO's phase in degrees at the spindle's ``peak``, NaN when not coupled).
-TRUTH_COLUMNS: tuple[str, ...] = (
-    "channel", "stage", "start", "peak", "end", "duration", "amplitude", "frequency", "shared",
-    "so_coupled", "so_phase",
-)
 
 
 def rng_for(seed: int, purpose: int, index: int = 0) -> np.random.Generator:
@@ -193,7 +170,7 @@ def place(segments: np.ndarray, durations: np.ndarray, gap: float, rng: np.rando
         placed.append(np.column_stack([starts, starts + d]))
     out = np.concatenate(placed) if placed else np.empty((0, 2))
     if len(out) < durations.size:
-        logger.warning("dropped %d event(s) that did not fit", durations.size - len(out))
+        logger.info("dropped %d event(s) that did not fit (the truth tables list only those planted)", durations.size - len(out))
     return out[np.argsort(out[:, 0], kind="stable")]
 
 
@@ -239,56 +216,3 @@ def draw_intervals(
         rows.append(np.column_stack([starts, ends, np.full(starts.size, int(stage))]))
     out = np.concatenate(rows)
     return out[np.argsort(out[:, 0], kind="stable")]
-
-
-# ---------------------------------------------------------------------------- spindle draws
-
-_SPINDLE_TAPER = 0.5  # Tukey alpha: a quarter of the duration waxing, a quarter waning
-
-def draw_frequencies(config: SyntheticConfig, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Spindle frequencies: truncated normal (or uniform) over ``config.freq_range``."""
-    low, high = config.freq_range
-    if config.freq_sd is None or high == low:
-        return rng.uniform(low, high, size=size)
-    centre = (low + high) / 2.0
-    bound = (high - low) / 2.0 / config.freq_sd
-    return truncnorm.rvs(-bound, bound, loc=centre, scale=config.freq_sd, size=size, random_state=rng)
-
-
-def render_spindles(row: np.ndarray, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
-                    phases: np.ndarray, sf: float) -> None:
-    """Add Tukey-windowed sinusoids (peak amplitude ``amps``) to ``row`` in place."""
-    for (start, end), freq, amp, phase in zip(intervals[:, :2], freqs, amps, phases):
-        first = int(round(start * sf))
-        n = int(round((end - start) * sf))
-        t = np.arange(n) / sf
-        wave = amp * tukey(n, _SPINDLE_TAPER) * np.sin(2.0 * np.pi * freq * t + phase)
-        row[first:first + n] += wave.astype(np.float32)
-
-
-def truth_rows(channel: str, intervals: np.ndarray, freqs: np.ndarray, amps: np.ndarray,
-               shared: bool, so_phase: np.ndarray | None = None) -> pd.DataFrame:
-    """Truth table rows (:data:`TRUTH_COLUMNS`) of spindles planted on ``channel``."""
-    start, end = intervals[:, 0], intervals[:, 1]
-    so_phase = np.full(len(intervals), np.nan) if so_phase is None else so_phase
-    return pd.DataFrame(
-        {
-            "channel": channel,
-            "stage": [Stage(int(c)).name for c in intervals[:, 2]],
-            "start": start,
-            "peak": (start + end) / 2.0,
-            "end": end,
-            "duration": end - start,
-            "amplitude": 2.0 * amps,
-            "frequency": freqs,
-            "shared": shared,
-            "so_coupled": np.isfinite(so_phase),
-            "so_phase": so_phase,
-        },
-        columns=list(TRUTH_COLUMNS),
-    )
-
-
-def spindle_durations(config: SyntheticConfig, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
-    """``count -> durations``: uniform over ``duration_range``."""
-    return lambda count: rng.uniform(*config.duration_range, size=count)

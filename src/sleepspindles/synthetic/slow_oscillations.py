@@ -41,20 +41,15 @@ import pandas as pd
 from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage
 from .placement import (
-    RNG_COUPLED,
     RNG_SO,
     RNG_SO_SHARED,
-    draw_frequencies,
     draw_intervals,
     fits,
     on_grid,
-    render_spindles,
     rng_for,
-    spindle_durations,
     stage_segments,
     subtract,
     take,
-    truth_rows,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +64,6 @@ __all__ = [
     "empty_so_truth",
     "plant_slow_oscillations",
     "couple_spindles",
-    "plant_coupled_spindles",
     "so_phase",
 ]
 
@@ -298,27 +292,3 @@ def _couple_in_stage(pieces: np.ndarray, hosts: pd.DataFrame, durations: np.ndar
             peak = onsets[k] + length / 2.0
             rows.append((onsets[k], onsets[k] + length, so_phase(peak, start[k], period[k])))
     return pieces, np.asarray(rows, dtype=np.float64).reshape(-1, 3)
-
-
-def plant_coupled_spindles(row: np.ndarray, config: SyntheticConfig, index: int, free: dict[Stage, np.ndarray],
-                           sos: pd.DataFrame, expected: dict[Stage, float]) -> pd.DataFrame:
-    """Plant channel ``index``'s SO-coupled spindles in ``row`` (in place).
-
-    Placed by :func:`couple_spindles` (taking them out of ``free``), drawn like the channel's
-    other spindles, from their own stream so that the others' streams do not change.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Their truth rows (:data:`~sleepspindles.synthetic.placement.TRUTH_COLUMNS`).
-    """
-    rng = rng_for(config.seed, RNG_COUPLED, index)
-    intervals, phases = couple_spindles(
-        free, sos, expected, spindle_durations(config, rng), config.coupling_phase[index],
-        config.coupling_kappa[index], config.min_gap + 1.0 / config.sf, config.sf, rng,
-    )
-    freqs = draw_frequencies(config, len(intervals), rng)
-    amps = rng.uniform(*config.amplitude_range, size=len(intervals))
-    carriers = rng.uniform(0.0, 2.0 * np.pi, size=len(intervals))
-    render_spindles(row, intervals, freqs, amps, carriers, config.sf)
-    return truth_rows(config.channels[index], intervals, freqs, amps, False, phases)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import param_error
-from ..core.kernels import _vector
+from ..core.kernels import as_vector
 from . import kernels_numba as _k
 
 __all__ = [
@@ -126,8 +126,8 @@ class DurationRules:
 
 
 def _check_signal(x, valid, sf: float) -> tuple[np.ndarray, np.ndarray]:
-    x = _vector(x, "x", np.float64)
-    valid = _vector(valid, "valid", np.bool_)
+    x = as_vector(x, "x", np.float64)
+    valid = as_vector(valid, "valid", np.bool_)
     if valid.shape != x.shape:
         raise param_error("valid", f"{x.size} booleans (one per sample of x)", valid.size)
     if not (0 < sf < math.inf):

@@ -15,7 +15,7 @@ How it differs in execution (not in method):
   spindles at 100, 128, 200, 256 or 512 Hz (YASA's window lengths and STFT bins shift with the
   rate).
 * The night is processed in overlapping blocks (``block_seconds``) in two passes: pass 1
-  accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.detection.core.kernels.TrimmedStats`),
+  accumulates the RMS statistics in a bounded histogram (:class:`~sleepspindles.detection.spindles.kernels_yasa.TrimmedStats`),
   pass 2 detects. Pass 1 keeps each block's first FFT for pass 2 while they fit in the
   stream's cache share of the raw data's size. A block owns the events that *start* in its core;
   its margins cover the filters, windows, merging and longest duration, so results do not depend
@@ -44,8 +44,9 @@ from ...errors import param_error
 from ...hypnogram import Hypnogram, Stage
 from ...recording import Recording
 from .. import DetectionResult
-from ..core import kernels
+from ..core import kernels as runs
 from ..core import streaming as st
+from . import kernels_yasa as kernels
 from .parameters import ChannelEvents, collect, events_frame, measure
 
 __all__ = ["detect"]
@@ -185,8 +186,8 @@ def _block_events(blk: st.Block, i: int, setup: _Setup, rms_thr: float) -> Chann
     c0, c1 = blk.core.start, blk.core.stop
     d0, d1 = c0 - w.det_left, c1 + w.det_right
     supra = _supra(blk, i, d0, d1, w, cfg, rms_thr)
-    starts, lasts = kernels.mask_runs(supra)
-    starts, lasts = kernels.merge_runs(starts, lasts, w.min_gap)
+    starts, lasts = runs.mask_runs(supra)
+    starts, lasts = runs.merge_runs(starts, lasts, w.min_gap)
     starts, lasts = starts + d0, lasts + d0
     dur = (lasts - starts) / setup.plan.rate
     keep = (dur > cfg.duration[0]) & (dur < cfg.duration[1]) & (starts >= c0) & (starts < c1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import param_error
 from ..core._numba import jit
-from ..core.kernels import _vector
+from ..core.kernels import as_vector
 
 __all__ = [
     "WindowFeatures",
@@ -167,8 +167,8 @@ def baseline_zscore(values, valid, n_base: int, lo: float, hi: float) -> np.ndar
         ``(values - mean) / sd``; NaN where the baseline has fewer than 2 values inside the
         limits or no spread.
     """
-    values = _vector(values, "values", np.float64)
-    valid = _vector(valid, "valid", np.bool_)
+    values = as_vector(values, "values", np.float64)
+    valid = as_vector(valid, "valid", np.bool_)
     if valid.shape != values.shape or n_base < 2:
         raise param_error("valid/n_base", f"{values.size} booleans and n_base >= 2", (valid.size, n_base))
     out = np.full(values.size, np.nan)
@@ -245,7 +245,7 @@ def segment_means(window_values, per: int) -> np.ndarray:
     ``window_values[w]`` belongs to window ``w`` (covering segments ``w .. w + per - 1``); there
     are as many segments as windows. NaN where no covering window has a finite value.
     """
-    x = _vector(window_values, "window_values", np.float64)
+    x = as_vector(window_values, "window_values", np.float64)
     if per < 1:
         raise param_error("per", "a positive number of segments per window", per)
     out = np.empty(x.size)
@@ -293,8 +293,8 @@ def extend_runs(core, extend) -> tuple[np.ndarray, np.ndarray]:
     starts, lasts : numpy.ndarray of int64
         First and last (inclusive) index of each event, sorted, without duplicates.
     """
-    core = _vector(core, "core", np.bool_)
-    extend = _vector(extend, "extend", np.bool_)
+    core = as_vector(core, "core", np.bool_)
+    extend = as_vector(extend, "extend", np.bool_)
     if core.shape != extend.shape or np.any(core & ~extend):
         raise param_error("extend", "a mask of the same length that is True wherever core is", "a mismatch")
     edges = np.diff(np.r_[0, extend.astype(np.int8), 0])

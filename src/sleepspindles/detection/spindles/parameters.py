@@ -1,7 +1,7 @@
 """Per-spindle parameters and the events table, shared by the streamed spindle engines.
 
 Both ``fast`` and ``a7`` find each spindle's first and last internal sample, then measure it on
-the block's filtered signals with :func:`sleepspindles.detection.core.kernels.event_params`
+the block's filtered signals with :func:`sleepspindles.detection.spindles.kernels_events.event_params`
 (amplitude, RMS, frequency, oscillations, symmetry, peak) and build the standard events table
 (:data:`sleepspindles.schema.SPINDLES`) from the parts found block by block.
 """
@@ -17,8 +17,8 @@ import pandas as pd
 from ...hypnogram import Hypnogram, Stage, stage_names
 from ...schema import SPINDLES
 from .. import DetectionResult
-from ..core import kernels
 from ..core.streaming import Block, Plan
+from . import kernels_events as kernels
 
 __all__ = ["ChannelEvents", "measure", "events_frame", "collect"]
 
@@ -55,9 +55,10 @@ def events_frame(name: str, parts: list[ChannelEvents], rate: int, hypnogram: Hy
     stage = np.full(start.size, int(Stage.UNSCORED)) if hypnogram is None else hypnogram.stage_at(peak)
     return pd.DataFrame(
         {
-            "channel": name, "stage": stage_names(stage), "start": start, "peak": peak, "end": end,
-            "duration": end - start, "amplitude": par["amplitude"], "rms": par["rms"],
-            "frequency": par["frequency"], "oscillations": par["oscillations"], "symmetry": par["symmetry"],
+            "channel": name, "stage": stage_names(stage), "start": start, "peak": peak,
+            "sigma_peak": start + par["envelope_peak"] / rate, "end": end, "duration": end - start,
+            "amplitude": par["amplitude"], "rms": par["rms"], "frequency": par["frequency"],
+            "oscillations": par["oscillations"], "symmetry": par["symmetry"],
         }
     )  # fmt: skip
 

@@ -68,10 +68,24 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
             continue
         peak_idx = np.clip(np.round(table["peak"].to_numpy() * sf).astype(np.int64), 0, len(x) - 1)
         table["stage"] = stage_names(stages[peak_idx])
+        table["sigma_peak"] = _sigma_peaks(np.where(finite, x, 0.0), sf, table, cfg.band)
         table["channel"] = name
         frames.append(table)
     events = SPINDLES.conform(pd.concat(frames, ignore_index=True)) if frames else SPINDLES.empty()
     return DetectionResult(events=events, notes=tuple(notes))
+
+
+def _sigma_peaks(x: np.ndarray, sf: float, table: pd.DataFrame, band: tuple[float, float]) -> np.ndarray:
+    """Time of each event's sigma amplitude-envelope maximum (YASA reports no such peak)."""
+    from mne.filter import filter_data
+    from scipy.signal import hilbert
+
+    sigma = filter_data(x, sf, band[0], band[1], l_trans_bandwidth=1.5, h_trans_bandwidth=1.5, method="fir",
+                        verbose="error")
+    envelope = np.abs(hilbert(sigma))
+    first = np.round(table["start"].to_numpy() * sf).astype(np.int64)
+    last = np.round(table["end"].to_numpy() * sf).astype(np.int64)
+    return np.array([(a + np.argmax(envelope[a : b + 1])) / sf for a, b in zip(first, last)])
 
 
 def _detect_channel(
