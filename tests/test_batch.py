@@ -40,18 +40,24 @@ def _hypnogram(minutes: int = 20) -> Hypnogram:
     return Hypnogram(np.array([int(s) for s in stages], dtype=np.int8), 30.0, source="scored")
 
 
+def write_nights(folder: Path, subjects: tuple[str, ...], seed: int) -> list[str]:
+    """Good 20-min 2-channel EDF+ nights and ``broken.edf`` (the first one truncated); the nights' manifest rows."""
+    rows = []
+    for i, subject in enumerate(subjects):
+        night = make_synthetic_night(hypnogram=_hypnogram(), duration_hours=1 / 3, sf=128.0, channels=("C3", "C4"),
+                                     density={"C3": 3.0, "C4": 4.0}, seed=seed + i)
+        write_edf(night.recording, folder / f"{subject}.edf")
+        rows.append(f"{subject},learning,{subject}.edf,,{'left' if i % 2 else 'right'},10,{11 + i}")
+    whole = (folder / f"{subjects[0]}.edf").read_bytes()
+    (folder / "broken.edf").write_bytes(whole[: len(whole) // 3])  # header intact, data cut short
+    return rows
+
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> Path:
     """Four good 20-min 2-channel EDF+ nights and one corrupt (truncated) file, with manifests."""
     folder = tmp_path_factory.mktemp("cohort")
-    rows = []
-    for i, subject in enumerate(GOOD):
-        night = make_synthetic_night(hypnogram=_hypnogram(), duration_hours=1 / 3, sf=128.0, channels=("C3", "C4"),
-                                     density={"C3": 3.0, "C4": 4.0}, seed=10 + i)
-        write_edf(night.recording, folder / f"{subject}.edf")
-        rows.append(f"{subject},learning,{subject}.edf,,{'left' if i % 2 else 'right'},10,{11 + i}")
-    whole = (folder / "s1.edf").read_bytes()
-    (folder / "broken.edf").write_bytes(whole[: len(whole) // 3])  # header intact, data cut short
+    rows = write_nights(folder, GOOD, seed=10)
     (folder / "good.csv").write_text("\n".join([HEADER, *rows]) + "\n")
     bad_row = "s5,learning,broken.edf,,left,,"
     (folder / "mixed.csv").write_text("\n".join([HEADER, rows[0], bad_row, *rows[1:]]) + "\n")
@@ -105,6 +111,10 @@ def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, t
     assert is_complete(task) is not None
     changed = make_tasks(cohort / "mixed.csv", reference.out_dir, Config().replace("detection", fast={"thresh_rms": 2.0}))
     assert is_complete(next(t for t in changed if t.subject == "s1")) is None
+    # where tasks run changes no output: a batch on a cluster, with other workers or retries, reuses the folder
+    elsewhere = Config().replace("batch", jobs=8, scheduler="local", retries=0, worker_memory="2GB")
+    assert is_complete(next(t for t in make_tasks(cohort / "mixed.csv", reference.out_dir, elsewhere)
+                            if t.subject == "s1")) is not None
     other_input = task.__class__(**{**task.__dict__, "recording": str(cohort / "s2.edf")})
     assert is_complete(other_input) is None
     # the subject report shows the lateralisation for the declared hand, so another hand recomputes

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sleepspindles.errors import ConfigError, DataError
-from sleepspindles.io.channels import apply_plan, normalise_channel, plan_channels
+from sleepspindles.io.channels import apply_plan, homologue, normalise_channel, plan_channels
 
 
 @pytest.mark.parametrize(
@@ -75,6 +75,34 @@ def test_other_labels_are_not_eeg(label):
     parsed = normalise_channel(label)
     assert parsed.kind == "other"
     assert parsed.name != "C3"
+
+
+@pytest.mark.parametrize(
+    "label, name, mirror",
+    [("EEG FCC3h", "FCC3h", "FCC4h"), ("afp4H", "AFp4h", "AFp3h"), ("TPP9h-M2", "TPP9h", "TPP10h"),
+     ("POO10h", "POO10h", "POO9h"), ("NFpz", "NFpz", None), ("I1", "I1", "I2"), ("FT10", "FT10", "FT9")],
+)  # fmt: skip
+def test_ten_five_names_are_eeg_with_their_mirror(label, name, mirror):
+    # High-density montages name the 10-5 half positions ("FCC3h", between FC3 and C3).
+    parsed = normalise_channel(label)
+    assert (parsed.kind, parsed.name, homologue(parsed.name)) == ("eeg", name, mirror)
+
+
+@pytest.mark.parametrize("label", ["Czh", "M1h", "N1", "FCCz9"])
+def test_impossible_ten_five_names_are_not_eeg(label):
+    assert normalise_channel(label).kind != "eeg"
+
+
+def test_shared_reference_part_is_summed_once_and_exactly():
+    # Average reference over 5 signals: every channel is its signal minus the same mean; each
+    # value depends on its own sample only, so any span gives the same bits.
+    labels = ["C3", "C4", "O1", "O2", "Fz"]
+    plan = plan_channels(labels, reference="average")
+    data = np.random.default_rng(1).normal(0, 30, (5, 1001))
+    whole = apply_plan(data, range(5), plan)
+    np.testing.assert_allclose(whole, data - data.mean(axis=0), atol=1e-12)
+    for a, b in [(0, 7), (3, 999), (500, 1001)]:
+        np.testing.assert_array_equal(apply_plan(data[:, a:b], range(5), plan), whole[:, a:b])
 
 
 # A Nox-like montage: referential channels, their device derivations, mastoids, impedances.

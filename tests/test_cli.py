@@ -49,7 +49,7 @@ def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
     assert list(summary.columns) == list(SPINDLE_SUMMARY.names)
     sigma = pd.read_csv(out / "sigma.csv")
     assert list(sigma.columns) == list(SIGMA.names) and set(sigma.channel) == {"C3"}
-    assert run["files"] == ["events.csv", "sigma.csv", "summary.csv"]
+    assert run["files"] == ["events.csv", "sigma.csv", "summary.csv", "trains.csv", "windows.csv"]
     assert run["staging"]["source"] == "scored"  # stage annotations inside the EDF+
     assert run["config"]["detection"]["method"] == "yasa"
     assert len(run["inputs"]["recording"]["sha256"]) == 64
@@ -96,14 +96,14 @@ def test_rerun_replaces_the_outputs_as_a_set(edf_night, tmp_path):
     assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--out", str(out)]) == 0
     tables = sorted(t.file for t in expected_tables(Config()))
     assert tables == ["coupling.csv", "events.csv", "sigma.csv", "slow_oscillations.csv", "so_summary.csv",
-                      "summary.csv", "swa.csv"]
+                      "summary.csv", "swa.csv", "trains.csv", "windows.csv"]
     assert sorted(p.name for p in out.iterdir()) == sorted([*tables, "notes.txt", "run.json"])
     assert json.loads((out / "run.json").read_text())["files"] == tables
     # turning slow oscillations off removes their tables from the folder at the next run
     assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--no-slow-oscillations",
                  "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "run.json", "sigma.csv",
-                                                     "summary.csv"]
+                                                     "summary.csv", "trains.csv", "windows.csv"]
 
 
 def _manifest(tmp_path):
@@ -155,3 +155,18 @@ def test_config_not_utf8_exit_2(tmp_path, capsys):
     cfg.write_bytes("detection:\n  stages: [N2]  # réglé\n".encode("latin-1"))
     assert main(["run", str(tmp_path / "absent.edf"), "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert _error(capsys) == f"{cfg}: not UTF-8 text (byte 0xe9 at position 30)"
+
+
+def test_format_pdf_prints_the_report_and_a_missing_printer_fails_first(edf_night, tmp_path, monkeypatch):
+    pytest.importorskip("weasyprint", reason="the optional 'pdf' extra (weasyprint) is not installed")
+    out = tmp_path / "pdf"
+    assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-slow-oscillations", "--format", "pdf",
+                 "--out", str(out)]) == 0
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF") and not (out / "report.html").exists()
+    assert json.loads((out / "run.json").read_text())["config"]["report"]["format"] == "pdf"
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # the extra not installed: an error before any work
+    again = tmp_path / "again"
+    assert main(["run", str(edf_night[0]), "--format", "pdf", "--out", str(again)]) == 2
+    assert not again.exists() or not any(again.iterdir())

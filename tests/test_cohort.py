@@ -10,6 +10,7 @@ hand declared.
 """
 
 import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +19,17 @@ import pytest
 
 from sleepspindles import Hypnogram
 from sleepspindles.analysis.laterality import lateralise, night_from_tables
+from sleepspindles.analysis.stats import reference_robustness
+from sleepspindles.analysis.stats_tests import stats_row
 from sleepspindles.cli import main
 from sleepspindles.config import load_config
-from sleepspindles.errors import DataError
+from sleepspindles.errors import DataError, SleepSpindlesError
 from sleepspindles.io.manifest import read_manifest
 from sleepspindles.io.results import read_run_tables
 from sleepspindles.output import write_edf
 from sleepspindles.pipeline.batch import cohort_files
-from sleepspindles.pipeline.cohort import COHORT_FILES, run_cohort
+from sleepspindles.pipeline.cohort import COHORT_FILES, ROBUSTNESS_FILE, run_cohort
+from sleepspindles.schema import CLUSTERS, ROBUSTNESS, STATS
 from sleepspindles.synthetic import make_synthetic_night
 
 HANDS = ("left", "right", "left", "right", "left", "right")
@@ -85,11 +89,17 @@ def test_notes_for_missing_pair_and_missing_score(cohort_run):
     assert any("subject 'S5' night 'post'" in p and "F3/F4 (no F4)" in p for p in result.problems)
     assert any("subject 'S4': behavioural gain unavailable" in p for p in result.problems)
     f3f4 = result.stats[(result.stats["pair"] == "F3/F4") & (result.stats["test"] == "paired_t")]
-    assert len(f3f4) and (f3f4["n"] == 5).all()  # S5 lacks F4
+    assert len(f3f4) and (f3f4["n"] <= 5).all()  # S5 lacks F4
+    assert (f3f4.loc[f3f4["measure"].isin(["density_n2", "sigma_abs", "swa_abs"]) & (f3f4["window"] == "night"),
+                     "n"] == 5).all()
     pearson = result.stats[(result.stats["pair"] == "C3/C4") & (result.stats["test"] == "pearson")]
     assert len(pearson) and (pearson["n"] <= 5).all()  # S4 has no gain
-    # the sigma measures come from the stored sigma.csv of every folder
-    assert {"sigma_abs", "sigma_rel"} <= set(result.laterality["measure"])
+    # the sigma measures come from the stored sigma.csv of every folder, the others from their tables
+    measures = set(result.laterality["measure"])
+    assert {"sigma_abs", "sigma_rel", "so_density", "so_amplitude", "swa_abs", "coupled_density", "coupling_ppc",
+            "coupling_z", "coupling_phase", "train_density", "train_fraction", "spindle_density"} <= measures
+    windows = set(result.laterality["window"])
+    assert {"night", "first 20 min N2"} <= windows and any(w.startswith("cycle ") for w in windows)
 
 
 def test_planted_contralateral_effect_is_found(cohort_run):
@@ -102,6 +112,11 @@ def test_planted_contralateral_effect_is_found(cohort_run):
     t = stats[(stats["pair"] == "C3/C4") & (stats["measure"] == "density_n2") & (stats["band"] == "all")
               & (stats["test"] == "paired_t")].iloc[0]
     assert t["role"] == "motor" and t["p_value"] < 0.05 and 0 < t["ci_low"] < t["estimate"] < 2.0
+    # the models see it too: one night, both hands -> ordinary least squares of D on the hand
+    models = stats[(stats["pair"] == "C3/C4") & (stats["measure"] == "density_n2") & (stats["band"] == "all")
+                   & (stats["window"] == "night")].set_index(["test", "variable"])
+    assert models.loc[("mixedlm", "contra-ipsi"), "p_value"] < 0.05
+    assert models.loc[("gee_poisson", "contra/ipsi"), "estimate"] > 1.2
 
 
 def test_files_tables_and_report(cohort_run):
@@ -114,13 +129,15 @@ def test_files_tables_and_report(cohort_run):
             p.name for p in (out / f"S{s}_post").iterdir()}
     lat = pd.read_csv(out / "laterality.csv")
     assert len(lat) == len(result.laterality)
-    assert not lat.duplicated(["subject", "night", "pair", "measure", "band"]).any()
+    assert not lat.duplicated(["subject", "night", "pair", "measure", "band", "window"]).any()
     assert "age" in lat.columns and lat.loc[lat["subject"] == "S2", "age"].iloc[0] == 32
     stats = pd.read_csv(out / "cohort_stats.csv")
     for column in ("pair", "measure", "test", "n", "statistic", "p_value", "p_fdr", "effect_size", "ci_low",
                    "ci_high"):
         assert column in stats.columns
     assert set(stats["pair"]) == {"C3/C4", "F3/F4"}
+    clusters = pd.read_csv(out / "clusters.csv")
+    assert list(clusters.columns) == list(CLUSTERS.names) and "at least 3 pairs" in clusters["note"].iloc[0]
     sigmas = pd.read_parquet(out / "sigmas.parquet")
     assert set(sigmas["subject"]) == {f"S{s}" for s in range(6)} and set(sigmas["band"]) == {"all", "fast", "slow"}
     run = json.loads((out / "run.json").read_text())
@@ -147,7 +164,7 @@ def test_stored_tables_give_the_cohort_table_and_swapping_the_hand_flips_the_sig
             nights[key].append(night_from_tables(
                 tables.summary, tables.sigma, tables.record.n2_minutes, subject=rec.subject, night=rec.night,
                 trained_hand=declared, score_pre=rec.score_pre, score_post=rec.score_post,
-                covariates=dict(rec.covariates)))
+                covariates=dict(rec.covariates), tables=tables.tables))
     config = load_config(tmp / "config.yaml")
     same = lateralise(nights["same"], config).laterality
     pd.testing.assert_frame_equal(same, result.laterality)
@@ -188,3 +205,72 @@ def test_bad_manifest_stops_with_a_row_error(tmp_path):
     with pytest.raises(DataError, match="manifest.csv row 1: field 'trained_hand' must be 'left' or 'right'"):
         run_cohort(manifest, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """3 subjects, 8-minute nights (recorded on linked mastoids), rerun on the average reference."""
+    tmp = tmp_path_factory.mktemp("references")
+    hypnogram = Hypnogram(np.array([0] + [2] * 14 + [3]), 30.0)
+    rows = []
+    for s, hand in enumerate(("left", "right", "left")):
+        contra = "C4" if hand == "left" else "C3"
+        density = {c: 3.0 + (2.0 if c == contra else 0.0) for c in ("C3", "C4", "F3", "F4")}
+        synth = make_synthetic_night(sf=100.0, line_freq=20.0, channels=tuple(density), density=density, seed=40 + s,
+                                     hypnogram=hypnogram)
+        write_edf(synth.recording, tmp / f"r{s}.edf")
+        rows.append(f"R{s},post,r{s}.edf,,{hand},100,{110 + s},{30 + s}")
+    (tmp / "manifest.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+    (tmp / "config.yaml").write_text(CONFIG_YAML)
+    config = load_config(tmp / "config.yaml")
+    result = run_cohort(tmp / "manifest.csv", tmp / "out", config, jobs=2, progress=False, references=("average",))
+    return tmp, config, result
+
+
+def test_references_rerun_in_their_own_folders_side_by_side(reference_run):
+    tmp, config, result = reference_run
+    out = tmp / "out"
+    folder = out / "reference-average"
+    assert (folder / "laterality.csv").is_file() and (folder / "run.json").is_file()
+    assert set(pd.read_csv(folder / "laterality.csv")["reference"]) == {"average"}
+    assert "average" not in set(result.laterality["reference"])  # the main run keeps the configured reference
+    assert result.references["average"].n_analysed == 3
+    table = pd.read_csv(out / ROBUSTNESS_FILE)
+    assert list(table.columns) == list(ROBUSTNESS.names) and set(table["reference"]) == {"average"}
+    motor = result.robustness[(result.robustness["pair"] == "C3/C4") & (result.robustness["measure"] == "density_n2")
+                              & (result.robustness["band"] == "all")].set_index("reference")
+    assert (motor["estimate"] > 0).all() and not motor["sign_changes"].any()
+    assert ROBUSTNESS_FILE in json.loads((out / "run.json").read_text())["files"]
+    assert "references average:" in str(result)
+    # a batch folder of its own (status.csv, a run.json per recording): resumed like the main run
+    assert (folder / "status.csv").is_file() and all((folder / f"R{s}_post" / "run.json").is_file() for s in range(3))
+
+
+def test_robustness_flags_a_pair_whose_effect_changes_sign():
+    def stats(estimate):
+        row = replace(stats_row("paired_t", "C-I", 10, estimate=estimate, ci_low=estimate - 1, ci_high=estimate + 1,
+                                p_value=0.01), night="post", window="night", pair="C3/C4", role="motor",
+                      measure="density_n2", band="all")
+        return STATS.conform(pd.DataFrame([asdict(row)]))
+
+    flipped = reference_robustness({"as-recorded": stats(0.4), "average": stats(-0.1)})
+    assert flipped["sign_changes"].tolist() == [True, True]
+    assert not reference_robustness({"as-recorded": stats(0.4), "average": stats(0.2)})["sign_changes"].any()
+
+
+def test_cli_options_for_the_references(monkeypatch):
+    import sleepspindles.pipeline.cohort as cohort_module
+    from sleepspindles.cli import main
+
+    seen = {}
+
+    def fake_run_cohort(manifest, out, config, **kwargs):
+        seen.update(kwargs)
+        raise SleepSpindlesError("stop here")
+
+    monkeypatch.setattr(cohort_module, "run_cohort", fake_run_cohort)
+    assert main(["cohort", "m.csv", "--out", "o", "--references", "as-recorded", "average"]) == 2
+    assert seen["references"] == ("as-recorded", "average")
+    assert main(["cohort", "m.csv", "--out", "o"]) == 2 and seen["references"] == ()
+    with pytest.raises(SystemExit):
+        main(["cohort", "m.csv", "--out", "o", "--references", "left-ear"])

@@ -357,3 +357,77 @@ def test_evaluate_files_window(tmp_path):
     ev((1, 2), (1500, 1501), channel="C3").to_csv(det, index=False)
     assert evaluate_files(ref, det).pooled["precision"] == 0.5
     assert evaluate_files(ref, det, window=(0, 1000)).pooled["precision"] == 1.0
+
+
+# ---------------------------------------------------------------- the comparators and the tuning ablation
+
+
+@pytest.mark.slow
+def test_sumov2_reproduces_the_provenance_numbers(shared_data):
+    """SUMOv2's stored detections, scored by scripts/bench_accuracy.py, give PROVENANCE.md's F1.
+
+    Expert 1 on 0-1000 s: 0.77, 0.67, 0.44, 0.16; expert 2 on the whole excerpt: 0.61, 0.76, 0.73, 0.50
+    (one-to-one, IoU >= 0.2).
+    """
+    from sleepspindles.io.dreams import load_dreams_excerpt
+
+    bench = _bench_module()
+    excerpts = [load_dreams_excerpt(shared_data / "dreams_spindles", n) for n in range(1, 5)]
+    sumo = bench.sumo_detector(shared_data / "sumov2_dreams", excerpts)
+    assert sumo is not None and not sumo.failures
+    f1 = bench.score([sumo], excerpts, 0.2).set_index(["reference", "recording"])["f1"]
+    keys = [f"excerpt {n}" for n in range(1, 5)]
+    assert [f1["expert 1", k] for k in keys] == pytest.approx([0.77, 0.67, 0.44, 0.16], abs=0.005)
+    assert [f1["expert 2", k] for k in keys] == pytest.approx([0.61, 0.76, 0.73, 0.50], abs=0.005)
+
+
+def test_restrict_keeps_the_points_of_a_sub_grid():
+    from sleepspindles.evaluation.tuning import _points, restrict
+
+    grid = {"a7.thresh_corr": (0.6, 0.69), "duration": ((0.3, 2.5), (0.5, 2.5))}
+    points = _points(grid)
+    counts = np.arange(len(points) * 2 * 3).reshape(len(points), 1, 2, 3)
+    kept, sub = restrict(points, counts, {**grid, "duration": ((0.5, 2.5),)})
+    assert kept == [{"a7.thresh_corr": 0.6, "duration": (0.5, 2.5)}, {"a7.thresh_corr": 0.69, "duration": (0.5, 2.5)}]
+    np.testing.assert_array_equal(sub, counts[[1, 3]])
+    with pytest.raises(ConfigError, match="grid"):
+        restrict(points, counts, {**grid, "duration": ((0.4, 2.5),)})
+
+
+@pytest.mark.slow
+def test_pinned_ablation_on_dreams(shared_data):
+    """scripts/tune_accuracy.py's ablation: pinning every setting is the reference preset, event for event.
+
+    The "pin all" folds score each excerpt with A7's published values on the tuning path
+    (features once, ``a7_decide``); ``detect_spindles`` with ``a7.preset: reference`` must give the
+    same F1. Measured held-out mean F1 (expert 1 / expert 2 / union): tune all 0.557 / 0.659 /
+    0.639; abs_pow pinned at 1.25: 0.608 / 0.614 / 0.695; thresh_corr pinned at 0.69: 0.571 / 0.585
+    / 0.603 (so tuning thresh_corr helps, tuning thresh_abs_pow does not).
+    """
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from sleepspindles.config import Config
+    from sleepspindles.detection import detect_spindles
+    from sleepspindles.io.dreams import load_dreams_excerpt
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "tune_accuracy.py"
+    spec = importlib.util.spec_from_file_location("tune_accuracy", path)
+    tune = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tune
+    spec.loader.exec_module(tune)
+    folder = shared_data / "dreams_spindles"
+    runs = tune.run(folder, [1, 2, 3, 4], ablation=True)
+    assert set(runs) == {"tune all", "pin all", *(f"pin {k}" for k in tune.GRID)}
+    assert runs["tune all"].mean_f1["union"] == pytest.approx(0.639, abs=0.005)
+    assert runs["pin a7.thresh_corr"].mean_f1["union"] < runs["tune all"].mean_f1["union"]
+    reference = Config().replace("detection", a7={"preset": "reference"})
+    for fold in runs["pin all"].folds:
+        assert fold.params == tune.PUBLISHED
+        ex = load_dreams_excerpt(folder, int(fold.held_out.split()[-1]))
+        found = detect_spindles(ex.recording, None, reference)
+        refs = {"expert 1": ex.expert1, "expert 2": ex.expert2, "union": combine_experts(ex.expert1, ex.expert2)}
+        for name, ref in refs.items():
+            window = ex.scored_window(tune.SCORERS[name])
+            assert evaluate(ref, found, 0.2, window=window).pooled["f1"] == pytest.approx(fold.test_f1[name])

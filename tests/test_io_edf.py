@@ -15,6 +15,7 @@ from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io import load_recording
 from sleepspindles.io.edf_header import read_edf_header
+from sleepspindles.io.edf_source import EdfSource
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -320,17 +321,30 @@ def test_truncated_written_file(tmp_path):
         load_recording(path)
 
 
+def _patch_signals(monkeypatch, change):
+    """Pass every block of file signals the reader reads through ``change(labels, values)``."""
+    real = EdfSource.signals
+
+    def signals(self, indices, start, stop):
+        values = real(self, indices, start, stop)
+        change([self.header.labels[i] for i in indices], values)
+        return values
+
+    monkeypatch.setattr(EdfSource, "signals", signals)
+
+
+def _set_signal(label, value):
+    def change(labels, values):
+        if label in labels:
+            values[labels.index(label)] = value
+
+    return change
+
+
 def test_all_nan_channel_is_dropped(tmp_path, monkeypatch, caplog):
-    # EDF integers cannot hold NaN; a reader bug or a converted file can: simulate it in mne.
+    # EDF integers cannot hold NaN; a reader bug or a converted file can: simulate it in the reader.
     path = _c3_c4(tmp_path / "nan.edf")
-    real = mne.io.read_raw_edf
-
-    def reader(*args, **kwargs):
-        raw = real(*args, **kwargs)
-        raw._data[raw.ch_names.index("C4")] = np.nan
-        return raw
-
-    monkeypatch.setattr(mne.io, "read_raw_edf", reader)
+    _patch_signals(monkeypatch, _set_signal("C4", np.nan))
     with caplog.at_level(logging.WARNING, logger="sleepspindles.io.edf"):
         rec = load_recording(path)
     assert rec.channels == ("C3",)
@@ -426,16 +440,10 @@ def test_non_voltage_unit_on_an_eeg_label(tmp_path):
         load_recording(path, channels=["C3"])
 
 
-def _spy_on_mne(monkeypatch):
-    """Record the channels mne is asked to read."""
+def _spy_on_reader(monkeypatch):
+    """Record the file signals the reader is asked for."""
     asked = []
-    real = mne.io.read_raw_edf
-
-    def reader(*args, **kwargs):
-        asked.append(tuple(kwargs["include"]))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mne.io, "read_raw_edf", reader)
+    _patch_signals(monkeypatch, lambda labels, values: asked.append(tuple(labels)))
     return asked
 
 
@@ -452,9 +460,9 @@ def test_header_scale_errors_drop_the_channel_before_reading(tmp_path, monkeypat
     path = _c3_c4(tmp_path / "hdr.edf")
     for field, value in fields.items():
         patch_header(path, field, value, signal=1)
-    asked = _spy_on_mne(monkeypatch)
+    asked = _spy_on_reader(monkeypatch)
     rec = load_recording(path)
-    assert asked == [("C3",)]  # mne never reads (nor rescales) the bad signal
+    assert asked == [("C3",)]  # the bad signal is never read (nor rescaled)
     assert rec.channels == ("C3",)
     assert rec.dropped[0].channel == "C4" and rec.dropped[0].reason.startswith(reason)
     header = read_edf_header(path)
@@ -487,14 +495,7 @@ def test_dead_reference_drops_the_derived_channels(tmp_path):
 
 def test_flat_reference_signal_drops_the_derived_channels(tmp_path, monkeypatch):
     path = _mastoid_file(tmp_path)
-    real = mne.io.read_raw_edf
-
-    def reader(*args, **kwargs):  # M2 disconnected: constant, which the header cannot show
-        raw = real(*args, **kwargs)
-        raw._data[raw.ch_names.index("M2")] = 0.0
-        return raw
-
-    monkeypatch.setattr(mne.io, "read_raw_edf", reader)
+    _patch_signals(monkeypatch, _set_signal("M2", 0.0))  # disconnected: constant, which the header cannot show
     with pytest.raises(DataError, match=r"channel 'C3': signal 'M2': needed for the linked-mastoid reference; flat"):
         load_recording(path, reference="linked-mastoid")
 

@@ -107,3 +107,44 @@ def test_real_dreams_scorings(shared_data):
     assert counts == [52, 60, 5, 44]
     auto = read_events(folder / "Automatic_detection_excerpt1.txt")
     assert len(auto) == 159 and auto["channel"].unique().tolist() == ["C3"]
+
+
+def test_sumo_archive_is_detected_and_read(tmp_path):
+    # SUMOv2's layout: one array per recording and channel, rows start, end, frequency, amplitude, rms.
+    path = tmp_path / "excerpt9.npz"
+    np.savez(path, **{"excerpt9_CZ-A1_fold-0_agg": np.array([[12.0, 12.8, 13.5, 60.0, 11.0],
+                                                             [3.0, 4.1, 12.5, 50.0, 9.0]]),
+                      "excerpt9_C3-A1_fold-0_agg": np.array([[7.0, 7.5, 14.0, 40.0, 8.0]])})
+    assert detect_format(path) == "sumo"
+    got = read_events(path)
+    assert got["channel"].tolist() == ["C3", "Cz", "Cz"]
+    assert got["start"].tolist() == [7.0, 3.0, 12.0]
+    assert got["duration"].tolist() == pytest.approx([0.5, 1.1, 0.8])
+    assert got.loc[0, ["frequency", "amplitude", "rms"]].tolist() == [14.0, 40.0, 8.0]
+    np.savez(tmp_path / "unnamed.npz", spindles=np.array([[1.0, 2.0, 13.0, 50.0, 9.0]]))
+    assert "channel" not in read_events(tmp_path / "unnamed.npz").columns
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x_C3-A1_fold-0_agg": np.ones((2, 4))}, "expected one row of 5 numbers"),
+        ({"x_C3-A1_fold-0_agg": np.array([[2.0, 1.0, 13.0, 50.0, 9.0]])}, "ending before it starts"),
+        ({}, "no array"),
+    ],
+)
+def test_bad_sumo_archives_name_the_file_and_problem(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=message) as info:
+        read_events(path)
+    assert str(path) in str(info.value)
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(DataError, match="cannot read as a NumPy .npz"):
+        read_events(tmp_path / "text.npz")
+
+
+def test_real_sumo_detections(shared_data):
+    counts = [len(read_events(shared_data / "sumov2_dreams" / f"excerpt{n}.npz")) for n in range(1, 5)]
+    assert counts == [60, 48, 30, 11]
+    assert read_events(shared_data / "sumov2_dreams" / "excerpt2.npz")["channel"].unique().tolist() == ["Cz"]

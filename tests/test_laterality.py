@@ -10,17 +10,19 @@ hand is larger.
 import numpy as np
 import pandas as pd
 import pytest
-from _laterality_data import synthetic_night_data
+from _laterality_data import coupling_night, synthetic_night_data
+from scipy import stats as sps
 
 from sleepspindles import Hypnogram, Recording
+from sleepspindles.analysis.circular import mvl, ppc
 from sleepspindles.analysis.laterality import (
-    channel_measures,
     contra_ipsi,
     lateralise,
     night_data,
     night_from_tables,
     night_laterality,
 )
+from sleepspindles.analysis.measures import channel_measures
 from sleepspindles.analysis.spectral import sigma_table
 from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError
@@ -255,4 +257,57 @@ def test_synthetic_cohort_recovers_planted_effect_and_gain_correlation(synthetic
     assert r["statistic"] > 0.6 and r["p_value"] < 0.01 and r["ci_low"] > 0
     assert _stat(stats, "post-baseline", "C3/C4", "spearman", "D")["statistic"] > 0.5
     assert abs(_stat(stats, "post-baseline", "F3/F4", "pearson", "D")["statistic"]) < 0.6
-    assert synthetic_cohort.specificity.columns[5].startswith("C3/C4")
+    assert synthetic_cohort.specificity.columns[6].startswith("C3/C4")
+
+
+def _coupling_nights(sides, seed, n):
+    """``n`` subjects, half per hand, coupling drawn per side (:func:`_laterality_data.coupling_night`)."""
+    return [coupling_night(f"S{s:02d}", ("left", "right")[s % 2], sides, seed + s) for s in range(n)]
+
+
+def _coupling_cohort(sides, seed, n=24):
+    result = lateralise(_coupling_nights(sides, seed, n), Config().replace("laterality", n_boot=200, n_perm=1000))
+    return result.laterality, result.stats
+
+
+def _coupling_t(stats, measure):
+    row = stats[(stats["measure"] == measure) & (stats["test"] == "paired_t") & (stats["pair"] == "C3/C4")]
+    return row.iloc[0]
+
+
+def test_planted_coupling_increase_with_equal_spindle_counts_is_found():
+    """Same number of coupled spindles on both sides (60), tighter phases contralaterally (kappa 1 vs 0.4)."""
+    lat, stats = _coupling_cohort({"contra": (60, 1.0), "ipsi": (60, 0.4)}, 500)
+    ppc_t = _coupling_t(stats, "coupling_ppc")
+    assert ppc_t["p_value"] < 0.001 and ppc_t["estimate"] > 0.1
+    assert _coupling_t(stats, "coupling_z")["p_value"] < 0.001
+    assert _coupling_t(stats, "coupled_density")["note"] == "all differences are equal; t undefined"  # same counts
+    model = stats[(stats["measure"] == "coupling_ppc") & (stats["test"] == "mixedlm")].set_index("variable")
+    assert model.loc["contra-ipsi", "p_value"] < 0.001
+    # the preferred phase is the same on both sides: the circular test finds nothing
+    phase = stats[(stats["measure"] == "coupling_phase") & (stats["test"] == "circular")].iloc[0]
+    assert phase["p_value"] > 0.05 and -30 < phase["estimate"] < 30
+
+
+def test_more_spindles_without_more_coupling_is_not_a_coupling_effect():
+    """Six times the coupled spindles contralaterally (60 vs 10), the same loose phase concentration (kappa 0.3).
+
+    The density rises; coupling strength as PPC does not: over 100 cohorts its paired t rejects at
+    the nominal rate. The mean vector length would call the ipsilateral side (fewer spindles) more
+    strongly coupled in most cohorts: that count bias is why PPC, not MVL, is compared.
+    """
+    sides = {"contra": (60, 0.3), "ipsi": (10, 0.3)}
+    lat, stats = _coupling_cohort(sides, 900)
+    assert _coupling_t(stats, "coupled_density")["p_value"] < 0.001
+    ppc_t = _coupling_t(stats, "coupling_ppc")
+    assert ppc_t["ci_low"] < 0 < ppc_t["ci_high"], (ppc_t["estimate"], ppc_t["p_value"])
+    assert "coupling_mvl" not in set(lat["measure"])
+    rng = np.random.default_rng(901)
+    rejected = {"ppc": 0, "mvl": 0}
+    for _ in range(100):
+        draws = [[rng.vonmises(-0.5, 0.3, n) for n in (60, 10)] for _ in range(24)]
+        for name, statistic in (("ppc", ppc), ("mvl", mvl)):
+            d = np.array([statistic(contra) - statistic(ipsi) for contra, ipsi in draws])
+            rejected[name] += sps.ttest_1samp(d, 0).pvalue < 0.05
+    assert rejected["ppc"] <= sps.binom.interval(0.999, 100, 0.05)[1], rejected
+    assert rejected["mvl"] >= 50, rejected

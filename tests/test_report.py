@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import base64
+import colorsys
+import html as html_lib
 import re
+import sys
+import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgb
 
 from sleepspindles.config import Config
-from sleepspindles.errors import ConfigError
+from sleepspindles.errors import ConfigError, SleepSpindlesError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.pipeline.run import analyse_recording
 from sleepspindles.report import figures as F
-from sleepspindles.report import write_cohort_report, write_subject_report
+from sleepspindles.report import subject_sections, write_cohort_report, write_subject_report
+from sleepspindles.report.channels import channel_styles, hemisphere, order_channels
+from sleepspindles.report.render import column_formatter
+from sleepspindles.report.windows import peak_windows
 from sleepspindles.synthetic import make_synthetic_night
 
 SUBJECT_SECTIONS = ("overview", "staging", "density", "waveforms", "night", "distributions", "fastslow",
-                    "lateralisation", "tables", "metadata")
-# Figures per section of a staged subject report with a trained hand.
-SUBJECT_FIGURES = {"staging": 2, "density": 1, "waveforms": 1, "night": 1, "distributions": 1, "fastslow": 1,
-                   "lateralisation": 1}
+                    "lateralisation", "so", "so_waveform", "coupling", "swa", "tables", "metadata")
+# Figures per section of a staged subject report with a trained hand (the background's N3 delta
+# waves give slow oscillations, so the SO sections are there: tests/test_report_so.py tests them).
+# Staging is one figure: the hypnogram and the minutes per stage side by side. The 24-min night is
+# one sleep cycle: SWA has its tables but no across-cycle figure.
+SUBJECT_FIGURES = {"staging": 1, "density": 1, "waveforms": 1, "night": 1, "distributions": 1, "fastslow": 1,
+                   "lateralisation": 1, "so": 1, "so_waveform": 1, "coupling": 1, "swa": 0}
 
 
 def sleep_hypnogram(minutes: float = 24.0) -> Hypnogram:
@@ -37,6 +48,15 @@ def result():
     night = make_synthetic_night(hypnogram=sleep_hypnogram(), duration_hours=0.4, sf=128.0,
                                  channels=("C3", "C4"), density={"C3": 3.0, "C4": 4.0}, seed=3)
     return analyse_recording(night.recording, Config())
+
+
+SECTION_TITLES = {"staging": "Sleep staging", "density": "Spindle density", "waveforms": "Average spindle waveform",
+                  "night": "Density across the night", "distributions": "Spindle properties",
+                  "fastslow": "Fast and slow spindles", "so": "Slow oscillations", "tables": "Spindle summary table"}
+
+
+def render_html(result, folder, **kwargs) -> str:
+    return write_subject_report(result, folder, trained_hand="right", **kwargs).read_text(encoding="utf-8")
 
 
 def sections_of(html: str) -> dict[str, str]:
@@ -72,18 +92,58 @@ def test_subject_html_has_every_section_and_figure(result, tmp_path):
     assert "yasa" in found["metadata"] and "fast_threshold" in found["metadata"]
 
 
+def test_staging_figure_has_the_hypnogram_and_the_minutes_per_stage(result):
+    staging = next(s for s in subject_sections(result) if s.key == "staging")
+    (figure,) = staging.figures
+    hypnogram, minutes = figure.axes
+    assert "Hypnogram" in hypnogram.get_title(loc="left") and minutes.get_xlabel() == "Minutes"
+    drawn = {t.get_text(): float(p.get_width()) for t, p in zip(minutes.get_yticklabels(), minutes.patches)}
+    assert drawn == pytest.approx({k: v for k, v in result.hypnogram.stage_minutes().items() if k in drawn})
+
+
 def test_subject_html_without_hand_has_no_lateralisation(result, tmp_path):
     html = write_subject_report(result, tmp_path).read_text(encoding="utf-8")
     assert "lateralisation" not in sections_of(html)
     assert len(png_sources(html)) == sum(SUBJECT_FIGURES.values()) - 1
 
 
-def test_subject_pdf(result, tmp_path):
+def pdf_objects(data: bytes) -> bytes:
+    """A PDF's bytes with every Flate stream decompressed after them (weasyprint packs objects in streams)."""
+    parts = [data]
+    for match in re.finditer(rb"stream\r?\n", data):
+        try:
+            parts.append(zlib.decompressobj().decompress(data[match.end():]))
+        except zlib.error:
+            continue
+    return b"\n".join(parts)
+
+
+def test_subject_pdf_is_the_html_page_printed(result, tmp_path):
+    pytest.importorskip("weasyprint")
     path = write_subject_report(result, tmp_path, trained_hand="right", format="pdf")
     data = path.read_bytes()
-    assert path.suffix == ".pdf" and data.startswith(b"%PDF")
-    # Title page + 8 figures + at least one page per table.
-    assert len(re.findall(rb"/Type\s*/Page\b", data)) >= 1 + sum(SUBJECT_FIGURES.values()) + 3
+    assert path == tmp_path / "report.pdf" and data.startswith(b"%PDF")
+    objects = pdf_objects(data)
+    # The page's own headings are the PDF's bookmarks, in page order; every figure is an image in it.
+    html = render_html(result, tmp_path / "html")
+    titles = [t.decode("latin-1").replace("\\(", "(").replace("\\)", ")")
+              for t in re.findall(rb"/Title\s*\(((?:[^()\\]|\\.)*)\)", objects)]
+    assert [t for t in titles if t in SECTION_TITLES.values()] == [SECTION_TITLES[k] for k in sections_of(html)
+                                                                   if k in SECTION_TITLES]
+    assert len(set(re.findall(rb"/Subtype\s*/Image", objects))) and \
+        len(re.findall(rb"/Subtype\s*/Image", objects)) >= sum(SUBJECT_FIGURES.values())
+    assert len(re.findall(rb"/Type\s*/Page\b", objects)) >= 3
+
+
+def test_pdf_without_weasyprint_is_a_one_line_error_before_any_work(result, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import weasyprint -> ImportError
+    for write in (lambda: write_subject_report(result, tmp_path, format="pdf"),
+                  lambda: write_cohort_report(None, pd.DataFrame({"status": ["done"]}), tmp_path, format="pdf")):
+        with pytest.raises(SleepSpindlesError) as raised:
+            write()
+        message = str(raised.value)
+        assert "\n" not in message and "'format'" in message and "pip install 'sleepspindles[pdf]'" in message
+    assert not list(tmp_path.iterdir())
 
 
 def test_bad_format_and_hand(result, tmp_path):
@@ -103,10 +163,9 @@ def test_unstaged_recording_report(tmp_path):
 
 
 def test_order_channels_and_hemisphere():
-    assert F.order_channels(["O1", "C4", "Cz", "C3", "F4", "F3", "EOG1"]) == ["F3", "F4", "C3", "Cz", "C4", "O1",
-                                                                               "EOG1"]
-    assert [F.hemisphere(c) for c in ("C3", "C4", "Cz", "FC5", "E1x")] == ["left", "right", "midline", "left",
-                                                                          "midline"]
+    assert order_channels(["O1", "C4", "Cz", "C3", "F4", "F3", "EOG1"]) == ["F3", "F4", "C3", "Cz", "C4", "O1", "EOG1"]
+    assert [hemisphere(c) for c in ("C3", "C4", "Cz", "FC5", "E1x")] == ["left", "right", "midline", "left",
+                                                                        "midline"]
 
 
 def test_night_density_hand_computed():
@@ -123,7 +182,7 @@ def test_night_density_hand_computed():
 
 def test_peak_windows():
     signal = np.arange(100, dtype=float)
-    seg = F._peak_windows(signal, 10.0, np.array([0.5, 5.0, 9.5]))  # only 5.0 s has a whole +/- 1 s window
+    seg = peak_windows(signal, 10.0, np.array([0.5, 5.0, 9.5]), 1.0)  # only 5.0 s has a whole +/- 1 s window
     np.testing.assert_array_equal(seg, [np.arange(40, 61)])
 
 
@@ -141,10 +200,107 @@ def test_cohort_report(result, tmp_path):
                            "status": ["done"] * 4 + ["failed"], "error": [""] * 4 + ["x.edf: not an EDF file"]})
     html = write_cohort_report(lat, status, tmp_path).read_text(encoding="utf-8")
     found = sections_of(html)
-    assert list(found) == ["overview", "paired", "gain", "stats", "status"]
-    assert len(png_sources(found["paired"])) == 1 and len(png_sources(found["gain"])) == 1
+    # one pair (no scalp map: the statistics say why), one night (no baseline), every measure of the night
+    assert list(found) == ["overview", "paired", "measures", "gain", "stats", "models", "status"]
+    for key in ("paired", "measures", "gain"):
+        assert len(png_sources(found[key])) == 1, key
     assert "x.edf: not an EDF file" in found["status"]
-    stats = lat.stats.query("measure == 'density_n2n3' and band == 'all'")
-    assert len(stats) and found["stats"].count("<tr>") == len(stats) + 1
+    assert "No scalp map or cluster test: 1 pair(s) with positions" in found["stats"]
+    stats = lat.stats.query("measure == 'density_n2n3' and band == 'all' and window == 'night'")
+    per_night = stats[~stats["test"].isin(["mixedlm", "gee_poisson", "gee_negbin", "steiger", "circular"])]
+    assert len(per_night) and found["stats"].count("<tr>") == len(per_night) + 1
     only_status = write_cohort_report(None, status, tmp_path / "b").read_text(encoding="utf-8")
     assert list(sections_of(only_status)) == ["overview", "status"]
+
+
+# ---------------------------------------------------------------- issue 15: what a reviewer found
+
+
+def test_channels_of_one_hemisphere_are_told_apart_and_homologues_paired():
+    """DREAMS excerpt3's Fp1/C3/O1 were one colour: now a hue per site, shared by the homologue, lighter on the right."""
+    channels = ["Fp1", "C3", "O1", "Fp2", "C4", "O2", "Cz"]
+    styles = channel_styles(channels)
+    colours = [styles[c].colour for c in channels]
+    assert len(set(colours)) == len(channels)
+    hue = {c: colorsys.rgb_to_hsv(*to_rgb(styles[c].colour))[0] for c in channels}
+    for left, right in (("Fp1", "Fp2"), ("C3", "C4"), ("O1", "O2")):
+        assert hue[left] == pytest.approx(hue[right], abs=0.02)
+        assert styles[left].linestyle != styles[right].linestyle
+    assert len({round(hue[c], 2) for c in ("Fp1", "C3", "O1", "Cz")}) == 4
+    many = channel_styles([f"{site}{k}" for site in ("F", "FC", "C", "CP", "P", "PO", "AF", "TP") for k in (1, 3, 5)])
+    assert len({s.colour for s in many.values()}) == len(many)
+    table = pd.DataFrame({c: [1.0, 2.0] for c in channels}, index=[0.0, 1.0])
+    lines = F.night_density_figure(table, 60.0, styles).axes[0].get_lines()
+    assert len({line.get_color() for line in lines}) == len(channels)
+
+
+def test_duration_bins_are_whole_quantisation_steps():
+    """0.1-s durations (with end - start float noise) in bins of whole steps: no on/off comb."""
+    rng = np.random.default_rng(0)
+    durations = rng.integers(5, 21, 4000) * 0.1 + 100.0 - 100.0 + rng.normal(0, 1e-12, 4000)
+    edges = F.aligned_bins(durations)
+    steps = (edges - 0.05) / 0.1
+    np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)  # every edge halfway between two steps
+    assert len(set(np.round(np.diff(edges), 9))) == 1
+    counts = np.histogram(durations, edges)[0]
+    assert counts.min() > 0.7 * counts.max()  # uniform steps -> a flat histogram
+    comb = np.histogram(durations, np.histogram_bin_edges(durations, 30))[0]
+    assert (comb == 0).any()  # what unaligned bins drew
+    events = pd.DataFrame({"channel": "C3", "duration": durations, "frequency": 13.0, "amplitude": 50.0})
+    axis = F.distributions_figure(events, 13.0, channel_styles(["C3"])).axes[0]
+    drawn = np.unique(np.round(np.concatenate([p.get_xy()[:, 0] for p in axis.patches]), 9))
+    assert set(drawn) <= set(np.round(edges, 9))
+
+
+def test_tables_carry_units_and_counts_print_as_integers(result, tmp_path):
+    html = html_lib.unescape(write_subject_report(result, tmp_path).read_text(encoding="utf-8"))
+    found = sections_of(html)
+    n = int(result.summary.query("channel == 'C3' and stage == 'N2+N3' and band == 'all'")["n_spindles"].item())
+    assert f"<td class='num'>{n}</td>" in found["density"] and f">{n}.00<" not in html
+    for header in ("density N2+N3 (1/min)", "spindles N2+N3"):
+        assert f">{header}</th>" in found["density"]
+    for header in ("spindles", "minutes (min)", "excluded (min)", "density (1/min)", "duration (s)", "amplitude (uV)",
+                   "frequency (Hz)"):
+        assert f">{header}</th>" in found["tables"]
+    assert ">time (min)</th>" in found["staging"]
+    format_ = column_formatter(pd.Series([94.0, 3.0, np.nan]))
+    assert [format_(v) for v in (94.0, 3.0, np.nan)] == ["94", "3", "\u2013"]
+
+
+@pytest.fixture(scope="module")
+def unsearched():
+    """20 min of wake, N1 and REM: no epoch of the stages searched for spindles (N2, N3)."""
+    stages = [Stage.W] * 16 + [Stage.N1] * 8 + [Stage.REM] * 16
+    hyp = Hypnogram(np.array([int(s) for s in stages], dtype=np.int8), 30.0, source="scored")
+    night = make_synthetic_night(hypnogram=hyp, duration_hours=20 / 60, sf=128.0, channels=("C3", "C4"), seed=7)
+    return analyse_recording(night.recording, Config())
+
+
+def test_recording_without_n2_draws_no_broken_chart_and_says_why(unsearched):
+    sections = {s.key: s for s in subject_sections(unsearched, trained_hand="left")}
+    assert "no N2/N3 epoch" in sections["staging"].alerts[0]
+    for key in ("density", "waveforms", "night", "distributions", "fastslow"):
+        assert sections[key].figures == (), key
+        assert "Nothing to draw: the recording has no N2/N3 epoch" in sections[key].notes[0], key
+    assert sections["lateralisation"].figures == ()
+    assert any(note.startswith("Nothing to draw") for note in sections["lateralisation"].notes)
+    assert_no_negative_time_or_count([f for s in sections.values() for f in s.figures])
+
+
+def assert_no_negative_time_or_count(figures) -> None:
+    """Axes of time, counts and rates start at 0 or above."""
+    for figure in figures:
+        for ax in figure.axes:
+            for label, limits in ((ax.get_xlabel(), ax.get_xlim()), (ax.get_ylabel(), ax.get_ylim())):
+                if any(word in label for word in ("(h)", "Minutes", "/ min", "Spindles", "(1/min)")):
+                    assert min(limits) >= 0, (label, limits)
+
+
+def test_recording_with_n3_but_no_n2_has_sane_charts():
+    stages = [Stage.W] * 10 + [Stage.N1] * 10 + [Stage.N3] * 14 + [Stage.REM] * 6
+    hyp = Hypnogram(np.array([int(s) for s in stages], dtype=np.int8), 30.0, source="scored")
+    night = make_synthetic_night(hypnogram=hyp, duration_hours=20 / 60, sf=128.0, channels=("C3", "C4"), seed=8)
+    res = analyse_recording(night.recording, Config())
+    sections = {s.key: s for s in subject_sections(res, trained_hand="left")}
+    assert any("N2: no N2 time" in note for note in sections["density"].notes)
+    assert_no_negative_time_or_count([f for s in sections.values() for f in s.figures])

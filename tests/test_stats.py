@@ -12,6 +12,8 @@ Which test is which:
   p-value computed on the wrong side (one-sided in the wrong direction) would give ~0.
 * ``test_effect_estimate_ci_covers_the_planted_value``: the bootstrap CI of mean D covers the
   planted increase in most of 100 simulated cohorts (coverage near 95 %).
+* ``test_williams_t_reproduces_howells_worked_example``: Steiger's test to 3 decimals; the
+  circular test's null rate, power and rotation invariance.
 
 Sign convention: ``effect_size > 0`` means contralateral larger (C-I, LI tests) or a positive
 association with the gain (correlations).
@@ -27,17 +29,12 @@ import pytest
 from _laterality_data import simulated_laterality
 from scipy import stats as sps
 
+from sleepspindles.analysis import stats_tests as st
 from sleepspindles.analysis.stats import (
     asymmetry_tests,
-    bootstrap_ci,
-    cohen_dz,
     cohort_stats,
     gain_tests,
     group_tests,
-    partial_pearson_rows,
-    pearson_rows,
-    rank_biserial,
-    spearman_rows,
     specificity_table,
     with_contrasts,
 )
@@ -45,6 +42,7 @@ from sleepspindles.config import Config
 from sleepspindles.schema import STATS
 
 FAST = Config().replace("laterality", n_boot=200, n_perm=1000)
+STEIGER = "r(contra,gain)-r(ipsi,gain)"
 
 
 def _by_test(rows):
@@ -60,10 +58,10 @@ def test_pearson_and_spearman_kernels_match_scipy():
     y = x + rng.normal(size=(5, 12))
     x[0, :4] = 1.0  # ties for the rank version
     for row in range(5):
-        assert pearson_rows(x[row], y[row]) == pytest.approx(sps.pearsonr(x[row], y[row]).statistic)
-        assert spearman_rows(x[row], y[row]) == pytest.approx(sps.spearmanr(x[row], y[row]).statistic)
-    np.testing.assert_allclose(pearson_rows(x, y), [sps.pearsonr(a, b).statistic for a, b in zip(x, y)])
-    assert np.isnan(pearson_rows(np.ones(5), np.arange(5.0)))
+        assert st.pearson_rows(x[row], y[row]) == pytest.approx(sps.pearsonr(x[row], y[row]).statistic)
+        assert st.spearman_rows(x[row], y[row]) == pytest.approx(sps.spearmanr(x[row], y[row]).statistic)
+    np.testing.assert_allclose(st.pearson_rows(x, y), [sps.pearsonr(a, b).statistic for a, b in zip(x, y)])
+    assert np.isnan(st.pearson_rows(np.ones(5), np.arange(5.0)))
 
 
 def test_partial_pearson_kernel_matches_pingouin():
@@ -71,7 +69,7 @@ def test_partial_pearson_kernel_matches_pingouin():
     frame = pd.DataFrame(rng.normal(size=(15, 3)), columns=["x", "y", "z"])
     frame["y"] += frame["x"] + frame["z"]
     expected = pingouin.partial_corr(data=frame, x="x", y="y", covar="z")["r"].iloc[0]
-    assert partial_pearson_rows(frame["x"].to_numpy(), frame["y"].to_numpy(), frame["z"].to_numpy()) == (
+    assert st.partial_pearson_rows(frame["x"].to_numpy(), frame["y"].to_numpy(), frame["z"].to_numpy()) == (
         pytest.approx(expected)
     )
 
@@ -79,24 +77,24 @@ def test_partial_pearson_kernel_matches_pingouin():
 def test_rank_biserial_matches_pingouin_with_zeros_and_ties():
     x = np.array([3.0, 4, 5, 6, 7, 8.5, 2, 2, 9])
     y = np.array([1.0, 2, 3, 6, 4, 5, 3, 1, 8])  # one zero difference, tied |d| values
-    assert rank_biserial(x - y) == pytest.approx(pingouin.wilcoxon(x, y)["RBC"].iloc[0])
-    assert rank_biserial(np.array([1.0, 2, 3])) == 1.0 and rank_biserial(-np.array([1.0, 2, 3])) == -1.0
+    assert st.rank_biserial(x - y) == pytest.approx(pingouin.wilcoxon(x, y)["RBC"].iloc[0])
+    assert st.rank_biserial(np.array([1.0, 2, 3])) == 1.0 and st.rank_biserial(-np.array([1.0, 2, 3])) == -1.0
 
 
 def test_cohen_dz_hand_computed():
     d = np.array([1.0, 2.0, 3.0, 6.0])
-    assert cohen_dz(d) == pytest.approx(3.0 / np.std(d, ddof=1))
-    assert np.isnan(cohen_dz(np.ones(4)))
+    assert st.cohen_dz(d) == pytest.approx(3.0 / np.std(d, ddof=1))
+    assert np.isnan(st.cohen_dz(np.ones(4)))
 
 
 def test_bootstrap_ci_equals_a_plain_loop_and_is_deterministic():
     rng = np.random.default_rng(3)
     d = rng.normal(1.0, 1.0, 25)
-    got = bootstrap_ci(lambda x: x.mean(axis=-1), (d,), 500, seed=7)
+    got = st.bootstrap_ci(lambda x: x.mean(axis=-1), (d,), 500, seed=7)
     draws = np.random.default_rng(7)
     means = [d[draws.integers(0, d.size, d.size)].mean() for _ in range(500)]
     assert got == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))
-    assert bootstrap_ci(lambda x: x.mean(axis=-1), (d,), 500, seed=7) == got
+    assert st.bootstrap_ci(lambda x: x.mean(axis=-1), (d,), 500, seed=7) == got
     # close to scipy's percentile bootstrap (different draws)
     ref = sps.bootstrap((d,), np.mean, n_resamples=5000, method="percentile", rng=1).confidence_interval
     assert got[0] == pytest.approx(ref.low, abs=0.1) and got[1] == pytest.approx(ref.high, abs=0.1)
@@ -122,7 +120,7 @@ def test_asymmetry_tests_hand_checked():
     assert rows[("sign_flip", "C-I")]["p_value"] == pytest.approx(exact)
     w = rows[("wilcoxon", "C-I")]
     assert w["p_value"] == pytest.approx(sps.wilcoxon(contra, ipsi).pvalue)
-    assert w["effect_size"] == pytest.approx(rank_biserial(d)) and w["estimate"] == pytest.approx(np.median(d))
+    assert w["effect_size"] == pytest.approx(st.rank_biserial(d)) and w["estimate"] == pytest.approx(np.median(d))
     li_row = rows[("one_sample_t", "LI")]
     assert li_row["p_value"] == pytest.approx(sps.ttest_1samp(li, 0).pvalue) and li_row["estimate"] > 0
 
@@ -172,7 +170,7 @@ def _rejections(seeds, **planted):
     counts = {}
     for seed in seeds:
         for row in group_tests(simulated_laterality(20, seed, **planted), FAST):
-            if row.variable in ("C-I", "LI", "D"):
+            if row.variable in ("C-I", "LI", "D", STEIGER):
                 key = (row.test, row.variable)
                 counts[key] = counts.get(key, 0) + int(row.p_value < 0.05)
     return counts
@@ -182,7 +180,7 @@ def test_null_rejection_rates_are_nominal(record_property):
     counts = _rejections(range(200))
     low, high = sps.binom.interval(0.999, 200, 0.05)  # (2, 21)
     record_property("null_rejections_of_200", counts)
-    assert len(counts) == 10  # 4 asymmetry tests + 3 correlations each of D and LI
+    assert len(counts) == 11  # 4 asymmetry tests + 3 correlations each of D and LI + Steiger
     for key, k in counts.items():
         assert low <= k <= high, f"{key}: {k}/200 rejections under the null (expected about 10)"
 
@@ -217,7 +215,12 @@ def cohort_table():
 def test_cohort_stats_columns_contrasts_and_specificity(cohort_table):
     frame, stats = cohort_table
     assert list(stats.columns) == list(STATS.names)
-    assert set(stats["night"]) == {"baseline", "post", "post-baseline"}
+    assert set(stats["night"]) == {"baseline", "post", "post-baseline", "baseline+post"}  # the last: the models
+    assert set(stats["window"]) == {"night"}
+    models = stats[stats["night"] == "baseline+post"].set_index(["pair", "test", "variable"])
+    assert models.loc[("C3/C4", "mixedlm", "contra-ipsi:post"), "p_value"] < 0.001
+    assert models.loc[("F3/F4", "mixedlm", "contra-ipsi:post"), "p_value"] > 0.01
+    assert models.loc[("C3/C4", "gee_poisson", "contra/ipsi:post"), "estimate"] > 1
     post = stats[(stats["night"] == "post-baseline") & (stats["test"] == "paired_t")].set_index("pair")
     assert post.loc["C3/C4", "p_value"] < 0.001 and post.loc["C3/C4", "effect_size"] > 0
     assert post.loc["F3/F4", "p_value"] > 0.01 and post.loc["P3/P4", "p_value"] > 0.01
@@ -225,7 +228,7 @@ def test_cohort_stats_columns_contrasts_and_specificity(cohort_table):
     assert set(spec["pair"]) == {"F3/F4", "P3/P4"} and (spec["p_value"] < 0.01).all()
     assert (spec["effect_size"] > 0).all()
     wide = specificity_table(stats)
-    assert list(wide.columns[5:8]) == ["C3/C4 effect_size", "C3/C4 p_value", "C3/C4 p_fdr"]
+    assert list(wide.columns[6:9]) == ["C3/C4 effect_size", "C3/C4 p_value", "C3/C4 p_fdr"]
     assert len(wide) == len(stats[(stats["pair"] == "C3/C4") & stats["variable"].isin(["C-I", "LI", "D"])])
 
 
@@ -260,3 +263,48 @@ def test_results_do_not_depend_on_row_order(cohort_table):
 def test_empty_table_gives_empty_stats_with_columns():
     empty = cohort_stats(pd.DataFrame(columns=["subject"]), FAST)
     assert empty.empty and list(empty.columns) == list(STATS.names)
+
+
+# ----------------------------------------------------------------- Steiger and circular tests
+
+
+def test_williams_t_reproduces_howells_worked_example():
+    """Howell, Statistical Methods for Psychology (6th ed., p. 262), Williams' test as Steiger (1980,
+    Psychol Bull 87:245) recommends it: r12 = .80, r13 = .72, r23 = .89, n = 26 -> t(23) = 1.361,
+    p = .187 (reproduced in B. Weaver's SPSS syntax, MRC CBU statistics wiki, FAQ/Will)."""
+    t, p = st.williams_t(0.80, 0.72, 0.89, 26)
+    assert round(t, 3) == 1.361 and round(p, 3) == 0.187
+    t2, _ = st.williams_t(0.72, 0.80, 0.89, 26)
+    assert t2 == pytest.approx(-t)
+    assert np.isnan(st.williams_t(0.5, 0.4, 0.3, 3)[0])
+
+
+def test_steiger_row_on_data_matches_williams_on_its_correlations():
+    rng = np.random.default_rng(8)
+    gain = rng.normal(size=30)
+    contra, ipsi = gain + rng.normal(size=30), 0.3 * gain + rng.normal(size=30)
+    row = st.steiger_test(contra, ipsi, gain, FAST)
+    r = np.corrcoef([gain, contra, ipsi])
+    t, p = st.williams_t(r[0, 1], r[0, 2], r[1, 2], 30)
+    assert row.statistic == pytest.approx(t) and row.p_value == pytest.approx(p)
+    assert row.estimate == pytest.approx(r[0, 1] - r[0, 2]) and row.ci_low < row.estimate < row.ci_high
+
+
+def _phases(n, seed, shift):
+    rng = np.random.default_rng(seed)
+    common = rng.vonmises(0.0, 2.0, n)  # each subject's own preferred phase
+    ipsi = common + rng.vonmises(0.0, 4.0, n)
+    return np.rad2deg(ipsi + np.deg2rad(shift) + rng.vonmises(0.0, 4.0, n)), np.rad2deg(ipsi)
+
+
+def test_circular_test_null_rate_power_and_invariance():
+    low, high = sps.binom.interval(0.999, 200, 0.05)
+    null = sum(st.circular_test(*_phases(20, seed, 0.0), FAST).p_value < 0.05 for seed in range(200))
+    assert low <= null <= high, null
+    found = [st.circular_test(*_phases(20, 500 + seed, 40.0), FAST) for seed in range(30)]
+    assert sum(r.p_value < 0.05 for r in found) >= 27
+    assert np.mean([r.ci_low <= 40 <= r.ci_high for r in found]) >= 0.8
+    contra, ipsi = _phases(20, 3, 40.0)
+    a, b = st.circular_test(contra, ipsi, FAST), st.circular_test(contra + 170, ipsi + 170, FAST)  # a rotation of both
+    assert a.p_value == pytest.approx(b.p_value) and a.estimate == pytest.approx(b.estimate)
+    assert st.circular_test(contra + 360, ipsi - 720, FAST).estimate == pytest.approx(a.estimate)

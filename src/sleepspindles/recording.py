@@ -5,13 +5,23 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
 from .errors import file_error, param_error
 from .hypnogram import Hypnogram
 
-__all__ = ["Recording", "DroppedChannel", "channel_problems", "check_signal", "describe_problems"]
+__all__ = [
+    "Recording",
+    "DroppedChannel",
+    "channel_problems",
+    "check_signal",
+    "describe_problems",
+    "is_source",
+    "read_span",
+    "block_spans",
+]
 
 #: Channel kinds a Recording can hold; only ``"eeg"`` channels are searched for spindles.
 KINDS = ("eeg", "eog", "emg")
@@ -22,7 +32,38 @@ KINDS = ("eeg", "eog", "emg")
 # orders of magnitude above.
 _MIN_PLAUSIBLE_UV = 0.1
 _MAX_PLAUSIBLE_UV = 500.0
-_UNIT_CHECK_SAMPLES = 1_000_000
+_UNIT_CHECK_SAMPLES = 1 << 18
+_BLOCK_VALUES = 1 << 23  # values per block read from a source (64 MB of float64)
+# EDF+/MNE stage annotation of each stage code (AASM names, as Sleep-EDF and HMC write them).
+_STAGE_ANNOTATION = {0: "Sleep stage W", 1: "Sleep stage N1", 2: "Sleep stage N2", 3: "Sleep stage N3",
+                     4: "Sleep stage R", -1: "Movement time", -2: "Sleep stage ?"}
+
+
+def is_source(data: object) -> bool:
+    """Whether ``data`` is a signal source read on demand (``read``, ``pick``) rather than an array."""
+    return hasattr(data, "read") and hasattr(data, "pick") and not isinstance(data, np.ndarray)
+
+
+def read_span(data, rows: Sequence[int], start: int, stop: int) -> np.ndarray:
+    """Rows ``rows`` of ``data`` (an array or a signal source) over samples ``[start, stop)``."""
+    if is_source(data):
+        return data.read(rows, start, stop)
+    return data[list(rows), max(start, 0) : stop]
+
+
+def _frozen_array(values) -> np.ndarray:
+    """``values`` as a read-only float (channels x samples) array, copied only when it must be."""
+    data = np.asarray(values)
+    if data.ndim == 1:
+        data = data[np.newaxis, :]
+    if data.ndim != 2:
+        raise param_error("data", "a 2-D array (channels x samples)", f"shape {data.shape}")
+    if data.dtype not in (np.float32, np.float64):
+        data = data.astype(np.float64)
+    if data.flags.writeable:
+        data = data.copy() if data.base is not None else data
+        data.flags.writeable = False
+    return data
 
 
 @dataclass(frozen=True)
@@ -48,8 +89,11 @@ class Recording:
 
     Parameters
     ----------
-    data : numpy.ndarray, shape (n_channels, n_samples)
-        Signals in microvolts (float32 or float64). Stored read-only.
+    data : numpy.ndarray, shape (n_channels, n_samples), or a signal source
+        Signals in microvolts (float32 or float64), stored read-only; or a source that reads
+        them from the file on demand (``read(rows, start, stop)``, ``pick(rows)``, ``shape``:
+        :class:`sleepspindles.io.edf_source.EdfSource`), so a night never has to be in memory as
+        a whole. Read through :meth:`read` (any span of any channels) or :meth:`signal`.
     sf : float
         Sampling rate in Hz, common to all channels.
     channels : tuple of str
@@ -72,6 +116,9 @@ class Recording:
         EEG channels of the file that were asked for (or would have been kept) but are not in
         ``data`` because they cannot be measured (dead, flat, implausible scale), with the reason.
         Their measures are reported as not measurable (NaN), never as zero.
+    checked : bool
+        True when every channel already passed :func:`channel_problems` (the loader checks what
+        it keeps), so :attr:`eeg_problems` need not read every sample again.
     """
 
     data: np.ndarray
@@ -84,15 +131,10 @@ class Recording:
     source: str | None = None
     hypnogram: Hypnogram | None = None
     dropped: tuple[DroppedChannel, ...] = ()
+    checked: bool = False
 
     def __post_init__(self) -> None:
-        data = np.asarray(self.data)
-        if data.ndim == 1:
-            data = data[np.newaxis, :]
-        if data.ndim != 2:
-            raise param_error("data", "a 2-D array (channels x samples)", f"shape {data.shape}")
-        if data.dtype not in (np.float32, np.float64):
-            data = data.astype(np.float64)
+        data = self.data if is_source(self.data) else _frozen_array(self.data)
         n_ch = data.shape[0]
         channels = tuple(str(c) for c in self.channels)
         if len(channels) != n_ch:
@@ -110,9 +152,6 @@ class Recording:
         bad = [k for k in kinds if k not in KINDS]
         if bad:
             raise param_error("kinds", f"values among {KINDS}", bad)
-        if data.flags.writeable:
-            data = data.copy() if data.base is not None else data
-            data.flags.writeable = False
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "sf", float(self.sf))
         object.__setattr__(self, "channels", channels)
@@ -133,10 +172,20 @@ class Recording:
             and self.references == other.references
             and self.kinds == other.kinds
             and self.hypnogram == other.hypnogram
-            and np.array_equal(self.data, other.data)
+            and (self.data == other.data if is_source(self.data) or is_source(other.data)
+                 else np.array_equal(self.data, other.data))
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    @cached_property
+    def eeg_problems(self) -> dict[str, str]:
+        """:func:`channel_problems` of the EEG channels: why each unusable one cannot be measured.
+
+        Computed once per recording (a pass over every sample; detection and analysis all ask).
+        """
+        eeg = self.eeg_channels
+        return channel_problems(self.pick(eeg).data, eeg) if eeg and not self.checked else {}
 
     @property
     def n_samples(self) -> int:
@@ -163,9 +212,23 @@ class Recording:
                 f"channel {channel!r} not found; channels present: {', '.join(self.channels)}",
             ) from None
 
+    @property
+    def in_memory(self) -> bool:
+        """False when the samples stay in the file and are read block by block (:meth:`read`)."""
+        return not is_source(self.data)
+
+    def read(self, rows: Sequence[int], start: int, stop: int) -> np.ndarray:
+        """Channels ``rows`` (indices) over samples ``[start, stop)`` in microvolts (a new array)."""
+        return read_span(self.data, rows, start, stop)
+
     def signal(self, channel: str) -> np.ndarray:
-        """The signal of one channel in microvolts (read-only view)."""
-        return self.data[self.index(channel)]
+        """The signal of one channel in microvolts (a read-only view, or read from the file)."""
+        i = self.index(channel)
+        return self.data.read([i], 0, self.n_samples)[0] if is_source(self.data) else self.data[i]
+
+    def values(self) -> np.ndarray:
+        """Every sample in memory (read from the file when the recording streams from it)."""
+        return np.asarray(self.data)
 
     def reference_of(self, channel: str) -> str | None:
         """The reference recorded for ``channel``."""
@@ -174,9 +237,15 @@ class Recording:
     def pick(self, channels) -> "Recording":
         """A recording with only ``channels``, in the order given."""
         idx = [self.index(c) for c in channels]
+        if is_source(self.data):
+            data = self.data.pick(idx)
+        elif idx and idx == list(range(idx[0], idx[-1] + 1)):
+            data = self.data[idx[0] : idx[-1] + 1]  # a view: no copy of the night
+        else:
+            data = self.data[idx]
         return replace(
             self,
-            data=self.data[idx],
+            data=data,
             channels=tuple(self.channels[i] for i in idx),
             original_names=tuple(self.original_names[i] for i in idx),
             references=tuple(self.references[i] for i in idx),
@@ -186,6 +255,65 @@ class Recording:
     def with_hypnogram(self, hypnogram: Hypnogram | None) -> "Recording":
         """A copy carrying ``hypnogram``."""
         return replace(self, hypnogram=hypnogram)
+
+    @classmethod
+    def from_mne(cls, raw, hypnogram: Hypnogram | None = None) -> "Recording":
+        """A recording from an MNE ``Raw``: its EEG, EOG and EMG channels, volts -> microvolts.
+
+        Channel names are kept as they are (also as ``original_names``); other channel types
+        (ECG, stimulus, misc...) are left out. Stage annotations are not parsed here (read them
+        with :func:`sleepspindles.io.annotations.hypnogram_from_mne`); pass the hypnogram.
+
+        Parameters
+        ----------
+        raw : mne.io.BaseRaw
+        hypnogram : Hypnogram, optional
+
+        Returns
+        -------
+        Recording
+            ``source`` is the file mne read, ``start_time`` its ``meas_date`` (naive UTC).
+
+        Raises
+        ------
+        ConfigError
+            When ``raw`` has no EEG, EOG or EMG channel.
+        """
+        types = raw.get_channel_types()
+        picks = [i for i, t in enumerate(types) if t in KINDS]
+        if not picks:
+            raise param_error("raw", "an mne Raw with EEG, EOG or EMG channels", sorted(set(types)))
+        names = tuple(raw.ch_names[i] for i in picks)
+        meas = raw.info["meas_date"]
+        files = getattr(raw, "filenames", ()) or ()
+        return cls(data=raw.get_data(picks=picks) * 1e6, sf=raw.info["sfreq"], channels=names, original_names=names,
+                   kinds=tuple(types[i] for i in picks), hypnogram=hypnogram,
+                   start_time=meas.replace(tzinfo=None) if meas is not None else None,
+                   source=str(files[0]) if files and files[0] is not None else None)
+
+    def to_mne(self):
+        """This recording as an MNE ``RawArray`` in volts; the hypnogram as ``Sleep stage X`` annotations.
+
+        Channel types are the recording's kinds; ``start_time`` becomes ``meas_date`` (as UTC).
+        Each scored epoch is one annotation (``Sleep stage W|N1|N2|N3|R|?``, ``Movement time``
+        for artefact epochs) lasting one epoch.
+
+        Returns
+        -------
+        mne.io.RawArray
+        """
+        import mne  # heavy import kept local
+
+        info = mne.create_info(list(self.channels), self.sf, list(self.kinds))
+        raw = mne.io.RawArray(self.values() * 1e-6, info, verbose="error")
+        if self.start_time is not None:
+            raw.set_meas_date(self.start_time.replace(tzinfo=_dt.UTC))
+        hyp = self.hypnogram
+        if hyp is not None:
+            onsets = hyp.offset + np.arange(hyp.n_epochs) * hyp.epoch_length
+            texts = [_STAGE_ANNOTATION.get(int(s), "Sleep stage ?") for s in hyp.stages]
+            raw.set_annotations(mne.Annotations(onsets, hyp.epoch_length, texts))
+        return raw
 
 
 def channel_problems(
@@ -205,8 +333,8 @@ def channel_problems(
 
     Parameters
     ----------
-    data : numpy.ndarray, shape (n_channels, n_samples)
-        Signals believed to be in microvolts.
+    data : numpy.ndarray, shape (n_channels, n_samples), or a signal source
+        Signals believed to be in microvolts (a source is read once, block by block).
     channels : sequence of str
         Channel names.
     kinds : sequence of str, optional
@@ -223,24 +351,58 @@ def channel_problems(
     kinds = kinds or ("eeg",) * len(channels)
     scales = scales or (None,) * len(channels)
     problems = {}
-    for row, name, kind, scale in zip(data, channels, kinds, scales):
+    rows = _compact_rows(data) if is_source(data) else data
+    for row, name, kind, scale in zip(rows, channels, kinds, scales):
         problem = _row_problem(np.asarray(row), kind)
         if problem is not None:
             problems[name] = problem + (f" [{scale}]" if scale else "")
     return problems
 
 
+def block_spans(n_samples: int, n_rows: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` spans covering ``n_samples`` so that a block of ``n_rows`` rows holds at most
+    ~:data:`_BLOCK_VALUES` values (at least 2**16 samples per row)."""
+    size = max(_BLOCK_VALUES // max(n_rows, 1), 1 << 16)
+    return [(a, min(a + size, n_samples)) for a in range(0, n_samples, size)]
+
+
+def _compact_rows(source) -> list[np.ndarray]:
+    """Per channel of a source, what :func:`_row_problem` needs in one pass over blocks.
+
+    A regular subsample of the finite values (at most ~2.6e5, the same grid as for an array) plus
+    each channel's extremes: enough for the finite, flat and amplitude checks.
+    """
+    n_rows, n = source.shape
+    step = max(1, n // _UNIT_CHECK_SAMPLES)
+    parts: list[list[np.ndarray]] = [[] for _ in range(n_rows)]
+    low, high = np.full(n_rows, np.inf), np.full(n_rows, -np.inf)
+    for start, stop in block_spans(n, n_rows):
+        block = source.read(range(n_rows), start, stop)
+        finite = np.isfinite(block)
+        low = np.minimum(low, np.where(finite, block, np.inf).min(axis=1))
+        high = np.maximum(high, np.where(finite, block, -np.inf).max(axis=1))
+        for k, row in enumerate(block[:, (-start) % step :: step]):
+            parts[k].append(row[np.isfinite(row)])
+    return [np.concatenate([*p, [lo, hi]]) if np.isfinite(lo) else np.array([np.nan])
+            for p, lo, hi in zip(parts, low, high)]
+
+
 def _row_problem(row: np.ndarray, kind: str) -> str | None:
-    finite = row[np.isfinite(row)]
-    if finite.size == 0:
-        return "no finite samples (all NaN or inf)" if row.size else "no samples"
-    if finite.min() == finite.max():
-        return f"flat (constant {finite[0]:g})"
+    # fmin/fmax skip NaN without copying the row; only a row holding inf needs the finite copy.
+    low, high = (np.fmin.reduce(row), np.fmax.reduce(row)) if row.size else (np.nan, np.nan)
+    finite = row if np.isfinite(low) and np.isfinite(high) else row[np.isfinite(row)]
+    if finite is not row:
+        if finite.size == 0:
+            return "no finite samples (all NaN or inf)" if row.size else "no samples"
+        low, high = finite.min(), finite.max()
+    if low == high:
+        return f"flat (constant {low:g})"
     if kind != "eeg":
         return None
-    # An order of magnitude is enough: a regular subsample of at most ~1e6 samples keeps the
-    # check fast on whole nights.
+    # An order of magnitude is enough: a regular subsample of ~2.6e5 samples (every ~0.1 s of
+    # a night) keeps the check fast on whole nights.
     values = finite[:: max(1, finite.size // _UNIT_CHECK_SAMPLES)]
+    values = values[np.isfinite(values)]
     median = float(np.median(values))
     spread = float(np.median(np.abs(values - median)))
     if spread == 0.0:

@@ -15,29 +15,27 @@ different references is skipped with a note, unless the run asked for ``load.ref
 as-recorded`` explicitly; ``reference`` on every row says which reference the values rest on.
 A pair with a side that could not be measured (a dead or flat channel) is skipped with a note.
 
-Measures (names of the ``measure`` column):
+Measures (the ``measure`` column) are those of :mod:`.measures`: spindle density, amplitude and
+sigma power, slow-oscillation density and amplitude, SWA, coupled-spindle density, coupling
+strength (PPC, surrogate z) and preferred phase, spindle trains, for the whole night
+(``window`` = ``night``) and per window of ``windows.csv`` (sleep cycles, the early night). A
+phase is compared as the circular difference ``D`` in (-180, 180] degrees (its ``LI`` is NaN,
+as for measures that can be negative). Rates keep their analysed minutes per side
+(``contra_minutes``, ``ipsi_minutes``), which the count models use as exposure.
 
-==============  ======  ===================================================================
-measure         unit    definition
-==============  ======  ===================================================================
-density_n2      1/min   spindles detected in N2 per minute of N2
-density_n2n3    1/min   spindles in N2 or N3 per minute of N2+N3
-amplitude       uV      mean peak-to-peak amplitude of the N2 spindles
-sigma_abs       uV^2    Welch power in the sigma band over ``laterality.sigma_stages`` epochs
-sigma_rel       -       sigma power / power in ``laterality.total_band``
-==============  ======  ===================================================================
+Pairs: the configured ``laterality.pairs`` (the first present is the ``motor`` pair, the others
+``control``) and, beside them, every homologous pair that the electrode positions of a standard
+montage give for the recorded layout (:func:`.scalp.homologous_pairs`; role ``scalp``), so a
+64-channel cohort is lateralised over the whole scalp and tested with the cluster test of
+:func:`.scalp.scalp_clusters`.
 
-Spindles at or above ``config.summary.fast_threshold`` Hz are ``fast``, the others ``slow``
-(the spindle measures come from :func:`sleepspindles.analysis.summary.summarize`); for sigma power
-``slow`` is ``[sigma_low, threshold]`` and ``fast`` is ``[threshold, sigma_high]``.
-
-:func:`lateralise` is the public entry point: nights in, tidy tables out.
+:func:`lateralise` is the public entry point: nights in, tidy tables out (what a night holds,
+:class:`NightData`, and how it is built from a run folder's tables, live in :mod:`.measures`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -45,24 +43,29 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..detection.coverage import unmeasurable
 from ..errors import param_error
-from ..hypnogram import Hypnogram, Stage
-from ..recording import Recording
-from ..schema import LATERALITY
-from .spectral import sigma_table
-from .summary import UNMEASURABLE_NOTE, summarize
+from ..schema import CLUSTERS, LATERALITY
+from .circular import circular_difference
+from .measures import (
+    BANDS,
+    MEASURES,
+    NIGHT,
+    WINDOW_MEASURES,
+    NightData,
+    channel_measures,
+    measure_kind,
+    night_data,
+    night_from_tables,
+)
+from .summary import UNMEASURABLE_NOTE
 
 __all__ = [
-    "MEASURES",
-    "BANDS",
     "NightData",
     "Sides",
     "LateralityResult",
     "contra_ipsi",
     "night_from_tables",
     "night_data",
-    "channel_measures",
     "night_laterality",
     "lateralise",
     "percent_gain",
@@ -70,15 +73,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MEASURES = ("density_n2", "density_n2n3", "amplitude", "sigma_abs", "sigma_rel")
-BANDS = ("all", "fast", "slow")
-# Where each spindle measure is read in the summary table: (stage label, column).
-_SUMMARY_SOURCES = {
-    "density_n2": ("N2", "density"),
-    "density_n2n3": ("N2+N3", "density"),
-    "amplitude": ("N2", "amplitude"),
-}
-_SIGMA_SOURCES = {"sigma_abs": "power", "sigma_rel": "relative"}
+# Row order of a night's table: the documented order of measures and bands, not alphabetical.
+_RANK = {name: i for i, name in enumerate(dict.fromkeys((*(m.name for m in MEASURES), *WINDOW_MEASURES, *BANDS)))}
 
 
 @dataclass(frozen=True)
@@ -108,165 +104,16 @@ def contra_ipsi(pair: Sequence[str], trained_hand: str) -> Sides:
     raise param_error("trained_hand", "'left' or 'right'", trained_hand)
 
 
-@dataclass(frozen=True)
-class NightData:
-    """What lateralisation needs from one subject's night.
-
-    Attributes
-    ----------
-    subject, night : str
-    trained_hand : str
-        ``"left"`` or ``"right"``.
-    summary : pandas.DataFrame
-        :func:`sleepspindles.analysis.summary.summarize` table (densities, amplitudes, per band).
-    sigma : pandas.DataFrame
-        :func:`sleepspindles.analysis.spectral.sigma_power` table (may be empty: no sigma measures).
-    n2_minutes : float
-        Minutes of N2 (covariate of the partial correlations).
-    score_pre, score_post : float
-        Behavioural scores (NaN when missing).
-    covariates : mapping
-        Extra manifest columns (age, sex...), copied to every output row.
-    tables : mapping of str to pandas.DataFrame
-        The night's other tables by schema name (``so_summary``, ``swa``, ``coupling``), for the
-        measures of slow waves and coupling.
-    """
-
-    subject: str
-    night: str
-    trained_hand: str
-    summary: pd.DataFrame
-    sigma: pd.DataFrame
-    n2_minutes: float
-    score_pre: float = math.nan
-    score_post: float = math.nan
-    covariates: Mapping[str, object] = field(default_factory=dict)
-    tables: Mapping[str, pd.DataFrame] = field(default_factory=dict)
-
-
-def night_from_tables(
-    summary: pd.DataFrame,
-    sigma: pd.DataFrame,
-    n2_minutes: float,
-    *,
-    subject: str,
-    night: str,
-    trained_hand: str,
-    score_pre: float = math.nan,
-    score_post: float = math.nan,
-    covariates: Mapping[str, object] | None = None,
-    tables: Mapping[str, pd.DataFrame] | None = None,
-) -> NightData:
-    """Build a :class:`NightData` from one recording's stored tables (no signal needed).
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        :func:`sleepspindles.analysis.summary.summarize` table (``summary.csv`` of a run folder).
-    sigma : pandas.DataFrame
-        :func:`sigma_table` table (``sigma.csv``); may be empty (no sigma measures).
-    n2_minutes : float
-        Minutes of N2 in the hypnogram (``run.json`` ``staging.stage_minutes.N2``).
-    subject, night, trained_hand, score_pre, score_post, covariates, tables
-        See :class:`NightData`.
-
-    Raises
-    ------
-    ConfigError
-        When a table lacks the columns lateralisation reads.
-    """
-    needed = {"summary": (summary, ("channel", "stage", "band", "density", "amplitude", "reference", "note")),
-              "sigma": (sigma, ("channel", "band", "power", "relative"))}
-    for name, (table, columns) in needed.items():
-        missing = [c for c in columns if c not in table.columns]
-        if missing:
-            raise param_error(name, f"a table with columns {list(columns)}", f"no {missing}")
-    return NightData(
-        subject=str(subject),
-        night=str(night),
-        trained_hand=trained_hand,
-        summary=summary,
-        sigma=sigma,
-        n2_minutes=float(n2_minutes),
-        score_pre=float(score_pre),
-        score_post=float(score_post),
-        covariates=dict(covariates or {}),
-        tables=dict(tables or {}),
-    )
-
-
-def night_data(
-    events: pd.DataFrame,
-    hypnogram: Hypnogram,
-    recording: Recording,
-    *,
-    subject: str,
-    night: str,
-    trained_hand: str,
-    score_pre: float = math.nan,
-    score_post: float = math.nan,
-    covariates: Mapping[str, object] | None = None,
-    summary: pd.DataFrame | None = None,
-    config: Config | None = None,
-) -> NightData:
-    """Build a :class:`NightData` from events, stages and the signal.
-
-    Computes the summary (unless given) and :func:`sigma_table`, then calls
-    :func:`night_from_tables`.
-
-    Parameters
-    ----------
-    events : pandas.DataFrame
-        Standard events table (:data:`sleepspindles.schema.SPINDLES`).
-    hypnogram : Hypnogram
-        Stages aligned to ``recording``.
-    recording : Recording
-        Gives the EEG channels and the signal for sigma power.
-    subject, night, trained_hand, score_pre, score_post, covariates
-        See :class:`NightData`.
-    summary : pandas.DataFrame, optional
-        An already computed summary of ``events`` (the pipeline's); computed when omitted.
-    config : Config, optional
-    """
-    config = config or Config()
-    if summary is None:
-        summary = summarize(events, hypnogram, recording, config)
-    return night_from_tables(
-        summary,
-        sigma_table(recording, hypnogram, config, skip=list(unmeasurable(recording))),
-        hypnogram.minutes(Stage.N2),
-        subject=subject,
-        night=night,
-        trained_hand=trained_hand,
-        score_pre=score_pre,
-        score_post=score_post,
-        covariates=covariates,
-    )
-
-
-def channel_measures(night: NightData) -> pd.DataFrame:
-    """Long table ``channel, measure, band, value`` of every measure available for a night."""
-    parts = []
-    summary = night.summary
-    for measure, (stage, column) in _SUMMARY_SOURCES.items():
-        sel = summary.loc[summary["stage"] == stage, ["channel", "band", column]]
-        parts.append(sel.rename(columns={column: "value"}).assign(measure=measure))
-    for measure, column in _SIGMA_SOURCES.items():
-        if len(night.sigma):
-            sel = night.sigma.loc[:, ["channel", "band", column]]
-            parts.append(sel.rename(columns={column: "value"}).assign(measure=measure))
-    table = pd.concat(parts, ignore_index=True)
-    table["value"] = table["value"].astype(np.float64)
-    return table.loc[:, ["channel", "measure", "band", "value"]]
-
-
 def _channels(night: NightData) -> set[str]:
     """Channels with data in a night."""
     return set(night.summary["channel"]) | set(night.sigma["channel"] if len(night.sigma) else ())
 
 
 def night_laterality(
-    night: NightData, config: Config | None = None, expected: Sequence[tuple[str, str]] | None = None
+    night: NightData,
+    config: Config | None = None,
+    expected: Sequence[tuple[str, str]] | None = None,
+    pairs: Sequence[tuple[str, str]] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Contralateral/ipsilateral values, D and LI for every pair present in one night.
 
@@ -279,12 +126,14 @@ def night_laterality(
     expected : sequence of (left, right), optional
         Pairs whose absence is worth a note (default: every configured pair); :func:`lateralise`
         passes the pairs recorded somewhere in the cohort so an absent montage is noted once.
+    pairs : sequence of (left, right), optional
+        Pairs to lateralise (default: the configured ones); :func:`lateralise` adds the scalp's.
 
     Returns
     -------
     table : pandas.DataFrame
         Columns :data:`sleepspindles.schema.LATERALITY` except ``role`` and ``gain`` (set cohort-wide by
-        :func:`lateralise`); one row per pair x measure x band.
+        :func:`lateralise`); one row per pair x measure x band x window.
     problems : list of str
         Human-readable notes (missing pairs, pairs skipped and why, no N2).
     """
@@ -293,13 +142,13 @@ def night_laterality(
     values = channel_measures(night)
     present = _channels(night)
     channels = _channel_facts(night.summary)
-    expected = config.laterality.pairs if expected is None else expected
+    expected = {tuple(p) for p in (config.laterality.pairs if expected is None else expected)}
     problems, rows = [], []
     missing = []
-    for pair in config.laterality.pairs:
+    for pair in config.laterality.pairs if pairs is None else pairs:
         absent = [c for c in pair if c not in present]
         if absent:
-            if tuple(pair) in {tuple(p) for p in expected}:
+            if tuple(pair) in expected:
                 missing.append(f"{pair[0]}/{pair[1]} (no {', '.join(absent)})")
             continue
         reason = _pair_refusal(pair, channels, config.load.reference)
@@ -323,6 +172,8 @@ def night_laterality(
     table["n2_minutes"] = night.n2_minutes
     table["score_pre"] = night.score_pre
     table["score_post"] = night.score_post
+    ordered = [c for c in LATERALITY.names if c in table.columns]
+    table = table.loc[:, ordered]
     for name, value in night.covariates.items():
         table[name] = value
     return table, problems
@@ -364,19 +215,24 @@ def _pair_reference(pair: Sequence[str], channels: Mapping[str, _ChannelFacts]) 
 
 
 def _pair_rows(values: pd.DataFrame, pair: Sequence[str], night: NightData, reference: str) -> pd.DataFrame:
-    """Rows of one pair: contra/ipsi values side by side, D and LI."""
+    """Rows of one pair: contra/ipsi values (and analysed minutes) side by side, D and LI."""
     sides = contra_ipsi(pair, night.trained_hand)
-    key = ["measure", "band"]
-    contra = values.loc[values["channel"] == sides.contra, [*key, "value"]].rename(columns={"value": "contra"})
-    ipsi = values.loc[values["channel"] == sides.ipsi, [*key, "value"]].rename(columns={"value": "ipsi"})
-    merged = contra.merge(ipsi, on=key, how="outer")
-    rank = {name: i for i, name in enumerate((*MEASURES, *BANDS))}  # documented order, not alphabetical
-    merged = merged.sort_values(key, key=lambda column: column.map(rank), kind="stable").reset_index(drop=True)
+    key = ["measure", "band", "window"]
+    side = {name: values.loc[values["channel"] == channel, [*key, "value", "minutes"]].rename(
+        columns={"value": name, "minutes": f"{name}_minutes"}) for name, channel in (("contra", sides.contra),
+                                                                                  ("ipsi", sides.ipsi))}
+    merged = side["contra"].merge(side["ipsi"], on=key, how="outer")
+    windows = {w: i for i, w in enumerate(dict.fromkeys((NIGHT, *merged["window"])))}  # the night, then in order
+    order = merged["measure"].map(_RANK) * 1000 + merged["window"].map(windows) * 10 + merged["band"].map(_RANK)
+    merged = merged.iloc[np.argsort(order.to_numpy(), kind="stable")].reset_index(drop=True)
     c, i = merged["contra"].to_numpy(), merged["ipsi"].to_numpy()
+    kind = merged["measure"].map(measure_kind).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         total = c + i
-        merged["D"] = c - i
-        merged["LI"] = np.where(total != 0, (c - i) / np.where(total != 0, total, 1.0), np.nan)
+        phase = np.rad2deg(circular_difference(np.deg2rad(c), np.deg2rad(i)))
+        merged["D"] = np.where(kind == "circular", phase, c - i)
+        defined = np.isin(kind, ("rate", "ratio")) & (total != 0)
+        merged["LI"] = np.where(defined, (c - i) / np.where(defined, total, 1.0), np.nan)
     merged.insert(0, "pair", f"{pair[0]}/{pair[1]}")
     merged.insert(1, "contra_channel", sides.contra)
     merged.insert(2, "ipsi_channel", sides.ipsi)
@@ -391,31 +247,34 @@ class LateralityResult:
     Attributes
     ----------
     laterality : pandas.DataFrame
-        One row per subject x night x pair x measure x band (:data:`sleepspindles.schema.LATERALITY` +
-        covariates).
+        One row per subject x night x pair x measure x band x window
+        (:data:`sleepspindles.schema.LATERALITY` + covariates).
     stats : pandas.DataFrame
-        Cohort statistics (:data:`sleepspindles.schema.STATS`).
+        Cohort statistics (:data:`sleepspindles.schema.STATS`) of the configured pairs.
     specificity : pandas.DataFrame
         The main statistics with the pairs side by side (motor pair first).
     problems : tuple of str
         Notes about skipped pairs, nights without N2, missing scores.
+    clusters : pandas.DataFrame
+        Whole-scalp cluster tests (:data:`sleepspindles.schema.CLUSTERS`).
     """
 
     laterality: pd.DataFrame
     stats: pd.DataFrame
     specificity: pd.DataFrame
     problems: tuple[str, ...] = ()
+    clusters: pd.DataFrame = field(default_factory=CLUSTERS.empty)
 
 
 def lateralise(nights: Sequence[NightData], config: Config | None = None) -> LateralityResult:
-    """Lateralisation table and cohort statistics for a set of subject-nights.
+    """Lateralisation table, cohort statistics and whole-scalp clusters for a set of subject-nights.
 
     Parameters
     ----------
     nights : sequence of NightData
         One per subject and night (see :func:`night_data`).
     config : Config, optional
-        ``laterality`` section (pairs, seed, resamples, baseline night) and
+        ``laterality`` section (pairs, seed, resamples, baseline night, model covariates) and
         ``summary.fast_threshold``.
 
     Returns
@@ -423,17 +282,21 @@ def lateralise(nights: Sequence[NightData], config: Config | None = None) -> Lat
     LateralityResult
         Positive ``D``, ``LI`` and ``effect_size`` (C vs I tests) mean contralateral larger.
     """
+    from .scalp import homologous_pairs, scalp_clusters
     from .stats import cohort_stats, specificity_table
 
     config = config or Config()
+    configured = [tuple(p) for p in config.laterality.pairs]
     recorded = set().union(*(_channels(n) for n in nights)) if nights else set()
-    expected = [p for p in config.laterality.pairs if set(p) & recorded]
-    never = [f"{a}/{b}" for a, b in config.laterality.pairs if (a, b) not in expected]
+    expected = [p for p in configured if set(p) & recorded]
+    never = [f"{a}/{b}" for a, b in configured if (a, b) not in expected]
+    known = {frozenset(p) for p in configured}
+    pairs = [*configured, *(p for p in homologous_pairs(sorted(recorded)) if frozenset(p) not in known)]
     tables, problems = [], []
     if never:
         problems.append(f"electrode pair(s) {', '.join(never)} in no recording of the cohort; not analysed")
     for night in nights:
-        table, notes = night_laterality(night, config, expected)
+        table, notes = night_laterality(night, config, expected, pairs)
         problems.extend(notes)
         if len(table):
             tables.append(table)
@@ -449,15 +312,18 @@ def lateralise(nights: Sequence[NightData], config: Config | None = None) -> Lat
     for note in problems:
         logger.warning(note)
     stats = cohort_stats(laterality, config)
-    return LateralityResult(laterality, stats, specificity_table(stats), tuple(problems))
+    return LateralityResult(laterality, stats, specificity_table(stats), tuple(problems),
+                            scalp_clusters(laterality, config))
 
 
 def _roles(pairs: pd.Series, config: Config) -> np.ndarray:
-    """``"motor"`` for the first configured pair present in the cohort, ``"control"`` otherwise."""
+    """``motor`` for the first configured pair present in the cohort, ``control`` for the other
+    configured pairs, ``scalp`` for the pairs found from the electrode positions."""
     labels = [f"{a}/{b}" for a, b in config.laterality.pairs]
     present = set(pairs)
     motor = next((p for p in labels if p in present), None)
-    return np.where(pairs.to_numpy() == motor, "motor", "control")
+    values = pairs.to_numpy()
+    return np.where(values == motor, "motor", np.where(np.isin(values, labels), "control", "scalp"))
 
 
 def percent_gain(score_pre, score_post) -> np.ndarray:

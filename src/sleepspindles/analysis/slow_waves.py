@@ -5,7 +5,7 @@ one row per EEG channel (dropped and unmeasurable ones included, NaN with the re
 group (each searched stage and their union), densities per minute of the time actually analysed
 on that channel, and the amplitude criterion and polarity check the engine applied per channel.
 
-SWA is the Welch power (:func:`.spectral.welch_band_power`) in ``slow_oscillations.swa_band``,
+SWA is the Welch power (:func:`.spectral.epoch_band_powers`) in ``slow_oscillations.swa_band``,
 absolute (uV^2) and relative to the power from the SWA band's low edge to the top of
 ``laterality.total_band`` (0.5-30 Hz: the reference band holds the SWA band, so the relative
 value is a fraction), averaged over the complete epochs of a window: each searched stage,
@@ -27,7 +27,7 @@ from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
 from ..recording import Recording
 from ..schema import SO_SUMMARY, SWA
-from .spectral import epoch_starts, reference_band, resolves, select_epochs, welch_band_power
+from .spectral import epoch_band_powers, epoch_starts, mean_usable, reference_band, resolves, select_epochs
 from .summary import event_means, rate, stage_groups
 
 __all__ = ["so_summary_table", "swa_windows", "slow_wave_activity", "swa_table"]
@@ -162,11 +162,14 @@ def slow_wave_activity(
                           f"the SWA band's {low:g} Hz edge", segment)
     sub = recording.pick(channels)
     bands = [so.swa_band, reference_band((low, lat.total_band[1]), sub.sf)]
-    epoch_samples = int(round(hypnogram.epoch_length * sub.sf))
+    windows = swa_windows(hypnogram, so.stages, so.swa_first_minutes, sub.sf, sub.n_samples)
+    # Every window's epochs are among the searched stages': one periodogram per epoch serves all.
+    every = np.unique(np.concatenate([epochs for _, _, epochs in windows]))
+    powers, usable = epoch_band_powers(sub.data, sub.sf, epoch_starts(hypnogram, sub.sf, every),
+                                       int(round(hypnogram.epoch_length * sub.sf)), bands, lat.welch_window)
     rows = []
-    for window, label, epochs in swa_windows(hypnogram, so.stages, so.swa_first_minutes, sub.sf, sub.n_samples):
-        power, used = welch_band_power(sub.data, sub.sf, epoch_starts(hypnogram, sub.sf, epochs), epoch_samples,
-                                       bands, lat.welch_window)
+    for window, label, epochs in windows:
+        power, used = mean_usable(powers, usable, np.searchsorted(every, epochs))
         start, end = (hypnogram.offset + np.array([epochs[0], epochs[-1] + 1]) * hypnogram.epoch_length
                       if len(epochs) else (np.nan, np.nan))
         with np.errstate(invalid="ignore", divide="ignore"):

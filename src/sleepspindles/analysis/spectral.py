@@ -21,7 +21,7 @@ import pandas as pd
 from ..config import Config
 from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
-from ..recording import Recording
+from ..recording import Recording, is_source
 from ..schema import SIGMA
 
 __all__ = [
@@ -30,6 +30,9 @@ __all__ = [
     "epoch_starts",
     "reference_band",
     "resolves",
+    "epoch_band_powers",
+    "mean_usable",
+    "welch_density",
     "welch_band_power",
     "band_power_reference",
     "sigma_power",
@@ -40,8 +43,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Epochs per Welch call: bounds the temporary copy to a few tens of MB for a full night.
-_CHUNK_EPOCHS = 64
+# Samples (all channels) per Welch call: its segments, their FFT and the epochs read stay a
+# few tens of MB whatever the number of channels (64 epochs of 6 channels at 256 Hz; 4 of 64).
+_CHUNK_VALUES = 1 << 22
 
 
 def stage_epoch_starts(hypnogram: Hypnogram, sf: float, n_samples: int, stages) -> np.ndarray:
@@ -125,6 +129,93 @@ def _check_bands(bands: Mapping[str, tuple[float, float]], sf: float) -> None:
             )
 
 
+def epoch_band_powers(
+    data: np.ndarray,
+    sf: float,
+    starts: np.ndarray,
+    epoch_samples: int,
+    bands: Sequence[tuple[float, float]],
+    window: float = 4.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute band power (uV^2) of every epoch beginning at ``starts``, and which are usable.
+
+    One Welch periodogram per epoch (Hann segments of ``window`` seconds, 50 % overlap, mean
+    removed), integrated over each band with the trapezoid rule. Averaging these per-epoch
+    powers equals integrating the mean spectrum, so windows of the night that share epochs
+    (a stage, a sleep cycle, the first hour) reuse one pass over the signal.
+
+    Returns
+    -------
+    powers : numpy.ndarray, shape (n_bands, n_channels, n_epochs)
+    usable : numpy.ndarray of bool, shape (n_channels, n_epochs)
+        False for an epoch with a non-finite sample, or constant (a disconnected electrode).
+    """
+    n_ch = data.shape[0]  # an array or a signal source: epochs are read chunk by chunk
+    nperseg = min(int(round(window * sf)), int(epoch_samples))
+    freqs = np.fft.rfftfreq(nperseg, 1.0 / sf)
+    sel = [(freqs >= lo) & (freqs <= hi) for lo, hi in bands]
+    powers = np.zeros((len(bands), n_ch, len(starts)))
+    usable = np.zeros((n_ch, len(starts)), dtype=bool)
+    per_chunk = max(1, _CHUNK_VALUES // max(n_ch * int(epoch_samples), 1))
+    for first in range(0, len(starts), per_chunk):
+        chunk_starts = np.asarray(starts[first : first + per_chunk])
+        psd = welch_density(_epochs(data, chunk_starts, int(epoch_samples)), sf, nperseg)
+        chunk = slice(first, first + chunk_starts.size)
+        # A non-finite sample spoils an epoch's spectrum; a constant epoch has none once the mean is removed.
+        usable[:, chunk] = np.isfinite(psd).all(axis=-1) & (psd.sum(axis=-1) > 0)
+        for b, keep in enumerate(sel):
+            powers[b, :, chunk] = np.trapezoid(psd[..., keep], freqs[keep], axis=-1)
+    return powers, usable
+
+
+def _epochs(data, starts: np.ndarray, epoch_samples: int) -> np.ndarray:
+    """The epochs beginning at ``starts``, (n_channels, n_epochs, epoch_samples).
+
+    A signal source is read once per run of adjacent epochs, so only these epochs are read.
+    """
+    if not is_source(data):
+        return np.asarray(data)[:, starts[:, None] + np.arange(epoch_samples)]
+    out = np.empty((data.shape[0], starts.size, epoch_samples))
+    breaks = np.flatnonzero(np.diff(starts) != epoch_samples) + 1
+    for run in np.split(np.arange(starts.size), breaks):
+        if run.size:
+            span = data.read(range(data.shape[0]), int(starts[run[0]]), int(starts[run[-1]]) + epoch_samples)
+            out[:, run] = span.reshape(data.shape[0], run.size, epoch_samples)
+    return out
+
+
+def welch_density(x: np.ndarray, sf: float, nperseg: int) -> np.ndarray:
+    """Welch's one-sided power density (uV^2/Hz) along the last axis, in float32.
+
+    ``scipy.signal.welch(x, sf, window="hann", nperseg=nperseg)`` (periodic Hann, 50 % overlap,
+    segment means removed), to float32 precision (relative ~1e-6, far below what band power is
+    reported to), computed as one batched FFT over every leading axis: about four times faster
+    than scipy's general implementation on the hundreds of epochs of a night.
+    """
+    import scipy.fft
+
+    step = nperseg - nperseg // 2  # scipy's default overlap is nperseg // 2
+    taper = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
+    segments = np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float32), nperseg, axis=-1)
+    segments = segments[..., ::step, :]
+    centred = segments - segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    centred *= taper
+    spectrum = scipy.fft.rfft(centred, axis=-1, workers=1)
+    power = (spectrum.real**2 + spectrum.imag**2) / np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
+    power[..., 1 : (None if nperseg % 2 else -1)] *= 2.0  # one-sided: all but DC (and Nyquist)
+    return power.mean(axis=-2)
+
+
+def mean_usable(powers: np.ndarray, usable: np.ndarray, epochs: np.ndarray | slice = slice(None)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of :func:`epoch_band_powers` over the usable ones of ``epochs``: (n_bands, n_ch), counts."""
+    ok = usable[:, epochs]
+    count = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, powers[:, :, epochs], 0.0).sum(axis=-1) / count
+    return mean, count.astype(np.int64)
+
+
 def welch_band_power(
     data: np.ndarray,
     sf: float,
@@ -132,8 +223,8 @@ def welch_band_power(
     epoch_samples: int,
     bands: Sequence[tuple[float, float]],
     window: float = 4.0,
-) -> np.ndarray:
-    """Mean absolute band power (uV^2) over the epochs beginning at ``starts``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean absolute band power (uV^2) over the usable epochs beginning at ``starts``.
 
     Parameters
     ----------
@@ -159,29 +250,7 @@ def welch_band_power(
     used : numpy.ndarray of int, shape (n_channels,)
         Epochs averaged per channel.
     """
-    from scipy.signal import welch  # imported when sigma power is computed, not with the package
-
-    data = np.asarray(data, dtype=np.float64)
-    n_ch = data.shape[0]
-    nperseg = min(int(round(window * sf)), int(epoch_samples))
-    total = np.zeros((n_ch, nperseg // 2 + 1))
-    count = np.zeros(n_ch)
-    freqs = np.fft.rfftfreq(nperseg, 1.0 / sf)
-    offsets = np.arange(epoch_samples)
-    for first in range(0, len(starts), _CHUNK_EPOCHS):
-        idx = np.asarray(starts[first : first + _CHUNK_EPOCHS])[:, None] + offsets
-        epochs = data[:, idx]  # (n_ch, n_epochs, epoch_samples)
-        _, psd = welch(epochs, fs=sf, window="hann", nperseg=nperseg, axis=-1)
-        usable = np.isfinite(psd).all(axis=-1) & (np.ptp(epochs, axis=-1) > 0)
-        total += np.where(usable[..., None], psd, 0.0).sum(axis=1)
-        count += usable.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_psd = total / count[:, None]
-    out = np.full((len(bands), n_ch), np.nan)
-    for b, (lo, hi) in enumerate(bands):
-        sel = (freqs >= lo) & (freqs <= hi)
-        out[b] = np.trapezoid(mean_psd[:, sel], freqs[sel], axis=-1)
-    return out, count.astype(np.int64)
+    return mean_usable(*epoch_band_powers(data, sf, starts, epoch_samples, bands, window))
 
 
 def band_power_reference(
@@ -195,7 +264,7 @@ def band_power_reference(
     """Plain numpy twin of :func:`welch_band_power` (loops, explicit FFT), for the tests (power only)."""
     data = np.asarray(data, dtype=np.float64)
     nperseg = min(int(round(window * sf)), int(epoch_samples))
-    step = nperseg // 2
+    step = nperseg - nperseg // 2
     taper = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)  # periodic Hann
     scale = 1.0 / (sf * np.sum(taper**2))
     freqs = np.arange(nperseg // 2 + 1) * sf / nperseg
@@ -263,7 +332,7 @@ def sigma_power(
         in ``stages``), ``n_epochs`` the epochs used on that channel (those with a NaN or a
         constant signal are left out), ``stages`` e.g. ``"N2"`` or ``"N2+N3"``.
     """
-    data = np.asarray(data)
+    data = data if is_source(data) else np.asarray(data)
     if data.ndim != 2 or data.shape[0] != len(channels):
         raise param_error("data", f"a (channels x samples) array with {len(channels)} rows", data.shape)
     _check_bands(bands, sf)

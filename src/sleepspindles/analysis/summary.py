@@ -111,14 +111,15 @@ def stage_groups(
         coverage = measure(recording, hypnogram, flat_seconds)
     groups = _stage_groups(hypnogram, parse_stages(stages))
     references = dict(zip(recording.channels, recording.references))
+    by_channel = dict(tuple(events.groupby("channel", sort=False))) if len(events) else {}
     for channel in (*recording.eeg_channels, *(d.channel for d in recording.dropped)):
-        on_channel = events["channel"] == channel
+        on_channel = by_channel.get(channel, events.iloc[:0])
         reference = references.get(channel) or UNSTATED_REFERENCE
         for label, names in groups:
             minutes, excluded = coverage.minutes(channel, names)
             note = _note(channel, label, minutes, excluded, coverage.unmeasurable)
             group = StageGroup(channel, label, names, minutes, excluded, note, reference)
-            yield group, events.loc[on_channel & events["stage"].isin(names)]
+            yield group, on_channel.loc[on_channel["stage"].isin(names)]
 
 
 def rate(n: int, minutes: float) -> float:

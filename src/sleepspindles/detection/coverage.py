@@ -12,12 +12,13 @@ its time excluded, and its rates are NaN with the reason, never 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from ..hypnogram import Hypnogram, Stage
-from ..recording import Recording, channel_problems
+from ..recording import Recording, block_spans
 
 __all__ = ["COVERAGE_COLUMNS", "Coverage", "coverage", "unmeasurable"]
 
@@ -34,12 +35,7 @@ def unmeasurable(recording: Recording) -> dict[str, str]:
     recording that :func:`~sleepspindles.recording.channel_problems` refuses (all NaN, flat,
     implausible amplitude): a hand-built recording gets the same checks as a loaded one.
     """
-    eeg = recording.eeg_channels
-    reasons = {d.channel: d.reason for d in recording.dropped}
-    if eeg:
-        rows = [recording.index(c) for c in eeg]
-        reasons.update(channel_problems(recording.data[rows], eeg))
-    return reasons
+    return {**{d.channel: d.reason for d in recording.dropped}, **recording.eeg_problems}
 
 
 @dataclass(frozen=True)
@@ -52,16 +48,29 @@ class Coverage:
         Columns :data:`COVERAGE_COLUMNS`, one row per channel x stage present.
     unmeasurable : dict of str to str
         Channels with no measurable time at all, with the reason (their time is all excluded).
+    epoch_seconds : numpy.ndarray
+        Seconds of signal in each epoch of the hypnogram (empty without one).
+    epochs : dict of str to numpy.ndarray
+        Per measured channel, the seconds excluded in each epoch: the same exclusions per epoch,
+        for rates over windows of the night (empty without a hypnogram).
     """
 
     table: pd.DataFrame
     unmeasurable: dict = field(default_factory=dict)
+    epoch_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epochs: dict = field(default_factory=dict)
+
+    @cached_property
+    def _seconds(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(channel, stage) -> (scored, excluded) seconds: one lookup per summary group."""
+        t = self.table
+        return {(c, st): (float(a), float(b)) for c, st, a, b in
+                zip(t["channel"], t["stage"], t["seconds"], t["excluded_seconds"])}
 
     def minutes(self, channel: str, stages) -> tuple[float, float]:
         """``(analysed, excluded)`` minutes of ``channel`` over the stage names ``stages``."""
-        t = self.table
-        sel = t[(t["channel"] == channel) & t["stage"].isin(list(stages))]
-        seconds, excluded = float(sel["seconds"].sum()), float(sel["excluded_seconds"].sum())
+        found = [self._seconds.get((channel, st), (0.0, 0.0)) for st in stages]
+        seconds, excluded = sum(a for a, _ in found), sum(b for _, b in found)
         return (seconds - excluded) / 60.0, excluded / 60.0
 
 
@@ -88,25 +97,60 @@ def coverage(
     Coverage
         Channels of :func:`unmeasurable` (dropped ones included) have every second excluded.
     """
-    from .core.kernels import flat_mask
-
     n, sf = recording.n_samples, recording.sf
-    codes = (hypnogram.to_samples(sf, n) if hypnogram is not None
-             else np.full(n, int(Stage.UNSCORED), dtype=np.int8))
-    offset = -int(_CODES[0])
-    scored = np.bincount(codes.astype(np.int64) + offset, minlength=_CODES.size) / sf
+    # Exclusions are counted per epoch (bin n_epochs: outside the hypnogram), then summed per stage.
+    n_epochs = hypnogram.n_epochs if hypnogram is not None else 0
+    stage_of_bin = np.append(hypnogram.stages if hypnogram is not None else [], int(Stage.UNSCORED))
+    stage_of_bin = stage_of_bin.astype(np.int64) - int(_CODES[0])
+    per_bin = sum(np.bincount(_bins(hypnogram, sf, a, b), minlength=n_epochs + 1)
+                  for a, b in block_spans(n, 1)) / sf
+    scored = np.bincount(stage_of_bin, weights=per_bin, minlength=_CODES.size)
     present = np.flatnonzero(scored > 0)
     flat_len = max(int(round(flat_seconds * sf)), 2)
     bad_channels = unmeasurable(recording) if unusable is None else dict(unusable)
+    measured = [c for c in recording.eeg_channels if c not in bad_channels]
+    excluded = dict(zip(measured, _excluded_seconds(recording, measured, hypnogram, flat_len)))
     rows = []
     for name in (*recording.eeg_channels, *(d.channel for d in recording.dropped)):
-        if name in bad_channels:
-            excluded = scored
-        else:
-            x = recording.signal(name)
+        per_stage = (np.bincount(stage_of_bin, weights=excluded[name], minlength=_CODES.size) if name in excluded
+                     else scored)
+        rows += [(name, Stage(int(_CODES[k])).name, float(scored[k]), float(per_stage[k])) for k in present]
+    epochs = {c: e[:n_epochs] for c, e in excluded.items()} if hypnogram is not None else {}
+    return Coverage(pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)), bad_channels, per_bin[:n_epochs], epochs)
+
+
+def _bins(hypnogram: Hypnogram | None, sf: float, start: int, stop: int) -> np.ndarray:
+    """Epoch of samples ``start:stop`` (``n_epochs`` outside the hypnogram; all 0 without one)."""
+    if hypnogram is None:
+        return np.zeros(stop - start, dtype=np.int64)
+    epoch = np.floor((np.arange(start, stop) / sf - hypnogram.offset) / hypnogram.epoch_length).astype(np.int64)
+    return np.where((epoch >= 0) & (epoch < hypnogram.n_epochs), epoch, hypnogram.n_epochs)
+
+
+def _excluded_seconds(recording: Recording, channels: list[str], hypnogram: Hypnogram | None,
+                      flat_len: int) -> np.ndarray:
+    """Per channel, seconds per epoch that are non-finite or inside a flat run (channels x (epochs + 1)).
+
+    The last column holds the samples outside the hypnogram (every sample without one).
+
+    Reads the channels block by block (a recording streamed from its file is never whole in
+    memory); each block is read with ``flat_len`` samples on either side, enough to see the
+    whole of any flat run long enough to count that touches it.
+    """
+    from .core.kernels import flat_mask
+
+    n_bins = (hypnogram.n_epochs if hypnogram is not None else 0) + 1
+    out = np.zeros((len(channels), n_bins))
+    if not channels:
+        return out
+    rows, n = [recording.index(c) for c in channels], recording.n_samples
+    for start, stop in block_spans(n, len(rows)):
+        a, b = max(start - flat_len, 0), min(stop + flat_len, n)
+        block = recording.read(rows, a, b)
+        core = slice(start - a, stop - a)
+        bins = _bins(hypnogram, recording.sf, start, stop)
+        for k, x in enumerate(block):
             # NaN breaks runs of equal samples (it equals nothing), as in the engines' masks.
-            bad = flat_mask(x, flat_len)
-            bad |= ~np.isfinite(x)
-            excluded = np.bincount(codes[bad].astype(np.int64) + offset, minlength=_CODES.size) / sf
-        rows += [(name, Stage(int(_CODES[k])).name, float(scored[k]), float(excluded[k])) for k in present]
-    return Coverage(pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)), bad_channels)
+            bad = (flat_mask(x, flat_len) | ~np.isfinite(x))[core]
+            out[k] += np.bincount(bins[bad], minlength=n_bins)
+    return out / recording.sf

@@ -39,8 +39,13 @@ _MASTOIDS = ("M1", "M2", "A1", "A2")
 _MASTOID_PAIRS = (("M1", "M2"), ("A1", "A2"))
 
 # 10-20/10-10 electrode: a site prefix then a number (1-10) or "z" (midline).
-_ELECTRODE = re.compile(r"(FP|AF|FC|FT|CP|TP|PO|F|C|T|P|O|I|N|M|A)(Z|10|[1-9])", re.IGNORECASE)
-_SITE_CASE = {"FP": "Fp"}  # every other prefix is all capitals (AF3, FC1, TP7...)
+# 10-20, 10-10 and 10-5 sites (Oostenveld & Praamstra 2001: "FCC3h", "AFp4h", "NFpz"); longest first.
+_ELECTRODE = re.compile(
+    r"(NFP|AFP|AFF|FFC|FFT|FCC|FTT|CCP|CPP|TTP|TPP|PPO|POO|OI|FP|AF|FC|FT|CP|TP|PO|F|C|T|P|O|I|N|M|A)"
+    r"(Z|10|[1-9])(H?)",
+    re.IGNORECASE,
+)
+_SITE_CASE = {"FP": "Fp", "AFP": "AFp", "NFP": "NFp"}  # every other prefix is all capitals (AF3, FCC1h...)
 # Eye-movement electrode names; the value is the canonical spelling.
 _EOG_NAMES = {
     "E1": "E1", "E2": "E2", "LOC": "LOC", "ROC": "ROC", "EOG": "EOG",
@@ -115,18 +120,32 @@ class Derivation:
     reference: str | None
     terms: tuple[tuple[int, float], ...]
 
+    @property
+    def main(self) -> int:
+        """File index of the signal the channel mainly is (largest weight; the first on a tie)."""
+        return max(self.terms, key=lambda term: term[1])[0]
+
+    @property
+    def reference_terms(self) -> tuple[tuple[int, float], ...]:
+        """The terms beside the main signal's unit weight: the channel is ``main + sum(reference_terms)``."""
+        main = self.main
+        terms = ((i, w - (1.0 if i == main else 0.0)) for i, w in self.terms)
+        return tuple((i, w) for i, w in terms if w != 0.0)
+
 
 def _electrode(token: str) -> str | None:
-    """Canonical 10-20/10-10 spelling of ``token`` (``"FP1"`` -> ``"Fp1"``), or None."""
+    """Canonical 10-20/10-10/10-5 spelling of ``token`` (``"FP1"`` -> ``"Fp1"``, ``"fcc3H"`` -> ``"FCC3h"``), or None."""
     match = _ELECTRODE.fullmatch(token)
     if match is None:
         return None
-    site, number = match.group(1).upper(), match.group(2).lower()
-    if site in ("M", "A") and number not in ("1", "2"):
+    site, number, half = match.group(1).upper(), match.group(2).lower(), match.group(3).lower()
+    if site in ("M", "A") and (number not in ("1", "2") or half):
         return None  # only M1/M2/A1/A2 exist among these
-    if site in ("N", "I") and number != "z":
+    if site in ("N", "I") and number != "z" and not (site == "I" and number in ("1", "2")):
         return None
-    return _SITE_CASE.get(site, site) + number
+    if half and number == "z":
+        return None  # half positions lie between two numbered ones, never on the midline
+    return _SITE_CASE.get(site, site) + number + half
 
 
 def _reference(token: str | None) -> str | None:
@@ -189,16 +208,16 @@ def _laterality(name: str) -> int:
 
 
 def homologue(name: str) -> str | None:
-    """The mirror electrode of a 10-20/10-10 name (``C3`` -> ``C4``, ``FC6`` -> ``FC5``), or None.
+    """The mirror electrode of a 10-20/10-10/10-5 name (``C3`` -> ``C4``, ``FCC5h`` -> ``FCC6h``), or None.
 
-    10-20 numbering is odd on the left and even on the right, mirrored pairs differing by one;
+    The numbering is odd on the left and even on the right, mirrored pairs differing by one;
     midline (``Cz``) and non-electrode names have none.
     """
     match = _ELECTRODE.fullmatch(name)
     if match is None or match.group(2).lower() == "z" or name in _MASTOIDS:
         return None
     number = int(match.group(2))
-    return f"{name[: match.start(2)]}{number + 1 if number % 2 else number - 1}"
+    return f"{name[: match.start(2)]}{number + 1 if number % 2 else number - 1}{match.group(3)}"
 
 
 def _as_recorded_choice(candidates: list[tuple[int, ChannelLabel]]) -> tuple[int, ChannelLabel]:
@@ -452,15 +471,28 @@ def apply_plan(data: np.ndarray, rows: Sequence[int], plan: Sequence[Derivation]
     Returns
     -------
     numpy.ndarray, shape (len(plan), n_samples)
+        ``data`` itself when every channel is its row of ``data`` unchanged, in order.
     """
     position = {int(r): k for k, r in enumerate(rows)}
-    weights = np.zeros((len(plan), len(rows)))
-    for out, derivation in enumerate(plan):
-        for index, weight in derivation.terms:
-            weights[out, position[index]] += weight
-    # A plain copy for single-term rows keeps NaN in one signal from spreading via 0 * NaN.
+    if all(not d.reference_terms for d in plan) and [position[d.main] for d in plan] == list(range(len(data))):
+        return data  # every channel is its signal unchanged, in order: nothing to compute or copy
     result = np.empty((len(plan), data.shape[1]), dtype=np.float64)
+    # Each channel is its main signal plus a reference part (the negated mastoid mean, the
+    # negated average...) that channels share: each distinct part is summed once, term by term
+    # in a fixed order. So every sample's value depends on that sample alone, never on the
+    # span read (as a BLAS product's could): a night read block by block equals the night read
+    # whole, bit for bit. A single-term channel is a plain copy (a NaN elsewhere cannot leak in).
+    shared: dict[tuple[tuple[int, float], ...], np.ndarray] = {}
     for out, derivation in enumerate(plan):
-        nonzero = np.flatnonzero(weights[out])
-        result[out] = weights[out, nonzero] @ data[nonzero]
+        ref = derivation.reference_terms
+        if ref and ref not in shared:
+            part = np.multiply(data[position[ref[0][0]]], ref[0][1])
+            for index, weight in ref[1:]:
+                part += data[position[index]] * weight
+            shared[ref] = part
+        main = data[position[derivation.main]]
+        if ref:
+            np.add(main, shared[ref], out=result[out])
+        else:
+            result[out] = main
     return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,19 +22,15 @@ import numpy as np
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from ..recording import DroppedChannel, Recording, channel_problems, describe_problems
-from .channels import Derivation, apply_plan, plan_channels
-from .edf_header import ANNOTATION_LABELS, EdfHeader, Segment, continuous_segment, read_edf_header
+from .channels import Derivation, apply_plan, normalise_channel, plan_channels
+from .edf_header import ANNOTATION_LABELS, EdfHeader, Segment, continuous_segment, read_edf_header, read_tal_annotations
+from .edf_source import EdfSource, microvolts_per_unit
 from .hypnogram import align_hypnogram, read_hypnogram, reader_error, stages_from_annotations
 from .stage_codes import SCHEMES
 
 __all__ = ["load_recording"]
 
 logger = logging.getLogger(__name__)
-
-# Physical units -> factor to microvolts (case-insensitive: DREAMS writes "UV" and "MV").
-_TO_MICROVOLT = {"uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "\x83\xcav": 1.0, "nv": 1e-3,
-                 "mv": 1e3, "v": 1e6}  # fmt: skip
-
 
 def _mne_scale(unit: str) -> float:
     """The factor mne applied to reach volts (mirrors mne.io.edf: only exact "uV"/"mV" spellings)."""
@@ -43,17 +39,11 @@ def _mne_scale(unit: str) -> float:
     return 1e-3 if unit == "mV" else 1.0
 
 
-def _unit_factor(unit: str) -> float | None:
-    """Microvolts per unit of physical dimension ``unit`` (blank: microvolts); None if not a voltage."""
-    key = unit.strip().lower()
-    return 1.0 if key == "" else _TO_MICROVOLT.get(key)
-
-
 def _scale_problem(header: EdfHeader, i: int) -> str | None:
     """Why signal ``i`` cannot be scaled to microvolts from its header fields alone, or None."""
     unit, pmin, pmax = header.units[i], header.physical_min[i], header.physical_max[i]
     dmin, dmax = header.digital_min[i], header.digital_max[i]
-    if _unit_factor(unit) is None:
+    if microvolts_per_unit(unit) is None:
         return f"physical dimension {unit!r} in the header is not a voltage"
     if dmin == dmax:
         # mne would then use a gain of 1 physical unit per digital step: amplitudes ~1e4 uV.
@@ -73,7 +63,7 @@ def _scale_text(header: EdfHeader, i: int) -> str:
     unit = header.units[i]
     shown = repr(unit) if unit.strip() else "'' (blank, taken as uV)"
     return (
-        f"header physical dimension {shown}, scaled x{_unit_factor(unit):g} to uV; physical range "
+        f"header physical dimension {shown}, scaled x{microvolts_per_unit(unit):g} to uV; physical range "
         f"{header.physical_min[i]:g}..{header.physical_max[i]:g}, digital "
         f"{header.digital_min[i]:g}..{header.digital_max[i]:g}"
     )
@@ -91,16 +81,11 @@ def _header_problems(header: EdfHeader, plan: Sequence[Derivation], path: Path) 
     return problems
 
 
-def _main_signal(derivation: Derivation) -> int:
-    """File index of the signal a derivation mainly is (largest weight; the first on a tie)."""
-    return max(derivation.terms, key=lambda term: term[1])[0]
-
-
 def _needing(plan: Sequence[Derivation], bad: dict[int, str], labels: Sequence[str]) -> dict[int, str]:
     """Plan position -> why, for the derivations using a signal in ``bad`` (file index -> why)."""
     reasons = {}
     for k, d in enumerate(plan):
-        main = _main_signal(d)
+        main = d.main
         used = sorted((i for i, _ in d.terms if i in bad), key=lambda i: i != main)  # main first
         if used:
             role = "" if used[0] == main else f"needed for the {d.reference} reference; "
@@ -109,6 +94,8 @@ def _needing(plan: Sequence[Derivation], bad: dict[int, str], labels: Sequence[s
 
 
 _Dropped = list[tuple[Derivation, str]]
+# Recordings up to this many bytes of float64 are loaded into memory; larger ones are streamed.
+_PRELOAD_BYTES = 512 * 2**20
 
 
 def _drop(
@@ -188,9 +175,8 @@ def _stage_annotations(
     return align_hypnogram(hyp, duration, path)
 
 
-def _start_time(raw, segment: Segment, path: Path) -> _dt.datetime | None:
+def _start_time(meas: _dt.datetime | None, segment: Segment, path: Path) -> _dt.datetime | None:
     """Wall-clock start of the kept data (the EDF clock time, timezone-naive)."""
-    meas = raw.info["meas_date"]
     if meas is None:
         return None
     try:
@@ -203,7 +189,7 @@ def _start_time(raw, segment: Segment, path: Path) -> _dt.datetime | None:
 class _Signals:
     """The usable planned channels in microvolts at a common rate, with the file's annotations."""
 
-    data: np.ndarray
+    data: object  # numpy.ndarray, or an EdfSource read block by block
     sf: float
     start_time: _dt.datetime | None
     annotations: _Annotations
@@ -213,56 +199,112 @@ class _Signals:
 
 def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> np.ndarray:
     """The signals at file indices ``rows`` from mne's Raw, in microvolts."""
-    scales = [_unit_factor(header.units[i]) / _mne_scale(header.units[i]) for i in rows]
+    scales = [microvolts_per_unit(header.units[i]) / _mne_scale(header.units[i]) for i in rows]
     return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
 
 
 def _usable(
-    signals: np.ndarray, rows: list[int], plan: list[Derivation], header: EdfHeader, path: Path,
+    derive: Callable[[list[Derivation]], object], plan: list[Derivation], header: EdfHeader, path: Path,
     dropped: _Dropped,
-) -> tuple[list[Derivation], np.ndarray, _Dropped]:  # fmt: skip
-    """Drop the derivations that use a dead signal or cannot be EEG/EOG/EMG in microvolts."""
+) -> tuple[list[Derivation], object, _Dropped]:  # fmt: skip
+    """Drop the derivations that use a dead signal or cannot be EEG/EOG/EMG in microvolts.
+
+    ``derive(plan)`` gives the planned channels' signals (an array, or a source read block by
+    block); the kept channels' signals are returned.
+    """
     # A flat or empty reference would shift a derivation silently: check the signals that
     # are not a derivation's main one for NaN and flatness ("ref": no amplitude check).
-    position = {i: k for k, i in enumerate(rows)}
-    bad = {}
-    for i in sorted({i for d in plan for i, _ in d.terms if i != _main_signal(d)}):
-        reason = channel_problems(signals[[position[i]]], ["signal"], ["ref"]).get("signal")
-        if reason is not None:
-            bad[i] = reason
-    plan, more = _drop(plan, _needing(plan, bad, header.labels), path)
+    refs = sorted({i for d in plan for i, _ in d.terms if i != d.main})
+    alone = [Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),)) for i in refs]
+    found = channel_problems(derive(alone), [str(i) for i in refs], ["ref"] * len(refs)) if refs else {}
+    plan, more = _drop(plan, _needing(plan, {int(i): r for i, r in found.items()}, header.labels), path)
     dropped = dropped + more
     _require_eeg(plan, dropped, path)
-    data = apply_plan(signals, rows, plan)
-    scales = [_scale_text(header, _main_signal(d)) for d in plan]
+    data = derive(plan)
+    scales = [_scale_text(header, d.main) for d in plan]
     problems = channel_problems(data, [d.name for d in plan], [d.kind for d in plan], scales)
     reasons = {k: problems[d.name] for k, d in enumerate(plan) if d.name in problems}
     kept, more = _drop(plan, reasons, path)
-    dropped = dropped + more
-    _require_eeg(kept, dropped, path)
-    return kept, data[[k for k in range(len(plan)) if k not in reasons]], dropped
+    _require_eeg(kept, dropped + more, path)
+    return kept, derive(kept) if reasons else data, dropped + more
 
 
-def _load_signals(
-    path: Path, header: EdfHeader, segment: Segment, plan: list[Derivation], resample: float | None,
-    dropped: _Dropped,
+def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> np.ndarray:
+    """The signals at file indices ``rows`` from mne's Raw, in microvolts."""
+    scales = [microvolts_per_unit(header.units[i]) / _mne_scale(header.units[i]) for i in rows]
+    return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
+
+
+def _resampled_signals(
+    path: Path, header: EdfHeader, segment: Segment, plan: list[Derivation], target: float, dropped: _Dropped,
 ) -> _Signals:  # fmt: skip
-    """Read the signals the plan needs, crop, drop unusable channels, resample, derive channels."""
+    """Signals at mixed rates (or a rate asked for): read with mne, resampled by FFT, in memory."""
     rows = sorted({i for d in plan for i, _ in d.terms})
     raw, loaded = _read_signals(path, header, rows)
     annotations = _annotations(raw, path, header, segment)
     rd = header.record_duration
     if header.discontinuous or raw.n_times > round(segment.stop * rd * raw.info["sfreq"]):
         raw.crop(segment.first * rd, segment.stop * rd, include_tmax=False)
-    plan, data, dropped = _usable(_microvolts(raw, loaded, rows, header), rows, plan, header, path, dropped)
-    eeg_rows = {i for d in plan if d.kind == "eeg" for i, _ in d.terms}
-    target = float(resample) if resample is not None else max(header.rate(i) for i in eeg_rows)
+    signals = _microvolts(raw, loaded, rows, header)
+    plan, data, dropped = _usable(lambda p: apply_plan(signals, rows, p), plan, header, path, dropped)
     if abs(raw.info["sfreq"] - target) > 1e-9:
         # mne has already brought slower channels up to the fastest one read (FFT resampling).
         logger.info("%s: resampling from %g Hz to %g Hz", path, raw.info["sfreq"], target)
         raw.resample(target, verbose="error")
         data = apply_plan(_microvolts(raw, loaded, rows, header), rows, plan)
-    return _Signals(data, target, _start_time(raw, segment, path), annotations, tuple(plan), tuple(dropped))
+    return _Signals(data, target, _start_time(raw.info["meas_date"], segment, path), annotations, tuple(plan),
+                    tuple(dropped))
+
+
+def _direct_signals(
+    path: Path, header: EdfHeader, segment: Segment, plan: list[Derivation], preload: bool | None, dropped: _Dropped,
+) -> _Signals:  # fmt: skip
+    """Signals at one rate, read from the file's records: into memory, or streamed when large."""
+    source = EdfSource(path, header, segment, tuple(plan))
+    if preload or (preload is None and source.shape[0] * source.shape[1] * 8 <= _PRELOAD_BYTES):
+        rows = sorted({i for d in plan for i, _ in d.terms})
+        signals = source.signals(rows, 0, source.shape[1])  # each file signal read once
+        plan, data, dropped = _usable(lambda p: apply_plan(signals, rows, p), plan, header, path, dropped)
+    else:
+        plan, data, dropped = _usable(lambda p: EdfSource(path, header, segment, tuple(p)), plan, header, path,
+                                      dropped)
+        logger.info("%s: %d channels x %d samples streamed from the file, not loaded", path, *data.shape)
+    annotations = _file_annotations(path, header, segment)
+    sf = header.rate(plan[0].terms[0][0])
+    return _Signals(data, sf, _start_time(header.start, segment, path), annotations, tuple(plan), tuple(dropped))
+
+
+def _file_annotations(path: Path, header: EdfHeader, segment: Segment) -> _Annotations:
+    """The EDF+ annotations (none for plain EDF/BDF), onsets relative to the kept segment."""
+    onsets, durations, texts = read_tal_annotations(path, header)
+    return _Annotations(onsets - segment.onset, durations, np.array(texts, dtype=object))
+
+
+def _load_signals(
+    path: Path, header: EdfHeader, segment: Segment, plan: list[Derivation], resample: float | None,
+    preload: bool | None, dropped: _Dropped,
+) -> _Signals:  # fmt: skip
+    """Read the signals the plan needs: directly at one rate, else through mne's resampling."""
+    rows = sorted({i for d in plan for i, _ in d.terms})
+    eeg_rows = {i for d in plan if d.kind == "eeg" for i, _ in d.terms}
+    target = float(resample) if resample is not None else max(header.rate(i) for i in eeg_rows)
+    if all(abs(header.rate(i) - target) < 1e-9 for i in rows):
+        return _direct_signals(path, header, segment, plan, preload, dropped)
+    return _resampled_signals(path, header, segment, plan, target, dropped)
+
+
+_EXCLUDED = "marked bad (load.exclude: the config, the manifest's bad_channels or a BIDS _channels.tsv)"
+
+
+def _excluded(header: EdfHeader, exclude: Sequence[str], path: Path) -> dict[int, str]:
+    """File index -> canonical name of the signals named in ``exclude`` (by label or canonical name)."""
+    wanted = {str(c).strip() for c in exclude}
+    found = {i: normalise_channel(lab).name for i, lab in enumerate(header.labels)
+             if header.is_data(i) and (lab.strip() in wanted or normalise_channel(lab).name in wanted)}
+    unknown = wanted - {header.labels[i].strip() for i in found} - set(found.values())
+    if unknown:
+        logger.warning("%s: channel(s) %s marked bad are not in the file", path, sorted(unknown))
+    return found
 
 
 def load_recording(
@@ -276,6 +318,8 @@ def load_recording(
     hypnogram_format: str | None = None,
     epoch_length: float | None = None,
     hypnogram_scheme: str | None = None,
+    preload: bool | None = None,
+    exclude: Sequence[str] = (),
 ) -> Recording:
     """Load an EDF, EDF+ or BDF polysomnography file.
 
@@ -308,6 +352,17 @@ def load_recording(
     hypnogram_scheme : {None, "aasm", "rk"}
         What numeric stage codes in a text hypnogram file mean; see
         :func:`~sleepspindles.io.hypnogram.read_hypnogram`.
+    preload : bool or None
+        When every signal needed has the same rate, the samples are read straight from the
+        file's data records (:class:`~sleepspindles.io.edf_source.EdfSource`): ``True`` loads
+        them into memory, ``False`` keeps them in the file and the pipeline streams them block
+        by block and channel group by channel group (memory bounded by block and group sizes,
+        not by channels x hours), ``None`` (default) loads recordings up to 512 MB of float64
+        and streams larger ones. Both give the same values. Signals at mixed rates (or a
+        ``resample``) are read and resampled by mne, in memory.
+    exclude : sequence of str
+        Channels to leave out (file labels or canonical names: a BIDS ``_channels.tsv`` marks them
+        bad): never read nor used in a reference, and listed in ``Recording.dropped`` (EEG).
 
     Returns
     -------
@@ -339,12 +394,16 @@ def load_recording(
         raise param_error("hypnogram_scheme", f"one of {SCHEMES}", hypnogram_scheme)
     header = read_edf_header(path)
     segment = continuous_segment(path, header, longest_segment)
-    signal_labels = [lab if header.is_data(i) else "" for i, lab in enumerate(header.labels)]
+    excluded = _excluded(header, exclude, path)
+    signal_labels = [lab if header.is_data(i) and i not in excluded else "" for i, lab in enumerate(header.labels)]
+    if channels and excluded:
+        gone = set(excluded.values()) | {header.labels[i] for i in excluded}
+        channels = [c for c in channels if c not in gone] or None
     plan = plan_channels(signal_labels, channels, reference, source=str(path))
     # Refuse what the header already shows to be unusable before mne reads (and rescales) it.
     plan, dropped = _drop(plan, _needing(plan, _header_problems(header, plan, path), header.labels), path)
     _require_eeg(plan, dropped, path)
-    signals = _load_signals(path, header, segment, plan, resample, dropped)
+    signals = _load_signals(path, header, segment, plan, resample, preload, dropped)
     recording = Recording(
         data=signals.data,
         sf=signals.sf,
@@ -354,7 +413,10 @@ def load_recording(
         kinds=tuple(d.kind for d in signals.plan),
         start_time=signals.start_time,
         source=str(path),
-        dropped=tuple(DroppedChannel(d.name, reason) for d, reason in signals.dropped if d.kind == "eeg"),
+        dropped=(*(DroppedChannel(name, _EXCLUDED) for i, name in excluded.items()
+                   if normalise_channel(header.labels[i]).kind == "eeg"),
+                 *(DroppedChannel(d.name, reason) for d, reason in signals.dropped if d.kind == "eeg")),
+        checked=True,  # _usable dropped every channel channel_problems refuses
     )
     if hypnogram is None:
         hyp = _stage_annotations(signals.annotations, recording.duration, path, epoch_length)

@@ -9,6 +9,7 @@ loader keeps the longest when asked to.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import math
 import re
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError, file_error
 
-__all__ = ["EdfHeader", "read_edf_header"]
+__all__ = ["EdfHeader", "read_edf_header", "read_tal_annotations"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,10 @@ class EdfHeader:
     digital_min, digital_max : tuple of float
         Per signal, the extreme integer values; a sample ``d`` means
         ``physical_min + (d - digital_min) * (physical_max - physical_min) / (digital_max - digital_min)``.
+    start : datetime.datetime or None
+        Start of the recording (``dd.mm.yy`` and ``hh.mm.ss``; years 85-99 are 19xx, the others
+        20xx, as the EDF specification says; EDF+ gives the full year in the recording field).
+        None when the fields do not hold a date (anonymised files).
     """
 
     bdf: bool
@@ -71,6 +76,7 @@ class EdfHeader:
     physical_max: tuple[float, ...]
     digital_min: tuple[float, ...]
     digital_max: tuple[float, ...]
+    start: _dt.datetime | None = None
 
     @property
     def discontinuous(self) -> bool:
@@ -158,6 +164,22 @@ def _signal_fields(block: bytes, n_signals: int, path: Path) -> dict[str, tuple]
     return fields
 
 
+_EDFPLUS_YEAR = re.compile(r"Startdate\s+\d{2}-[A-Z]{3}-(\d{4})")
+
+
+def _start(fixed: bytes) -> _dt.datetime | None:
+    """The recording start of the fixed header; None when the fields are not a valid date."""
+    date, clock = fixed[168:176].decode("latin-1"), fixed[176:184].decode("latin-1")
+    try:
+        day, month, year = (int(v) for v in re.findall(r"\d+", date)[:3])
+        hour, minute, second = (int(v) for v in re.findall(r"\d+", clock)[:3])
+        full = _EDFPLUS_YEAR.search(fixed[88:168].decode("latin-1"))
+        year = int(full.group(1)) if full else year + (1900 if year >= 85 else 2000)
+        return _dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:  # fewer than three numbers, or not a calendar date
+        return None
+
+
 def _check_record_layout(header: EdfHeader, path: Path) -> None:
     """Refuse record durations, record counts and sample counts that no reader can use."""
     for i, n in enumerate(header.samples_per_record):
@@ -193,6 +215,7 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         n_records=_number(fixed[236:244], "number of data records", path),
         record_duration=_number(fixed[244:252], "duration of a data record", path, float),
         header_bytes=_number(fixed[184:192], "number of header bytes", path),
+        start=_start(fixed),
         **_signal_fields(block, n_signals, path),
     )
     _check_record_layout(header, path)
@@ -217,24 +240,54 @@ def read_edf_header(path: str | Path) -> EdfHeader:
     return header
 
 
-def _record_onsets(path: Path, header: EdfHeader) -> np.ndarray:
-    """Start time of each data record from the time-keeping annotation (EDF+ only)."""
+def _annotation_records(path: Path, header: EdfHeader) -> list[bytes]:
+    """The bytes of the (first) annotation signal in each data record (EDF+/BDF+ only)."""
     index = next((i for i, lab in enumerate(header.labels) if lab in ANNOTATION_LABELS), None)
     if index is None:
         raise file_error(path, f"{header.variant} file without an annotation signal (no record times)")
     width = 3 if header.bdf else 2
     start = sum(header.samples_per_record[:index]) * width
     stop = start + header.samples_per_record[index] * width
-    records = np.memmap(
-        path, np.uint8, "r", header.header_bytes, (header.n_records, header.record_bytes)
-    )
+    records = np.memmap(path, np.uint8, "r", header.header_bytes, (header.n_records, header.record_bytes))
+    try:
+        return [bytes(records[r, start:stop]) for r in range(header.n_records)]
+    finally:
+        del records  # unmapped at once: a night's records need not stay in memory
+
+
+def _record_onsets(path: Path, header: EdfHeader) -> np.ndarray:
+    """Start time of each data record from the time-keeping annotation (EDF+ only)."""
     onsets = np.empty(header.n_records)
-    for r in range(header.n_records):
-        match = _TAL_ONSET.match(bytes(records[r, start:stop]))
+    for r, raw in enumerate(_annotation_records(path, header)):
+        match = _TAL_ONSET.match(raw)
         if match is None:
             raise file_error(path, f"EDF+ data record {r} has no time-keeping annotation")
         onsets[r] = float(match.group(1))
     return onsets
+
+
+_TAL = re.compile(rb"([+-]\d+(?:\.\d*)?)(?:\x15(\d+(?:\.\d*)?))?\x14(.*?)\x14\x00", re.DOTALL)
+
+
+def read_tal_annotations(path: str | Path, header: EdfHeader) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Onsets (s from the file start), durations (s, 0 when none) and texts of an EDF+ file's annotations.
+
+    Time-keeping annotations (empty texts) are left out; texts are latin-1 decoded (the EDF+
+    specification allows UTF-8, which latin-1 never refuses). A file without an annotation
+    signal (plain EDF/BDF) has none.
+    """
+    path = Path(path)
+    if all(map(header.is_data, range(len(header.labels)))):
+        return np.zeros(0), np.zeros(0), []
+    onsets, durations, texts = [], [], []
+    for raw in _annotation_records(path, header):
+        for match in _TAL.finditer(raw):
+            for text in match.group(3).split(b"\x14"):
+                if text:
+                    onsets.append(float(match.group(1)))
+                    durations.append(float(match.group(2) or 0.0))
+                    texts.append(text.decode("latin-1"))
+    return np.array(onsets, dtype=float), np.array(durations, dtype=float), texts
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ __all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORM
 logger = logging.getLogger(__name__)
 
 #: Formats understood by :func:`read_hypnogram` (``"csv"`` is an alias of ``"text"``).
-FORMATS = ("edf", "dreams", "text", "xml")
+FORMATS = ("edf", "dreams", "text", "xml", "bids")
 _FORMAT_ALIASES = {"csv": "text", "sleep-edf": "edf", "nsrr": "xml", "nsrr-xml": "xml", "txt": "text"}
 
 _EPOCH_S = 30.0  # AASM epoch, the default for every format that does not fix its own
@@ -284,6 +284,8 @@ def _detect_format(path: Path, head: bytes) -> str:
     """Guess the format from the first bytes, then the extension."""
     if head.startswith(b"0       ") or path.suffix.lower() in (".edf", ".rec"):
         return "edf"
+    if path.name.endswith("_events.tsv"):
+        return "bids"
     text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     if text.startswith("<") or path.suffix.lower() == ".xml":
         return "xml"
@@ -358,7 +360,14 @@ def read_hypnogram(
         fmt = _FORMAT_ALIASES.get(str(format).lower(), str(format).lower())
     if fmt not in FORMATS:
         raise param_error("format", f"one of {FORMATS} or None (auto)", format)
-    if fmt == "edf":
+    if fmt == "bids":
+        from .bids import read_bids_hypnogram
+
+        hyp = read_bids_hypnogram(path, epoch_length=epoch_length)
+        if hyp is None:
+            raise file_error(path, "no sleep-stage rows (trial_type 'Sleep stage N2', 'N2'...) in this BIDS "
+                                   "events file")
+    elif fmt == "edf":
         hyp = _read_edf(path, epoch_length)
     elif fmt == "xml":
         hyp = _read_xml(path, epoch_length)

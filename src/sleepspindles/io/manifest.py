@@ -12,7 +12,13 @@ The manifest is a CSV file with a header::
 * ``trained_hand`` is ``left`` or ``right`` (any case) and must be the same on every row of a
   subject: it says which hemisphere is contralateral, also on the baseline night.
 * ``score_pre`` / ``score_post`` are optional numbers (empty = missing).
+* ``bad_channels`` (optional) lists channels to leave out of the recording, ``;``-separated
+  (``F3;Fp1``): the loader excludes them and reports them as dropped ("marked bad in the manifest").
 * Any other column is kept as a covariate.
+
+A BIDS dataset stands in for the CSV: :func:`read_manifest` given a folder (or a
+:class:`~sleepspindles.io.bids.BidsSource` with filters and column names) reads it with
+:func:`~sleepspindles.io.bids.read_bids` into the same :class:`Manifest`.
 
 Rows are numbered from 1 for the first data row (the header is not counted), and every
 problem is reported as ``"<manifest> row <n>: field '<name>' ..."``. File existence is not
@@ -32,7 +38,7 @@ import pandas as pd
 
 from ..errors import DataError, file_error
 
-__all__ = ["MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "ManifestRow", "Manifest", "read_manifest"]
+__all__ = ["MANIFEST_COLUMNS", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "ManifestRow", "Manifest", "read_manifest"]
 
 #: The standard columns, in output order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -46,6 +52,10 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
 )
 #: Columns a manifest must have.
 REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "night", "recording", "trained_hand")
+#: Columns with a meaning of their own that are not covariates (and not in :attr:`Manifest.table`).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("bad_channels",)
+#: Reason of a channel listed in a manifest's ``bad_channels`` column.
+MANIFEST_BAD = "marked bad in the manifest"
 _HANDS = ("left", "right")
 
 
@@ -68,6 +78,12 @@ class ManifestRow:
         NaN when missing.
     covariates : mapping of str to str
         The extra columns of this row.
+    bad_channels : mapping of str to str
+        Channels (file label or canonical name) to leave out of the recording, each with the
+        reason reported for it (a BIDS ``_channels.tsv`` with ``status`` bad, or the manifest).
+    bids : mapping of str to str
+        The recording's BIDS entities (``subject``, ``session``, ``task``, ``acquisition``,
+        ``run``) when the row came from a BIDS dataset; empty for a CSV row.
     """
 
     row: int
@@ -79,6 +95,8 @@ class ManifestRow:
     score_pre: float = math.nan
     score_post: float = math.nan
     covariates: Mapping[str, str] = field(default_factory=dict)
+    bad_channels: Mapping[str, str] = field(default_factory=dict)
+    bids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,13 +137,15 @@ class Manifest:
         return table
 
 
-def read_manifest(path: str | Path) -> Manifest:
+def read_manifest(path) -> Manifest:
     """Read and validate a cohort manifest.
 
     Parameters
     ----------
-    path : str or Path
-        The CSV file.
+    path : str, Path or BidsSource
+        The CSV file; or a BIDS dataset: its root folder, or a
+        :class:`~sleepspindles.io.bids.BidsSource` (filters, column names), read by
+        :func:`~sleepspindles.io.bids.read_bids`.
 
     Returns
     -------
@@ -137,6 +157,10 @@ def read_manifest(path: str | Path) -> Manifest:
         For an unreadable file, missing columns, or a bad row (naming the row and the field),
         e.g. ``manifest.csv row 3: field 'trained_hand' must be 'left' or 'right'; got 'lft'``.
     """
+    from .bids import BidsSource, read_bids
+
+    if isinstance(path, BidsSource) or Path(path).is_dir():
+        return read_bids(path)
     path = Path(path).resolve()
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -160,7 +184,7 @@ def read_manifest(path: str | Path) -> Manifest:
         rows.append(_parse_row(path, number, raw))
     if not rows:
         raise file_error(path, "manifest has a header but no rows")
-    covariates = tuple(h for h in header if h not in MANIFEST_COLUMNS)
+    covariates = tuple(h for h in header if h not in MANIFEST_COLUMNS + OPTIONAL_COLUMNS)
     _check_consistency(path, rows)
     return Manifest(path=str(path), rows=tuple(rows), covariates=covariates)
 
@@ -199,7 +223,8 @@ def _parse_row(path: Path, number: int, raw: dict[str, str]) -> ManifestRow:
         trained_hand=hand,
         score_pre=_number(where, "score_pre", raw.get("score_pre", "")),
         score_post=_number(where, "score_post", raw.get("score_post", "")),
-        covariates={k: v for k, v in raw.items() if k not in MANIFEST_COLUMNS},
+        covariates={k: v for k, v in raw.items() if k not in MANIFEST_COLUMNS + OPTIONAL_COLUMNS},
+        bad_channels={c.strip(): MANIFEST_BAD for c in raw.get("bad_channels", "").split(";") if c.strip()},
     )
 
 

@@ -1,4 +1,4 @@
-"""Read back what the pipeline wrote: a recording's folder, a batch's ``status.csv``.
+"""Read back what the pipeline wrote: a recording's folder, a batch's ``status.csv`` and its shards'.
 
 A run folder holds the tables of :data:`sleepspindles.schema.RUN_TABLES` that the run wrote and
 ``run.json`` (written last, listing them). Used by batch runs to tell a complete folder from a
@@ -9,6 +9,7 @@ runs to lateralise from the stored tables without reloading the signal.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,10 @@ from ..errors import file_error
 from ..records import RunRecord, StatusRow
 from ..schema import RUN_TABLES, SIGMA, SPINDLE_SUMMARY, SPINDLES, STATUS, TableSchema
 
-__all__ = ["RunTables", "read_run_record", "read_run_tables", "read_status"]
+__all__ = ["RunTables", "read_run_record", "read_run_tables", "read_status", "shard_status_name",
+           "shard_status_files"]
+
+_SHARD_STATUS = re.compile(r"status-shard-([0-9]+)-of-([0-9]+)\.csv")
 
 
 @dataclass(frozen=True)
@@ -126,3 +130,15 @@ def read_status(path: str | Path) -> list[StatusRow]:
     path = Path(path)
     frame = _read_table(path, STATUS)
     return [StatusRow.from_record(r) for r in frame.to_dict("records")]
+
+
+def shard_status_name(index: int, count: int) -> str:
+    """File name of the status of shard ``index`` of ``count`` (``status-shard-2-of-4.csv``)."""
+    return f"status-shard-{index}-of-{count}.csv"
+
+
+def shard_status_files(folder: str | Path) -> dict[tuple[int, int], Path]:
+    """The shard statuses in ``folder``, by ``(index, count)`` (empty when there is no such folder)."""
+    folder = Path(folder)
+    matches = ((_SHARD_STATUS.fullmatch(p.name), p) for p in folder.glob("status-shard-*.csv"))
+    return {(int(m[1]), int(m[2])): path for m, path in matches if m is not None}

@@ -9,6 +9,10 @@ At the end every completed recording's tables are gathered into the cohort table
 gives the same tables as an uninterrupted one, and ``status.csv`` (one row per manifest row,
 with the channels each recording dropped). :func:`sleepspindles.pipeline.cohort.run_cohort`
 runs a batch and then lateralises from the stored tables.
+
+On a cluster's job array, each array task runs one shard of the manifest (``shard="I/N"``,
+:mod:`.shards`), which writes only its own status; :func:`gather_batch` then writes the cohort
+tables, ``status.csv`` and the report as one unsharded batch would.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from ..errors import param_error
 from ..records import StatusRow
 from ..schema import RUN_TABLES, STATUS
 from .executors import dask_client, executor
+from .shards import Shard, merge_statuses, read_shard_statuses, select
 from .tasks import make_tasks
 
-__all__ = ["BatchResult", "gather_tables", "run_batch", "cohort_files"]
+__all__ = ["BatchResult", "gather_tables", "run_batch", "gather_batch", "cohort_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +58,19 @@ class BatchResult:
     seconds : float
         Wall time of the batch.
     files : dict of str to Path
-        Cohort files written (:func:`cohort_files`).
+        Cohort files written (:func:`cohort_files`); a shard writes only its status.
+    command : str
+        What made it: ``"batch"`` or ``"gather"``.
+    shard : Shard or None
+        The slice of the manifest a sharded batch processed (``None``: all of it).
     """
 
     out_dir: Path
     rows: tuple[StatusRow, ...]
     seconds: float
     files: dict = field(default_factory=dict)
+    command: str = "batch"
+    shard: Shard | None = None
 
     @property
     def status(self) -> pd.DataFrame:
@@ -86,11 +97,15 @@ class BatchResult:
         return self._labels("skipped")
 
     def __str__(self) -> str:
-        line = (f"batch: {len(self.rows)} recording(s) in {self.seconds:.1f} s: {len(self.done)} processed, "
-                f"{len(self.skipped)} already complete, {len(self.failed)} failed; tables in {self.out_dir}")
+        where = (f"tables in {self.out_dir}" if self.shard is None else
+                 f"status in {self.files[STATUS.name]} (then 'sleepspindles gather' once every shard is done)")
+        status = STATUS.file if self.shard is None else self.shard.status_file
+        line = (f"{self.command}{'' if self.shard is None else f' shard {self.shard}'}: {len(self.rows)} "
+                f"recording(s) in {self.seconds:.1f} s: {len(self.done)} processed, {len(self.skipped)} already "
+                f"complete, {len(self.failed)} failed; {where}")
         if self.failed:
             shown = ", ".join(self.failed[:5]) + (", ..." if len(self.failed) > 5 else "")
-            line += f"; failed: {shown} (errors in {STATUS.file})"
+            line += f"; failed: {shown} (errors in {status})"
         return line
 
 
@@ -146,6 +161,18 @@ def _write_cohort_tables(out: Path, tables: Mapping[str, pd.DataFrame], rows: li
     return files
 
 
+def _finish(out: Path, rows: list[StatusRow], started: float, *, report: bool, command: str) -> BatchResult:
+    """Write the cohort tables, ``status.csv`` and (with ``report``) the status-only cohort report."""
+    files = _write_cohort_tables(out, gather_tables(rows), rows)
+    result = BatchResult(out_dir=out, rows=tuple(rows), seconds=time.perf_counter() - started, files=files,
+                         command=command)
+    if report:
+        from ..report import write_cohort_report
+
+        files["report"] = write_cohort_report(None, result.status, out, title="Batch report")
+    return result
+
+
 def run_batch(
     manifest_path: str | Path,
     out_dir: str | Path,
@@ -153,10 +180,11 @@ def run_batch(
     jobs: int | None = None,
     scheduler: str | None = None,
     *,
+    shard: str | None = None,
     progress: bool = True,
     report: bool = True,
 ) -> BatchResult:
-    """Process every recording of a manifest; resumable and failure-isolated.
+    """Process every recording of a manifest (or of one shard of it); resumable and failure-isolated.
 
     Parameters
     ----------
@@ -166,10 +194,17 @@ def run_batch(
         Output folder: one sub-folder per recording plus the cohort tables.
     config : Config, optional
     jobs : int, optional
-        Local worker processes (default ``config.batch.jobs``); 1 runs in this process.
+        Local worker processes (default ``config.batch.jobs``); 1 runs in this process. With
+        ``scheduler="local"``, the workers of the Dask LocalCluster.
     scheduler : str, optional
-        Dask scheduler address (``tcp://host:port``; default ``config.batch.scheduler``). When
-        given, tasks go to that cluster instead of the local pool.
+        Dask scheduler address (``tcp://host:port``; default ``config.batch.scheduler``): tasks go
+        to that cluster instead of the local pool; ``"local"`` starts a Dask LocalCluster of
+        ``jobs`` workers (each with ``config.batch.worker_memory``). A task lost with its worker is
+        resubmitted as :mod:`.executors` says (``config.batch.retries``).
+    shard : str, optional
+        ``"I/N"``: process only shard ``I`` of ``N`` (:mod:`.shards` says which rows) and write
+        ``status-shard-I-of-N.csv`` instead of the cohort tables, ``status.csv`` and the report;
+        :func:`gather_batch` writes those once every shard is done.
     progress : bool
         Show a progress bar (only on a terminal).
     report : bool
@@ -187,22 +222,64 @@ def run_batch(
         When the manifest itself is invalid, two of its rows would share an output folder, or
         ``out_dir`` cannot be written (a bad recording only fails its own row).
     ConfigError
-        When ``scheduler`` is given and no Dask scheduler answers there within 5 s.
+        When ``jobs`` or ``shard`` is invalid, or ``scheduler`` is given and no Dask scheduler
+        answers there within 5 s.
     """
     config = config or Config()
+    if config.report.format != "html":
+        from ..report import check_format  # a PDF printer missing fails here, not in every row
+
+        check_format(config.report.format)
     jobs = config.batch.jobs if jobs is None else jobs
     scheduler = config.batch.scheduler if scheduler is None else scheduler
     if not isinstance(jobs, int) or jobs < 1:
         raise param_error("jobs", "a positive integer", jobs)
+    part = None if shard is None else Shard.parse(shard)
     started = time.perf_counter()
-    tasks = make_tasks(manifest_path, out_dir, config)
+    tasks = make_tasks(manifest_path, out_dir, config)  # the whole manifest: every shard checks all of it
+    tasks = tasks if part is None else select(tasks, part)
     out = output.prepare_folder(out_dir)
-    with dask_client(scheduler) as client:
-        rows = sorted(_progress(executor(tasks, jobs, client), len(tasks), progress), key=lambda r: r.row)
-    files = _write_cohort_tables(out, gather_tables(rows), rows)
-    result = BatchResult(out_dir=out, rows=tuple(rows), seconds=time.perf_counter() - started, files=files)
-    if report:
-        from ..report import write_cohort_report
+    with dask_client(scheduler, jobs, config.batch) as client:
+        outcomes = executor(tasks, jobs, client, config.batch.retries)
+        rows = sorted(_progress(outcomes, len(tasks), progress), key=lambda r: r.row)
+    if part is None:
+        return _finish(out, rows, started, report=report, command="batch")
+    files = {STATUS.name: output.write_status(out / part.status_file, rows)}
+    return BatchResult(out_dir=out, rows=tuple(rows), seconds=time.perf_counter() - started, files=files, shard=part)
 
-        files["report"] = write_cohort_report(None, result.status, out, title="Batch report")
-    return result
+
+def gather_batch(manifest_path: str | Path, out_dir: str | Path, *, report: bool = True) -> BatchResult:
+    """Merge the shards of a sharded batch and write what one unsharded batch writes.
+
+    Every shard ``I`` of ``N`` must have written ``status-shard-I-of-N.csv`` into ``out_dir``.
+    Each manifest row gets the status its shard wrote (:func:`sleepspindles.pipeline.shards.merge_statuses`);
+    a row no shard processed, or whose folder its shard did not finish, is failed with an error
+    naming the shard to rerun. Then the cohort tables, ``status.csv`` and (with ``report``) the
+    status-only ``cohort_report.html`` are written as by :func:`run_batch`.
+
+    Parameters
+    ----------
+    manifest_path : str or Path
+        The manifest the shards ran.
+    out_dir : str or Path
+        Their output folder.
+    report : bool
+        Write the status-only ``cohort_report.html``.
+
+    Returns
+    -------
+    BatchResult
+        ``failed`` lists the rows that failed, in a shard or here.
+
+    Raises
+    ------
+    DataError
+        When the manifest is invalid, or a shard's status is missing (the message lists the
+        missing shards), unreadable, or of another shard count than the others.
+    """
+    started = time.perf_counter()
+    # The configuration shapes no step here: folders are checked by their run.json, not recomputed.
+    tasks = make_tasks(manifest_path, out_dir, Config())
+    count, statuses = read_shard_statuses(out_dir)
+    rows = merge_statuses(tasks, count, statuses)
+    return _finish(output.prepare_folder(out_dir), rows, started, report=report, command="gather")

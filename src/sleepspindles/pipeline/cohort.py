@@ -8,11 +8,18 @@ local pool or a Dask cluster, resumable, failure-isolated: one folder per record
 minutes; the signal is never reloaded), calls :func:`sleepspindles.analysis.laterality.lateralise` and
 writes, through :mod:`sleepspindles.output`:
 
-* ``laterality.csv``: one row per subject x night x pair x measure x band;
-* ``cohort_stats.csv``: the tests of :mod:`sleepspindles.analysis.stats`;
+* ``laterality.csv``: one row per subject x night x pair x measure x band x window;
+* ``cohort_stats.csv``: the tests and models of :mod:`sleepspindles.analysis.stats`;
 * ``specificity.csv``: the main statistics with the pairs side by side;
+* ``clusters.csv``: the whole-scalp cluster tests (:mod:`sleepspindles.analysis.scalp`);
 * ``cohort_report.html``: statistics, figures and every recording's status;
+* ``reference_robustness.csv`` (with ``references``): the C-I tests under each reference;
 * ``run.json`` (last): provenance, the failed rows with their errors and the notes.
+
+With ``references``, the whole cohort is rerun under each re-referencing mode in its own batch
+folder ``<out>/reference-<mode>/`` (every file above, resumable like the main run), and
+``reference_robustness.csv`` puts their paired C-I tests side by side, flagging a pair whose
+effect changes sign with the reference.
 
 A row that fails (missing file, unreadable EDF, no staging...) is recorded with its error and
 the other rows go on; a rerun skips every recording whose folder is complete and current.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -30,14 +38,16 @@ import pandas as pd
 
 from .. import output
 from ..analysis.laterality import LateralityResult, NightData, lateralise, night_from_tables
-from ..config import Config, config_to_dict
-from ..errors import DataError, SleepSpindlesError
+from ..analysis.measures import MAIN_MEASURE, NIGHT
+from ..analysis.stats import reference_robustness
+from ..config import REFERENCE_MODES, Config, config_to_dict
+from ..errors import DataError, SleepSpindlesError, param_error
 from ..io.manifest import Manifest, ManifestRow, read_manifest
 from ..io.results import read_run_tables
 from ..records import StatusRow, now, package_versions
 from .batch import BatchResult, run_batch
 
-__all__ = ["FailedRow", "CohortResult", "run_cohort", "COHORT_FILES"]
+__all__ = ["FailedRow", "CohortResult", "run_cohort", "COHORT_FILES", "ROBUSTNESS_FILE"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +56,12 @@ COHORT_FILES = {
     "laterality": "laterality.csv",
     "stats": "cohort_stats.csv",
     "specificity": "specificity.csv",
+    "clusters": "clusters.csv",
     "report": "cohort_report.html",
     "run": "run.json",
 }
+#: The side-by-side table of a run with ``references``.
+ROBUSTNESS_FILE = "reference_robustness.csv"
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,9 @@ class CohortResult:
 
     Attributes
     ----------
-    laterality, stats, specificity : pandas.DataFrame
-        The tables written to ``laterality.csv``, ``cohort_stats.csv``, ``specificity.csv``.
+    laterality, stats, specificity, clusters : pandas.DataFrame
+        The tables written to ``laterality.csv``, ``cohort_stats.csv``, ``specificity.csv``,
+        ``clusters.csv``.
     failed : tuple of FailedRow
         Rows that could not be analysed, with their error messages.
     problems : tuple of str
@@ -83,6 +97,10 @@ class CohortResult:
         Rows in the manifest.
     seconds : float
         Wall time of the whole run.
+    robustness : pandas.DataFrame
+        ``reference_robustness.csv`` (empty without ``references``).
+    references : mapping of str to CohortResult
+        The rerun under each reference, by mode.
     """
 
     laterality: pd.DataFrame
@@ -94,6 +112,9 @@ class CohortResult:
     files: Mapping[str, Path] = field(default_factory=dict)
     n_rows: int = 0
     seconds: float = 0.0
+    clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    robustness: pd.DataFrame = field(default_factory=pd.DataFrame)
+    references: Mapping[str, "CohortResult"] = field(default_factory=dict)
 
     @property
     def n_analysed(self) -> int:
@@ -109,13 +130,23 @@ class CohortResult:
         lines += [f"  note: {p}" for p in self.problems]
         stats = self.stats
         if not stats.empty:
-            main = stats[(stats["role"] == "motor") & (stats["measure"] == "density_n2") & (stats["band"] == "all")
+            main = stats[(stats["role"] == "motor") & (stats["measure"] == MAIN_MEASURE) & (stats["band"] == "all")
+                         & (stats["window"] == NIGHT)
                          & stats["test"].isin(["paired_t", "one_sample_t", "pearson"])
                          & stats["variable"].isin(["C-I", "LI", "D"])]
             for r in main.itertuples(index=False):
                 lines.append(f"  {r.night} {r.pair} {r.test} ({r.variable}): n={r.n} effect={r.effect_size:.3g} "
                              f"p={r.p_value:.3g} p_fdr={r.p_fdr:.3g}")
-        lines += [f"  wrote {path}" for key, path in self.files.items() if key in COHORT_FILES]
+        if len(self.clusters):
+            found = self.clusters[self.clusters["p_value"] < 0.05]
+            lines += [f"  cluster {r.night} {r.measure} ({r.sign}): {r.pairs} p={r.p_value:.3g}"
+                      for r in found.itertuples(index=False)]
+        if len(self.robustness):
+            flipped = self.robustness.loc[self.robustness["sign_changes"].astype(bool)]
+            changed = sorted(set(flipped["pair"] + " " + flipped["measure"] + " " + flipped["band"]))
+            lines.append(f"  references {', '.join(self.references)}: {len(changed)} pair x measure x band(s) change sign"
+                         + (f" ({'; '.join(changed[:5])}{'...' if len(changed) > 5 else ''})" if changed else ""))
+        lines += [f"  wrote {path}" for key, path in self.files.items() if key in COHORT_FILES or key == "robustness"]
         return "\n".join(lines)
 
 
@@ -127,6 +158,7 @@ def run_cohort(
     jobs: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    references: Sequence[str] = (),
 ) -> CohortResult:
     """Analyse a cohort: batch-process its recordings, lateralise, test, and write every table.
 
@@ -144,6 +176,9 @@ def run_cohort(
         :func:`sleepspindles.batch.run_batch`.
     progress : bool
         Show a progress bar (only on a terminal).
+    references : sequence of str
+        Re-referencing modes (``as-recorded``, ``linked-mastoid``, ``average``...) to rerun the
+        cohort under, each in ``<out>/reference-<mode>/``, for ``reference_robustness.csv``.
 
     Returns
     -------
@@ -153,14 +188,23 @@ def run_cohort(
     ------
     DataError
         When the manifest itself is unreadable or invalid (row errors name row and field).
+    ConfigError
+        For an unknown reference mode.
     """
     started = time.perf_counter()
     config = config or Config()
+    for mode in references:
+        if mode not in REFERENCE_MODES:
+            raise param_error("references", f"modes among {REFERENCE_MODES}", mode)
     manifest = read_manifest(manifest_path)  # a bad manifest stops here, before any work
     batch = run_batch(manifest_path, out_dir, config, jobs, scheduler, progress=progress, report=False)
     nights, failed = _nights(manifest, batch.rows)
     result = lateralise(nights, config)
-    files = _write(Path(out_dir), manifest, config, result, batch, failed)
+    reruns = {mode: run_cohort(manifest_path, Path(out_dir) / f"reference-{mode}",
+                               config.replace("load", reference=mode), jobs=jobs, scheduler=scheduler,
+                               progress=progress) for mode in dict.fromkeys(references)}
+    robustness = reference_robustness({mode: rerun.stats for mode, rerun in reruns.items()})
+    files = _write(Path(out_dir), manifest, config, result, batch, failed, robustness if reruns else None)
     return CohortResult(
         laterality=result.laterality,
         stats=result.stats,
@@ -171,6 +215,9 @@ def run_cohort(
         files=files,
         n_rows=len(manifest),
         seconds=time.perf_counter() - started,
+        clusters=result.clusters,
+        robustness=robustness,
+        references=reruns,
     )
 
 
@@ -214,7 +261,7 @@ def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> NightData:
 
 
 def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResult, batch: BatchResult,
-           failed: list[FailedRow]) -> dict[str, Path]:
+           failed: list[FailedRow], robustness: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write the tables and the cohort report, then ``run.json`` (its presence marks a complete folder).
 
     Returns the batch files and these, by key.
@@ -226,8 +273,11 @@ def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResu
         "laterality": output.write_csv(out / COHORT_FILES["laterality"], result.laterality),
         "stats": output.write_csv(out / COHORT_FILES["stats"], result.stats),
         "specificity": output.write_csv(out / COHORT_FILES["specificity"], result.specificity),
-        "report": write_cohort_report(result, batch.status, out),
+        "clusters": output.write_csv(out / COHORT_FILES["clusters"], result.clusters),
+        "report": write_cohort_report(result, batch.status, out, robustness=robustness, config=config),
     }
+    if robustness is not None:
+        files["robustness"] = output.write_csv(out / ROBUSTNESS_FILE, robustness)
     metadata = {
         "created": now(),
         "versions": package_versions(),

@@ -190,6 +190,8 @@ def process_recording(
         resample=load.resample,
         longest_segment=load.longest_segment,
         hypnogram_scheme=load.hypnogram_scheme,
+        preload=load.preload,
+        exclude=load.exclude,
     )
     inputs = {"recording": InputFile(str(path), sha256_file(path))}
     if hypnogram is not None:

@@ -15,8 +15,10 @@ import json
 import logging
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .. import output
 from ..config import Config, config_to_dict
@@ -25,7 +27,7 @@ from ..io.manifest import ManifestRow, read_manifest
 from ..records import InputFile, RunRecord, StatusRow
 from ..schema import EVENT_KINDS
 
-__all__ = ["Task", "folder_name", "make_tasks", "is_complete", "process_task", "failed_row"]
+__all__ = ["Task", "recording_key", "folder_name", "make_tasks", "is_complete", "process_task", "failed_row"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,11 @@ class Task:
     config: Config
 
 
+def recording_key(subject: str, night: str) -> str:
+    """SHA-256 (hex) of a recording's ``(subject, night)``: the same on every machine and in every run."""
+    return hashlib.sha256(json.dumps([subject, night]).encode("utf-8")).hexdigest()
+
+
 def folder_name(subject: str, night: str) -> str:
     """Output folder of one recording: ``<subject>_<night>``, made safe and kept distinct.
 
@@ -57,8 +64,7 @@ def folder_name(subject: str, night: str) -> str:
     safe = _UNSAFE.sub("-", raw)
     if safe == raw:
         return raw
-    digest = hashlib.sha256(json.dumps([subject, night]).encode("utf-8")).hexdigest()[:8]
-    return f"{safe}-{digest}"
+    return f"{safe}-{recording_key(subject, night)[:8]}"
 
 
 def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -> list[Task]:
@@ -73,9 +79,16 @@ def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -
     out = Path(out_dir).resolve()
     return [
         Task(row=r.row, subject=r.subject, night=r.night, recording=r.recording, hypnogram=r.hypnogram,
-             trained_hand=r.trained_hand, out_dir=str(out / name), config=config)
+             trained_hand=r.trained_hand, out_dir=str(out / name), config=_row_config(config, r))
         for r, name in zip(manifest.rows, _folder_names(manifest.path, manifest.rows))
     ]
+
+
+def _row_config(config: Config, row: ManifestRow) -> Config:
+    """``config`` with the row's bad channels added to ``load.exclude`` (so run.json records them)."""
+    if not row.bad_channels:
+        return config
+    return config.replace("load", exclude=sorted({*config.load.exclude, *row.bad_channels}))
 
 
 def _folder_names(manifest_path: str, rows: tuple[ManifestRow, ...]) -> list[str]:
@@ -112,9 +125,10 @@ def _inputs(task: Task) -> dict[str, InputFile]:
 def is_complete(task: Task) -> RunRecord | None:
     """The task's run record when its outputs are complete and current, else ``None``.
 
-    Current means: same recording (and hypnogram) SHA-256, same configuration, and the same
-    subject, night and trained hand (the report depends on them); complete means that every
-    table the configuration produces is listed in ``run.json`` and, with ``report.html``, exists.
+    Current means: same recording (and hypnogram) SHA-256, same configuration (but for its
+    ``batch`` section, which changes no output), and the same subject, night and trained hand
+    (the report depends on them); complete means that every table the configuration produces is
+    listed in ``run.json`` and, with ``report.html``, exists.
     """
     from ..io.results import read_run_record
     from .run import expected_tables
@@ -122,7 +136,7 @@ def is_complete(task: Task) -> RunRecord | None:
     run = read_run_record(task.out_dir)
     if run is None or (run.subject, run.night, run.trained_hand) != (task.subject, task.night, task.trained_hand):
         return None
-    if run.config != json.loads(json.dumps(config_to_dict(task.config))):
+    if _computing(run.config) != _computing(json.loads(json.dumps(config_to_dict(task.config)))):
         return None
     try:
         current = _inputs(task)
@@ -135,6 +149,15 @@ def is_complete(task: Task) -> RunRecord | None:
     if not wanted <= set(run.files) or not all((folder / n).is_file() for n in {*run.files, "report.html"}):
         return None
     return run
+
+
+def _computing(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The sections of a configuration that shape the outputs.
+
+    The ``batch`` section says how tasks run (workers, scheduler, retries, memory), never what
+    they compute: changing it, or a version adding a key to it, must not recompute a cohort.
+    """
+    return {section: values for section, values in config.items() if section != "batch"}
 
 
 def _row(task: Task, **values) -> StatusRow:

@@ -37,7 +37,9 @@ import scipy.fft as sfft
 
 from ...errors import param_error
 from ...hypnogram import Hypnogram, parse_stages
+from ...recording import is_source, read_span
 from . import kernels
+from .filters import band_pass_fir
 
 __all__ = [
     "StreamSpec",
@@ -138,12 +140,7 @@ class Plan:
 @lru_cache(maxsize=16)
 def _fir(rate: int, lo: float, hi: float, l_trans: float, h_trans: float) -> np.ndarray:
     """MNE's zero-phase FIR (firwin, Hamming, automatic length), as ``filter_data`` builds it."""
-    from mne.filter import create_filter
-
-    return create_filter(
-        None, float(rate), lo, hi, l_trans_bandwidth=l_trans, h_trans_bandwidth=h_trans,
-        method="fir", fir_design="firwin", verbose=False,
-    )  # fmt: skip
+    return band_pass_fir(float(rate), lo, hi, l_trans, h_trans)
 
 
 def _auto_trans(lo: float, hi: float, sf: float) -> tuple[float, float]:
@@ -292,7 +289,10 @@ def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: Plan, work:
     seg[:, hi - a :] = 0
     bad[:, : lo - a] = False
     bad[:, hi - a :] = False
-    kernels.prepare_rows(data, rows, lo, hi, lo - a, plan.flat_len, seg, bad)
+    if is_source(data):  # read only this span of these channels from the file
+        kernels.prepare_rows(data.read(rows, lo, hi), np.arange(len(rows)), 0, hi - lo, lo - a, plan.flat_len, seg, bad)
+    else:
+        kernels.prepare_rows(data, rows, lo, hi, lo - a, plan.flat_len, seg, bad)
     if a < 0 or a + plan.l_nat > n:
         idx = np.arange(a, a + plan.l_nat)
         left = (idx < 0) & (-idx < n)
@@ -300,8 +300,8 @@ def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: Plan, work:
         for where, src, edge in ((left, -idx[left], 0), (right, 2 * (n - 1) - idx[right], n - 1)):
             if src.size:
                 lo_src = int(src.min())
-                near = data[rows, lo_src : int(src.max()) + 1]
-                values = 2 * data[rows, edge : edge + 1] - near[:, src - lo_src]
+                near = read_span(data, rows, lo_src, int(src.max()) + 1)
+                values = 2 * read_span(data, rows, edge, edge + 1) - near[:, src - lo_src]
                 seg[:, where] = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     return seg, bad
 

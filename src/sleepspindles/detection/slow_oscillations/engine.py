@@ -74,6 +74,9 @@ class _State:
     phase: np.ndarray  # SO phase (rad) at each spindle peak, in peak order
     holder: np.ndarray  # candidate index holding each spindle peak, -1 for none
     surrogates: np.ndarray  # (n spindles, n_surrogates) float32: phases at random times in the holder
+    # A peak on the sample one candidate ends and the next starts at: spindle -> (later candidate,
+    # its surrogates), used when only the later candidate is kept.
+    shared: dict = field(default_factory=dict)
     parts: list = field(default_factory=list)  # candidates per block
     n_candidates: int = 0
     so: SlowOscillations | None = None  # every candidate of the night, once the blocks are done
@@ -123,7 +126,11 @@ def _run_channel_block(blk: st.Block, j: int, peaks: np.ndarray, setup: _Setup, 
     for k in np.flatnonzero(last > first):  # candidates holding a spindle peak (few)
         for i in range(first[k], last[k]):
             times = rng.uniform(so.start[k], so.end[k], setup.n_surrogates)
-            state.surrogates[i] = np.angle(analytic[np.rint(times).astype(np.int64) - blk.g0])
+            phases = np.angle(analytic[np.rint(times).astype(np.int64) - blk.g0])
+            if state.holder[i] >= 0:  # the previous candidate ends where this one starts
+                state.shared[i] = (state.n_candidates + k, phases)
+                continue
+            state.surrogates[i] = phases
             state.holder[i] = state.n_candidates + k
     state.n_candidates += len(so)
 
@@ -235,8 +242,12 @@ def _annotate(spindles: pd.DataFrame, rows: dict[str, np.ndarray], found: dict[s
     phase = np.full(len(spindles), np.nan)
     surrogates = {}
     for name, state in found.items():
+        kept = kept_masks[name]
         held = state.holder >= 0
-        held[held] = kept_masks[name][state.holder[held]]
+        held[held] = kept[state.holder[held]]
+        for i, (later, phases) in state.shared.items():  # the earlier candidate wins when both are kept
+            if not held[i] and kept[later]:
+                held[i], state.surrogates[i] = True, phases
         coupled[rows[name]] = held
         phase[rows[name][held]] = np.degrees(state.phase[held])
         surrogates[name] = SurrogatePhases(rows=rows[name][held], phases=state.surrogates[held])

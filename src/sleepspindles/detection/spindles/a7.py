@@ -1,38 +1,67 @@
 """The A7 engine: Lacourse et al. (2019)'s four features with local-baseline thresholds, streamed.
 
-Method (A7, J Neurosci Methods 316:3-11). Two signals per channel: the sigma band
-(``detection.band``, 11-16 Hz) and the broadband signal (``detection.broadband``). On windows of 0.3 s every
-0.1 s:
+Method (A7, J Neurosci Methods 316:3-11), with the features computed as the authors' code
+computes them (release 1.1.2: ``a7subAbsPowValues.m``, ``a7subRelSigPow.m``, ``a7subSigmaCov.m``,
+``a7subSigmaCorr.m``). Two signals per channel: the sigma signal (``detection.band``, 11-16 Hz,
+through the authors' filter: a Butterworth high-pass and low-pass of order 20, each run forward
+and backward) and the broadband signal (``detection.broadband``, standing for the broadband
+filtering the authors ask of their input). On windows of 0.3 s every 0.1 s:
 
 * absolute sigma power: log10 of the mean square of the sigma signal (uV^2), a fixed threshold;
-* relative sigma power: log10 of sigma energy over broadband energy, as a z-score;
+* relative sigma power: log10 of the power in the sigma band over the power in 4.5-30 Hz of the
+  broadband window's periodogram (mean removed, Hann window, zero-padded to 2 s), as a z-score;
 * sigma covariance: log10(1 + max(cov(broadband, sigma), 0)), as a z-score;
 * sigma correlation: Pearson correlation of broadband and sigma signals, a fixed threshold.
 
 The z-scores are taken against a *local* baseline: the ``a7.baseline`` seconds (30 s) of valid
 windows around each window, keeping only baseline values between the recording's 10th and 90th
 percentiles (so spindles and artefacts do not inflate it). Valid means inside the searched stages
-(the whole recording without a hypnogram), finite and not flat. Each 0.1 s segment takes the mean
-of the three windows covering it. A spindle starts where all enabled criteria hold and is grown on
-both sides while absolute power and covariance hold; durations outside ``detection.duration``
-(0.5-2.5 s) are dropped. This is why it finds what whole-night RMS thresholds miss: a threshold
-relative to the surrounding 30 s is not raised by wake, movement or a noisy hour elsewhere.
+(the whole recording without a hypnogram), finite and not flat: the authors' baseline is the same
+30 s of valid windows, theirs valid in the baseline stages they name (N2 by default). Each 0.1 s
+segment takes the mean of the three windows covering it (of their power, for the absolute power,
+then its log10). A spindle starts where all enabled criteria hold and is grown on both sides while
+absolute power and covariance hold; durations outside ``detection.duration`` (0.5-2.5 s) are
+dropped. This is why it finds what whole-night RMS thresholds miss: a threshold relative to the
+surrounding 30 s is not raised by wake, movement or a noisy hour elsewhere.
 
-Differences from the published code, deliberate: the signals are filtered once at the stream's
-internal rate (100 Hz; FIR filters, see :mod:`sleepspindles.detection.core.streaming`), so results do not depend on the
-sampling rate and any rate from about 40 Hz up works; relative power is an energy ratio of the
-filtered signals on the window (not a zero-padded Hann periodogram against 4.5-30 Hz), and its
-broadband is ``detection.broadband``. The per-event parameters are those of the fast engine
-(:mod:`.parameters`).
+Presets (``detection.a7.preset``): ``default`` uses the thresholds of ``detection.a7`` (chosen by
+leave-one-excerpt-out cross-validation on DREAMS) and ``detection.duration``; ``reference`` is A7
+as its authors run it, with their published thresholds (1.25, 1.6, 1.3, 0.69) and durations
+(0.3-2.5 s) wherever the config leaves those keys at their defaults. On the authors' example
+(60 s of N2, ``../shared/data/a7_official``) the reference preset's four features correlate with
+theirs at 0.99994, 0.99985, 0.99993 and 0.99926 and it finds their 9 spindles and no other
+(tests/test_a7_reference.py). Earlier versions filtered sigma with an FIR and took the relative
+power as a filtered-energy ratio; with the authors' features the held-out F1 of the
+cross-validated thresholds rose on every reference (expert 1 / expert 2 / union 0.536 / 0.546 /
+0.621 to 0.557 / 0.659 / 0.639), so they replaced ours.
 
-Execution: the night is streamed in overlapping blocks (the same blocks as the fast engine's). Pass 1 computes the
-window features (4 values every 0.1 s, a few MB per channel-night); the baseline z-scores and the
-decision then run on those arrays; pass 2 revisits only the blocks holding events, for their
-parameters, reusing the first FFTs pass 1 kept within the stream's memory share.
+Differences from the published code that remain, deliberate: the signals are filtered once at
+the stream's internal rate (100 Hz for the default broadband, see
+:mod:`sleepspindles.detection.core.streaming`; the Butterworth response is applied in the
+filtering FFT, designed at that rate as the authors design it at their required 100 Hz), so
+results do not depend on the sampling rate and any rate from about 40 Hz up works; the broadband
+signal is filtered here (``detection.broadband``) where the authors take their input as given;
+only the searched stages are searched (the authors detect everywhere and leave the stage
+filtering to the user); the authors' spectral-context classifier (slow ratio) is not applied.
+Each event gets a ``confidence`` (:mod:`.confidence`) and the per-event parameters and quality
+measures of the fast engine (:mod:`.parameters`).
+
+Execution: the night is streamed in overlapping blocks. Pass 1 computes the window features
+(4 values every 0.1 s, a few MB per channel-night) and keeps, within the stream's memory share,
+the filtered signals around the *candidate* spindles (runs of segments whose absolute sigma
+power can pass its threshold, :mod:`.a7_keep`) with their background powers; the baseline
+z-scores, the decision and the confidence then run on the feature arrays
+(``detection.min_confidence`` drops events there); pass 2 measures every event of a channel at
+once from what pass 1 kept, and filters again only the blocks whose events it did not keep (none
+when the share holds them; every block for a recording read from its file). The blocks' margins
+hold half the quality measures' 30 s background, so every measure is independent of the block
+layout. Channel groups run in threads (``n_jobs``): the compiled kernels and the FFTs release
+the GIL, and the per-block Python work is small.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -46,10 +75,13 @@ from ...hypnogram import Hypnogram, Stage
 from ...recording import Recording
 from .. import DetectionResult
 from ..core import streaming as st
-from . import kernels_a7
-from .parameters import ChannelEvents, collect, events_frame, measure
+from ..core.filters import butterworth_gain
+from . import confidence, kernels_a7, kernels_a7_candidates
+from .a7_keep import Keeper
+from .kernels_a7_periodogram import periodogram_ratio
+from .parameters import BACKGROUND_SECONDS, ChannelEvents, EventSignals, collect, events_frame, finish, take
 
-__all__ = ["A7Features", "a7_features", "a7_decide", "detect", "WINDOW_SECONDS", "STEP_SECONDS"]
+__all__ = ["A7Features", "a7_features", "a7_decide", "decide_segments", "detect", "WINDOW_SECONDS", "STEP_SECONDS"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +89,18 @@ logger = logging.getLogger(__name__)
 WINDOW_SECONDS = 0.3
 STEP_SECONDS = 0.1
 _LIMITS = (10.0, 90.0)  # percentiles bounding the baseline values
-_TRANSITION = 1.5  # Hz, sigma filter transition band (the fast engine's)
-# Settling context of a block core beyond the filters, as the fast engine's (so both engines cut
-# the night into the same blocks); the longest event is added.
+# Hz above the band's upper edge that must stay below Nyquist (and the transition of the FIR the
+# stream designs, whose length sets the filter part of the block margins; its response is replaced).
+_TRANSITION = 1.5
+# Settling context of a block core beyond the filters; the longest event and half the quality
+# measures' background are added, so that background always lies inside the block.
 _CONTEXT_SECONDS = 2.5
+# The authors' method (a7MainScript.m, a7subRelSigPow.m): sigma filter order (a Butterworth
+# high-pass and low-pass, each run forward and backward), the relative power's periodogram length
+# (zero-padded) and its denominator band.
+_ORDER = 20
+_FFT_SECONDS = 2.0
+_TOTAL_BAND = (4.5, 30.0)
 
 
 @dataclass(frozen=True)
@@ -98,6 +138,7 @@ class _Setup:
     n_win: int
     codes: np.ndarray
     notes: tuple[str, ...]
+    periodogram: tuple[int, tuple[int, int], tuple[int, int]]  # relative power: n_fft, sigma and total bins
 
 
 def _setup(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> _Setup:
@@ -118,16 +159,41 @@ def _setup(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
     rate = st.internal_rate(broad_hi)
     spec = st.StreamSpec(
         rate=rate, band=cfg.band, band_transition=(_TRANSITION, _TRANSITION), broadband=(cfg.broadband[0], broad_hi),
-        context=round(_CONTEXT_SECONDS * rate) + math.ceil(cfg.duration[1] * rate) + 2,
+        context=round((_CONTEXT_SECONDS + BACKGROUND_SECONDS / 2) * rate) + math.ceil(cfg.duration[1] * rate) + 2,
         block_seconds=cfg.block_seconds, flat_seconds=cfg.flat_seconds,
     )  # fmt: skip
-    plan = st.make_plan(sf, recording.n_samples, spec)
+    plan = _butterworth(st.make_plan(sf, recording.n_samples, spec), cfg.band, _ORDER)
     step = round(STEP_SECONDS * rate)
     codes = st.stage_codes(cfg.stages)
     if hypnogram is not None and not np.isin(hypnogram.stages, codes).any():
         notes.append(f"a7: the hypnogram has no epoch in the searched stages {cfg.stages}")
+    n_fft = round(_FFT_SECONDS * rate)
+    total = (_TOTAL_BAND[0], min(_TOTAL_BAND[1], broad_hi))  # no power above the broadband's edge
     return _Setup(plan=plan, step=step, win=round(WINDOW_SECONDS * rate), n_win=-(-plan.n_int // step),
-                  codes=codes, notes=tuple(notes))
+                  codes=codes, notes=tuple(notes),
+                  periodogram=(n_fft, _bins(cfg.band, n_fft, rate), _bins(total, n_fft, rate)))
+
+
+def _butterworth(plan: st.Plan, band: tuple[float, float], order: int) -> st.Plan:
+    """``plan`` with the authors' sigma filter: Butterworth high-pass and low-pass, run forward and backward.
+
+    A forward-backward (zero-phase) filter multiplies the spectrum by ``|H(f)|^2``, so the
+    stream applies that response where it would apply the FIR it designed; it is designed at the
+    internal rate, as the authors design it at their required 100 Hz.
+    """
+    freqs = np.arange(plan.h_band.size) * plan.rate / plan.l_int
+    gain = np.ones(freqs.size)
+    for edge, kind in ((band[0], "highpass"), (band[1], "lowpass")):
+        gain *= butterworth_gain(freqs, edge, order, kind, plan.rate) ** 2
+    real = plan.l_int / plan.l_nat * gain  # scaled for the inverse FFT at the internal rate, as the plan's
+    analytic = 2 * real
+    analytic[0] = real[0]
+    return dataclasses.replace(plan, h_band=analytic.astype(np.complex64), h_band_real=real.astype(np.complex64))
+
+
+def _bins(band: tuple[float, float], n_fft: int, rate: int) -> tuple[int, int]:
+    """The periodogram bins nearest a band's edges (ties to the higher bin, as the authors' findFreqIndex)."""
+    return math.floor(band[0] * n_fft / rate + 0.5), math.floor(band[1] * n_fft / rate + 0.5)
 
 
 # --------------------------------------------------------------------------- pass 1: features
@@ -136,47 +202,52 @@ class _Windows:
     values: np.ndarray  # (c, 4, n_win) float32: abs, rel, cov, corr
     valid: np.ndarray  # (c, n_win) window wholly valid
     seg_valid: np.ndarray  # (c, n_win) segment wholly valid
-    spectra: dict[int, st.Spectrum]  # block index -> first FFT kept for pass 2
 
 
-def _window_pass(data, rows: list[int], setup: _Setup, hyp, work: st.Work, cache_bytes: int) -> _Windows:
-    """Pass 1: window features and validity of every block; spectra kept while they fit ``cache_bytes``."""
+def _window_pass(data, rows: list[int], setup: _Setup, hyp, work: st.Work, keeper: Keeper | None) -> _Windows:
+    """Pass 1: window features and validity of every block; ``keeper`` keeps what pass 2 needs, within its share."""
     plan, step, win = setup.plan, setup.step, setup.win
     per = win // step  # win is a multiple of step: the internal rate is a multiple of 100 Hz
     c = len(rows)
     values = np.full((c, 4, setup.n_win), np.nan, dtype=np.float32)
     valid = np.zeros((c, setup.n_win), dtype=np.bool_)
     seg_valid = np.zeros((c, setup.n_win), dtype=np.bool_)
-    spectra = {}
     n_complete = (plan.n_int - win) // step + 1  # windows wholly inside the recording
     for k in range(plan.n_blocks):
         include = st.included(hyp, setup.codes, k * plan.hop - plan.margin, plan)
         core_len = min(plan.hop, plan.n_int - k * plan.hop)
         if not include[plan.margin : plan.margin + core_len].any():
             continue
-        keep = st.cache_room(len(spectra), c, plan, cache_bytes)
-        spectrum = st.spectrum(data, rows, k, plan, keep, work)
-        if keep:
-            spectra[k] = spectrum
+        spectrum = st.spectrum(data, rows, k, plan, False, work)
         blk = st.block(spectrum, k, plan, include, analytic=True, broad=True, work=work)
         w0 = k * plan.hop // step
         nw = min(-(-core_len // step), setup.n_win - w0)
         # Segment validity (from the one stage mask when no sample is bad), then windows valid
         # where all their segments are.
         mask = include[None, :] if spectrum.bad is None else blk.valid
-        span = mask[:, plan.margin : plan.margin + (nw + per - 1) * step]
-        seg_ok = span.reshape(mask.shape[0], nw + per - 1, step).all(axis=2)
+        seg_ok = kernels_a7_candidates.segments_all(mask, plan.margin, step, nw + per - 1)
         seg_valid[:, w0 : w0 + nw] = seg_ok[:, :nw]
         win_ok = seg_ok[:, :nw].copy()
         for j in range(1, per):
             win_ok &= seg_ok[:, j : j + nw]
         valid[:, w0 : w0 + nw] = win_ok
+        # With a keeper, the window features also run over the windows before the core that cover
+        # its first segments and past it by the longest event: the candidates' absolute power.
+        keep = keeper is not None and not keeper.full
+        lead = per - 1 if keep else 0
+        n_ext = nw + lead + (keeper.extra if keep else 0)
+        core = slice(lead, lead + nw)
+        abs_pow = []
         for i in range(c):
-            f = kernels_a7.window_features(blk.band[i].real, blk.broad[i], plan.margin, step, win, nw)
-            values[i, :, w0 : w0 + nw] = (f.abs_pow, f.rel_pow, f.cov, f.corr)
+            f = kernels_a7.window_features(blk.band[i].real, blk.broad[i], plan.margin - lead * step, step, win, n_ext)
+            rel = periodogram_ratio(blk.broad[i], plan.margin, step, win, nw, *setup.periodogram)
+            values[i, :, w0 : w0 + nw] = (f.abs_pow[core], rel, f.cov[core], f.corr[core])
+            abs_pow.append(f.abs_pow)
+        if keep:
+            keeper.add(k, blk, abs_pow, w0, nw)
     values[:, :, n_complete:] = np.nan
     valid[:, n_complete:] = False
-    return _Windows(values=values, valid=valid, seg_valid=seg_valid, spectra=spectra)
+    return _Windows(values=values, valid=valid, seg_valid=seg_valid)
 
 
 def _segments(name: str, values: np.ndarray, valid: np.ndarray, seg_valid: np.ndarray, setup: _Setup,
@@ -185,12 +256,14 @@ def _segments(name: str, values: np.ndarray, valid: np.ndarray, seg_valid: np.nd
     per = setup.win // setup.step
     n_base = max(int(round(cfg.a7.baseline / STEP_SECONDS)), 2)
     feats = []
-    for k, x in enumerate(values.astype(np.float64)):
+    for k, x in enumerate(values):
         if k in (1, 2):  # relative power and covariance: z-scores
+            x = x.astype(np.float64)
             ok = valid & np.isfinite(x)
             lo, hi = np.percentile(x[ok], _LIMITS) if ok.sum() >= 2 else (np.nan, np.nan)
             x = kernels_a7.baseline_zscore(x, valid, n_base, lo, hi)
-        feats.append(kernels_a7.segment_means(x, per).astype(np.float32))
+        # The authors average the power over the windows, then take its log (-inf: no power).
+        feats.append(kernels_a7.segment_feature(x, per, of_powers=k == 0))
     plan = setup.plan
     return A7Features(channel=name, segment=setup.step / plan.rate, end=(plan.n_int - 1) / plan.rate,
                       abs_pow=feats[0], rel_pow_z=feats[1], cov_z=feats[2], corr=feats[3], valid=seg_valid)
@@ -204,8 +277,8 @@ def _above(x: np.ndarray, threshold: float | None) -> np.ndarray | None:
         return x > threshold
 
 
-def _decide_segments(feat: A7Features, cfg: DetectionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """First and last segment of each event (A7's rule, see the module docstring)."""
+def decide_segments(feat: A7Features, cfg: DetectionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """First and last segment of each event (A7's rule, see the module docstring), before ``min_confidence``."""
     a7 = cfg.a7
     ab, cv = _above(feat.abs_pow, a7.thresh_abs_pow), _above(feat.cov_z, a7.thresh_cov_z)
     rel, corr = _above(feat.rel_pow_z, a7.thresh_rel_pow_z), _above(feat.corr, a7.thresh_corr)
@@ -221,16 +294,25 @@ def _decide_segments(feat: A7Features, cfg: DetectionConfig) -> tuple[np.ndarray
     return starts[keep], lasts[keep]
 
 
+def _decide(feat: A7Features, cfg: DetectionConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First and last segment and confidence of each event kept by ``cfg.min_confidence``."""
+    starts, lasts = decide_segments(feat, cfg)
+    conf = confidence.confidence(confidence.model_inputs(feat, starts, lasts))
+    keep = ~(conf < cfg.min_confidence)  # an undefined confidence (NaN) is not below the setting
+    return starts[keep], lasts[keep], conf[keep]
+
+
 def a7_decide(feat: A7Features, cfg: DetectionConfig) -> pd.DataFrame:
-    """Events (``start``, ``end`` in seconds, ``channel``) from precomputed features.
+    """Events (``start``, ``end`` in seconds, ``channel``, ``confidence``) from precomputed features.
 
     Cheap: used to tune the thresholds of ``cfg`` without recomputing the features.
     """
-    starts, lasts = _decide_segments(feat, cfg)
+    starts, lasts, conf = _decide(feat, cfg)
     return pd.DataFrame({
         "start": starts * feat.segment,
         "end": np.minimum((lasts + 1) * feat.segment, feat.end),
         "channel": feat.channel,
+        "confidence": conf,
     })
 
 
@@ -244,38 +326,55 @@ def a7_features(recording: Recording, hypnogram: Hypnogram | None = None,
     cfg = cfg or DetectionConfig(method="a7")
     setup = _setup(recording, hypnogram, cfg)
     rows = list(range(len(recording.channels)))
-    w = _window_pass(recording.data, rows, setup, hypnogram, st.Work.new(len(rows), setup.plan), 0)
+    w = _window_pass(recording.data, rows, setup, hypnogram, st.Work.new(len(rows), setup.plan), None)
     return tuple(
         _segments(recording.channels[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg) for i in rows
     )
 
 
 # --------------------------------------------------------------------------- pass 2: parameters
-def _params_pass(data, rows: list[int], found: dict[int, tuple[np.ndarray, np.ndarray]], setup: _Setup,
-                 hyp, work: st.Work, spectra: dict[int, st.Spectrum]) -> dict[int, list[ChannelEvents]]:
-    """Per-event parameters, block by block (only blocks where an event starts).
+@dataclass(frozen=True)
+class _Found:
+    """One channel's events: first and last segment, last internal sample, confidence."""
 
-    Blocks whose spectrum pass 1 kept (``spectra``, emptied on the way) are not transformed again.
-    """
-    plan = setup.plan
-    parts: dict[int, list[ChannelEvents]] = {i: [] for i in found}
+    first: np.ndarray
+    last: np.ndarray
+    end: np.ndarray
+    confidence: np.ndarray
+
+
+def _params_pass(data, rows: list[int], found: dict[int, _Found], setup: _Setup, hyp, work: st.Work,
+                 keeper: Keeper | None) -> dict[int, ChannelEvents]:
+    """Per-event parameters of each channel: from what pass 1 kept, else from its block filtered again."""
+    plan, step = setup.plan, setup.step
+    parts: dict[int, list[tuple[np.ndarray, EventSignals]]] = {i: [] for i in found}
+    todo = {}
+    for i, f in found.items():
+        sig, held = keeper.signals(i, f.first, f.last, f.end) if keeper is not None else (None, None)
+        if sig is not None:
+            parts[i].append((np.flatnonzero(held), sig))
+        todo[i] = np.ones(f.first.size, np.bool_) if held is None else ~held
     for k in range(plan.n_blocks):
-        kept = spectra.pop(k, None)
         c0, c1 = plan.core(k)
-        here = {i: (s >= c0) & (s < c1) for i, (s, _) in found.items()}
+        here = {i: todo[i] & (f.first * step >= c0) & (f.first * step < c1) for i, f in found.items()}
         live = [i for i in found if here[i].any()]
         if not live:
             continue
         include = st.included(hyp, setup.codes, c0 - plan.margin, plan)
-        if kept is not None:
-            spectrum = kept.take(live)
-        else:
-            spectrum = st.spectrum(data, [rows[i] for i in live], k, plan, False, work)
+        spectrum = st.spectrum(data, [rows[i] for i in live], k, plan, False, work)
         blk = st.block(spectrum, k, plan, include, analytic=True, broad=True, work=work)
-        del kept, spectrum
         for j, i in enumerate(live):
-            parts[i].append(measure(blk, j, found[i][0][here[i]], found[i][1][here[i]], plan))
-    return parts
+            sel = np.flatnonzero(here[i])
+            parts[i].append((sel, take(blk, j, found[i].first[sel] * step, found[i].end[sel], plan, step // 2)))
+    out = {}
+    for i, got in parts.items():
+        idx = np.concatenate([p[0] for p in got])
+        sig = EventSignals.concat([p[1] for p in got])
+        if np.any(np.diff(idx) < 0):
+            order = np.argsort(idx, kind="stable")
+            sig, idx = sig.select(order), idx[order]
+        out[i] = finish(sig, plan, found[i].confidence[idx])
+    return out
 
 
 def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg: DetectionConfig,
@@ -283,20 +382,21 @@ def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg:
     """Events frames and notes of one channel group."""
     plan = setup.plan
     work = st.Work.new(len(rows), plan)
-    w = _window_pass(data, rows, setup, hyp, work, cache_bytes)
+    keeper = Keeper(plan, setup.step, setup.win, len(rows), cfg.a7.thresh_abs_pow, cfg.duration[1], cache_bytes)
+    w = _window_pass(data, rows, setup, hyp, work, keeper)
     notes, found = [], {}
     for i in range(len(rows)):
         if w.valid[i].sum() < 2:
             notes.append(f"a7: channel {names[i]} skipped (no usable samples in the searched stages)")
             continue
         feat = _segments(names[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg)
-        s, last = _decide_segments(feat, cfg)
+        s, last, conf = _decide(feat, cfg)
         if s.size:
-            found[i] = (s * setup.step, np.minimum((last + 1) * setup.step, plan.n_int - 1))
-    spectra = w.spectra
+            found[i] = _Found(first=s, last=last, end=np.minimum((last + 1) * setup.step, plan.n_int - 1),
+                              confidence=conf)
     del w
-    parts = _params_pass(data, rows, found, setup, hyp, work, spectra)
-    return [events_frame(names[i], parts[i], plan.rate, hyp) for i in sorted(parts) if parts[i]], notes
+    measured = _params_pass(data, rows, found, setup, hyp, work, keeper)
+    return [events_frame(names[i], [measured[i]], plan.rate, hyp) for i in sorted(measured)], notes
 
 
 def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> DetectionResult:

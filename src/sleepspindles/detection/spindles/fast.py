@@ -47,7 +47,7 @@ from .. import DetectionResult
 from ..core import kernels as runs
 from ..core import streaming as st
 from . import kernels_yasa as kernels
-from .parameters import ChannelEvents, collect, events_frame, measure
+from .parameters import EventSignals, collect, events_frame, finish, take
 
 __all__ = ["detect"]
 
@@ -181,7 +181,7 @@ def _rms_stats(data, rows, setup: _Setup, hyp, cache_bytes: int, work: st.Work) 
     return _Pass1(stats=stats, spectra=spectra)
 
 
-def _block_events(blk: st.Block, i: int, setup: _Setup, rms_thr: float) -> ChannelEvents | None:
+def _block_events(blk: st.Block, i: int, setup: _Setup, rms_thr: float) -> EventSignals | None:
     w, cfg = setup.windows, setup.cfg
     c0, c1 = blk.core.start, blk.core.stop
     d0, d1 = c0 - w.det_left, c1 + w.det_right
@@ -193,7 +193,7 @@ def _block_events(blk: st.Block, i: int, setup: _Setup, rms_thr: float) -> Chann
     keep = (dur > cfg.duration[0]) & (dur < cfg.duration[1]) & (starts >= c0) & (starts < c1)
     if not keep.any():
         return None
-    return measure(blk, i, starts[keep] + blk.g0, lasts[keep] + blk.g0, setup.plan)
+    return take(blk, i, starts[keep] + blk.g0, lasts[keep] + blk.g0, setup.plan)
 
 
 def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cache_bytes: int) -> tuple[list, list]:
@@ -209,7 +209,7 @@ def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cach
         thr = stat.mean() + (cfg.fast.thresh_rms or 0.0) * stat.trimmed_std(_RMS_CUT)
         thresholds[i] = min(thr, _RMS_CAP)
         live.append(i)
-    found: dict[int, list[ChannelEvents]] = {i: [] for i in live}
+    found: dict[int, list[EventSignals]] = {i: [] for i in live}
     sub = [rows[i] for i in live]
     for k in range(plan.n_blocks):
         include = st.included(hyp, setup.codes, k * plan.hop - plan.margin, plan)
@@ -224,7 +224,9 @@ def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cach
             ev = _block_events(blk, j, setup, thresholds[i])
             if ev is not None:
                 found[i].append(ev)
-    return [events_frame(names[i], found[i], plan.rate, hyp) for i in live if found[i]], notes
+    # Each channel's events measured at once (the kernels' fixed costs paid once, not per block).
+    return [events_frame(names[i], [finish(EventSignals.concat(found[i]), plan)], plan.rate, hyp)
+            for i in live if found[i]], notes
 
 
 # --------------------------------------------------------------------------- engine

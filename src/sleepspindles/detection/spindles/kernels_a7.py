@@ -28,6 +28,10 @@ __all__ = [
     "baseline_zscore_ref",
     "segment_means",
     "segment_means_ref",
+    "segment_feature",
+    "segment_feature_ref",
+    "span_means",
+    "span_means_ref",
     "extend_runs",
     "extend_runs_ref",
 ]
@@ -36,23 +40,24 @@ __all__ = [
 # --------------------------------------------------------------------------- window features
 @dataclass(frozen=True)
 class WindowFeatures:
-    """The four A7 features of each window (float64 arrays, NaN where undefined).
+    """Three of the four A7 features of each window (float64 arrays, NaN where undefined).
 
     abs_pow : log10 of the mean square of the sigma signal (log10 uV^2)
-    rel_pow : log10 of sigma energy over broadband energy
     cov : log10(1 + max(covariance(broad, sigma), 0)) (covariance with ddof=1, uV^2)
     corr : Pearson correlation of the broadband and sigma signals
+
+    The fourth, relative sigma power, is
+    :func:`sleepspindles.detection.spindles.kernels_a7_periodogram.periodogram_ratio`.
     """
 
     abs_pow: np.ndarray
-    rel_pow: np.ndarray
     cov: np.ndarray
     corr: np.ndarray
 
 
 @jit(fastmath={"reassoc", "contract", "arcp", "nsz"})
 def _window_features(sigma, broad, first, step, win, piece, out):  # pragma: no cover - compiled
-    """Fill ``out[k, w]`` (k: abs, rel, cov, corr) for windows at ``first + w * step``.
+    """Fill ``out[k, w]`` (k: abs, cov, corr) for windows at ``first + w * step``.
 
     Windows overlap, so the five sums are taken once per ``piece`` samples (a divisor of ``step``
     and ``win``) and each window adds its pieces.
@@ -97,17 +102,16 @@ def _window_features(sigma, broad, first, step, win, piece, out):  # pragma: no 
             sbb += p[r, 3]
             ssb += p[r, 4]
         out[0, w] = math.log10(sss / win) if sss > 0.0 else np.nan
-        out[1, w] = math.log10(sss / sbb) if (sss > 0.0 and sbb > 0.0) else np.nan
         c = (ssb - ss * sb / win) / (win - 1)
-        out[2, w] = math.log10(1.0 + max(c, 0.0))
+        out[1, w] = math.log10(1.0 + max(c, 0.0))
         vs = max(sss - ss * ss / win, 0.0)
         vb = max(sbb - sb * sb / win, 0.0)
         den = math.sqrt(vs * vb)
-        out[3, w] = (ssb - ss * sb / win) / den if den > 0.0 else np.nan
+        out[2, w] = (ssb - ss * sb / win) / den if den > 0.0 else np.nan
 
 
 def window_features(sigma, broad, first: int, step: int, win: int, n_windows: int) -> WindowFeatures:
-    """A7 features of ``n_windows`` windows ``[first + w * step, first + w * step + win)``.
+    """A7's absolute power, covariance and correlation of ``n_windows`` windows ``[first + w * step, first + w * step + win)``.
 
     Parameters
     ----------
@@ -128,25 +132,22 @@ def window_features(sigma, broad, first: int, step: int, win: int, n_windows: in
         raise param_error("step/win/n_windows", "step >= 1, win >= 2, n_windows >= 0", (step, win, n_windows))
     if n_windows and (first < 0 or first + (n_windows - 1) * step + win > sigma.size):
         raise param_error("first/n_windows", f"windows inside the {sigma.size} samples", (first, n_windows))
-    out = np.empty((4, n_windows))
+    out = np.empty((3, n_windows))
     _window_features(sigma, broad, int(first), int(step), int(win), math.gcd(int(step), int(win)), out)
     return WindowFeatures(*out)
 
 
 def window_features_ref(sigma, broad, first: int, step: int, win: int, n_windows: int) -> WindowFeatures:
     """Numpy twin of :func:`window_features` (``np.cov``, ``np.corrcoef``, one window at a time)."""
-    out = np.full((4, n_windows), np.nan)
+    out = np.full((3, n_windows), np.nan)
     for w in range(n_windows):
         s = np.asarray(sigma[first + w * step : first + w * step + win], dtype=np.float64)
         b = np.asarray(broad[first + w * step : first + w * step + win], dtype=np.float64)
-        e_s, e_b = np.sum(s**2), np.sum(b**2)
-        if e_s > 0:
-            out[0, w] = np.log10(e_s / win)
-            if e_b > 0:
-                out[1, w] = np.log10(e_s / e_b)
-        out[2, w] = np.log10(1 + max(np.cov(b, s)[0, 1], 0.0))
+        if np.sum(s**2) > 0:
+            out[0, w] = np.log10(np.mean(s**2))
+        out[1, w] = np.log10(1 + max(np.cov(b, s)[0, 1], 0.0))
         if s.std() > 0 and b.std() > 0:
-            out[3, w] = np.corrcoef(b, s)[0, 1]
+            out[2, w] = np.corrcoef(b, s)[0, 1]
     return WindowFeatures(*out)
 
 
@@ -269,6 +270,55 @@ def _segment_means(x, per, out):  # pragma: no cover - compiled
         out[j] = (s[j + 1] - s[lo]) / count if count > 0 else np.nan
 
 
+def segment_feature(window_values, per: int, of_powers: bool = False) -> np.ndarray:
+    """:func:`segment_means` as float32, in one compiled pass over the windows.
+
+    With ``of_powers``, ``window_values`` are log10 powers: each segment's feature is log10 of the
+    mean of ``10 ** value`` (A7's absolute sigma power: the power averaged, then its log; -inf for
+    no power). :func:`segment_feature_ref` is the numpy twin.
+    """
+    x = np.asarray(window_values)
+    if x.ndim != 1 or x.dtype.kind != "f":
+        raise param_error("window_values", "a one-dimensional float array", f"{x.dtype} {x.shape}")
+    if per < 1:
+        raise param_error("per", "a positive number of segments per window", per)
+    out = np.empty(x.size, np.float32)
+    with np.errstate(divide="ignore"):  # log10(0) = -inf, as plain Python (SLEEPSPINDLES_NO_NUMBA=1)
+        _segment_feature(x, int(per), bool(of_powers), out)
+    return out
+
+
+@jit
+def _segment_feature(x, per, of_powers, out):  # pragma: no cover - compiled
+    """Fill ``out`` with :func:`segment_feature`: :func:`_segment_means`'s prefix sums, numpy's arithmetic."""
+    n = x.shape[0]
+    c = np.zeros(n + 1, np.int64)
+    s = np.zeros(n + 1)
+    for j in range(n):
+        v = np.float64(x[j])
+        if of_powers:
+            v = 10.0**v
+        finite = np.isfinite(v)
+        c[j + 1] = c[j] + (1 if finite else 0)
+        s[j + 1] = s[j] + (v if finite else 0.0)
+    for j in range(n):
+        lo = max(j + 1 - per, 0)
+        count = c[j + 1] - c[lo]
+        m = (s[j + 1] - s[lo]) / count if count > 0 else np.nan
+        if of_powers:
+            m = np.log10(m)
+        out[j] = np.float32(m)
+
+
+def segment_feature_ref(window_values, per: int, of_powers: bool = False) -> np.ndarray:
+    """Numpy twin of :func:`segment_feature`."""
+    x = np.asarray(window_values, dtype=np.float64)
+    if of_powers:
+        with np.errstate(divide="ignore"):
+            return np.log10(segment_means(10.0**x, per)).astype(np.float32)
+    return segment_means(x, per).astype(np.float32)
+
+
 def segment_means_ref(window_values, per: int) -> np.ndarray:
     """Numpy twin of :func:`segment_means`."""
     x = np.asarray(window_values, dtype=np.float64)
@@ -278,6 +328,35 @@ def segment_means_ref(window_values, per: int) -> np.ndarray:
         cover = cover[np.isfinite(cover)]
         if cover.size:
             out[j] = cover.mean()
+    return out
+
+
+def span_means(values, starts, lasts) -> np.ndarray:
+    """Mean of the finite values of ``values[starts[i] : lasts[i] + 1]`` for each span (NaN when none).
+
+    By prefix sums of the finite values: one pass whatever the number of spans.
+    """
+    x = as_vector(values, "values", np.float64)
+    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
+    if starts.shape != lasts.shape or (starts.size and (starts.min() < 0 or lasts.max() >= x.size
+                                                         or np.any(lasts < starts))):
+        raise param_error("starts/lasts", f"spans with 0 <= start <= last < {x.size}", "out of range")
+    finite = np.isfinite(x)
+    count = np.r_[0, np.cumsum(finite)]
+    total = np.r_[0.0, np.cumsum(np.where(finite, x, 0.0))]
+    n = count[lasts + 1] - count[starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (total[lasts + 1] - total[starts]) / n, np.nan)
+
+
+def span_means_ref(values, starts, lasts) -> np.ndarray:
+    """Twin of :func:`span_means`: ``np.nanmean`` of each span."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.full(len(starts), np.nan)
+    for i, (a, b) in enumerate(zip(starts, lasts)):
+        span = x[a : b + 1]
+        if np.isfinite(span).any():
+            out[i] = np.nanmean(span)
     return out
 
 

@@ -168,3 +168,307 @@ def event_params(broad, phase, magnitude, starts, lasts, sf, distance, out):  # 
         out[e, 3] = peaks.shape[0]
         out[e, 4] = best
         out[e, 5] = best / n
+
+
+@jit
+def band_powers(sigma, broad, valid, starts, lasts, half, out):  # pragma: no cover - compiled
+    """Per event: mean squares of ``sigma`` and ``broad`` over the event and over its background.
+
+    The background is the window ``[c - half, c + half)`` around the event's centre ``c``, shifted
+    to lie inside the arrays, without the event itself and keeping only ``valid`` samples. ``out``
+    has shape (n_events, 5): event sigma, event broad, background sigma, background broad (mean
+    squares) and the number of background samples.
+    """
+    n = sigma.shape[0]
+    for e in range(starts.shape[0]):
+        s = starts[e]
+        last = lasts[e]
+        ss = 0.0
+        bb = 0.0
+        for t in range(s, last + 1):
+            ss += np.float64(sigma[t]) ** 2
+            bb += np.float64(broad[t]) ** 2
+        out[e, 0] = ss / (last + 1 - s)
+        out[e, 1] = bb / (last + 1 - s)
+        c = (s + last + 1) // 2
+        a = min(max(c - half, 0), max(n - 2 * half, 0))
+        b = min(a + 2 * half, n)
+        ss = 0.0
+        bb = 0.0
+        count = 0
+        for t in range(a, b):
+            if valid[t] and (t < s or t > last):
+                ss += np.float64(sigma[t]) ** 2
+                bb += np.float64(broad[t]) ** 2
+                count += 1
+        out[e, 2] = ss / count if count > 0 else np.nan
+        out[e, 3] = bb / count if count > 0 else np.nan
+        out[e, 4] = count
+
+
+@jit
+def gather_events(broad, analytic, starts, lasts, offsets, out_broad, out_analytic):  # pragma: no cover - compiled
+    """Copy each event's samples ``starts[e] .. lasts[e] + 1`` of both signals to ``offsets[e]`` of the outputs."""
+    for e in range(starts.shape[0]):
+        o = offsets[e] - starts[e]
+        for t in range(starts[e], lasts[e] + 2):
+            out_broad[o + t] = broad[t]
+            out_analytic[o + t] = analytic[t]
+
+
+@jit
+def event_sums(sigma, broad, valid, starts, lasts, out):  # pragma: no cover - compiled
+    """Per event: sums of ``sigma^2`` and ``broad^2`` (all samples) and of both over its valid samples, and their count.
+
+    ``out`` has shape (n_events, 5): sigma, broad, valid sigma, valid broad, valid count; the
+    first two summed in :func:`band_powers`'s order.
+    """
+    for e in range(starts.shape[0]):
+        ss = 0.0
+        bb = 0.0
+        vs = 0.0
+        vb = 0.0
+        count = 0
+        for t in range(starts[e], lasts[e] + 1):
+            s2 = np.float64(sigma[t]) ** 2
+            b2 = np.float64(broad[t]) ** 2
+            ss += s2
+            bb += b2
+            if valid[t]:
+                vs += s2
+                vb += b2
+                count += 1
+        out[e, 0] = ss
+        out[e, 1] = bb
+        out[e, 2] = vs
+        out[e, 3] = vb
+        out[e, 4] = count
+
+
+@jit
+def chunk_prefix(sigma, broad, valid, first, chunk, out):  # pragma: no cover - compiled
+    """Prefix sums of ``sigma^2``, ``broad^2`` and the count over the valid samples, chunk by chunk.
+
+    ``out`` has shape (n_chunks + 1, 3); row ``m`` sums the valid samples of
+    ``[first, first + m * chunk)``, each chunk summed first (float64).
+    """
+    out[0, 0] = 0.0
+    out[0, 1] = 0.0
+    out[0, 2] = 0.0
+    for m in range(out.shape[0] - 1):
+        ss = 0.0
+        bb = 0.0
+        count = 0.0
+        a = first + m * chunk
+        for t in range(a, a + chunk):
+            if valid[t]:
+                ss += np.float64(sigma[t]) ** 2
+                bb += np.float64(broad[t]) ** 2
+                count += 1.0
+        out[m + 1, 0] = out[m, 0] + ss
+        out[m + 1, 1] = out[m, 1] + bb
+        out[m + 1, 2] = out[m, 2] + count
+
+
+@jit
+def hann_rows(x, starts, lengths, windows, out):  # pragma: no cover - compiled
+    """Row ``e`` of ``out`` (zeroed beyond): the event's samples, mean removed, times its window.
+
+    ``windows[lengths[e]]`` is the window of an event of that length (rows of a table indexed by length).
+    """
+    for e in range(starts.shape[0]):
+        m = lengths[e]
+        s = starts[e]
+        mean = 0.0
+        for j in range(m):
+            mean += np.float64(x[s + j])
+        mean /= m
+        for j in range(m):
+            out[e, j] = (np.float64(x[s + j]) - mean) * windows[m, j]
+        for j in range(m, out.shape[1]):
+            out[e, j] = 0.0
+
+
+@jit
+def power_rows(spectrum, out):  # pragma: no cover - compiled
+    """``out[e, j] = |spectrum[e, j]|^2`` for the first ``out.shape[1]`` bins."""
+    for e in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            z = spectrum[e, j]
+            out[e, j] = z.real * z.real + z.imag * z.imag
+
+
+@jit
+def peak_over_power_law(log_power, freqs, log_freqs, duration, band_lo, band_hi, fit_lo, fit_hi, out):  # pragma: no cover
+    """Per row of ``log_power`` (log10 of a power spectrum, first bins): 10 log10 of the highest bin in the band over
+    the power law fitted outside it.
+
+    The fit (least squares of log10 power on ``log_freqs``) uses the bins inside ``[max(fit_lo,
+    lobe), fit_hi]`` and outside the band widened by the Hann main lobe ``lobe = 2 / duration``;
+    NaN with fewer than 3 such bins or a non-finite result. Bins past ``log_power``'s columns
+    are neither fitted nor searched (the caller passes every bin up to both bands' ends).
+    """
+    n_bins = log_power.shape[1]
+    for e in range(log_power.shape[0]):
+        lobe = 2.0 / duration[e]
+        lo = max(fit_lo, lobe)
+        n = 0.0
+        sx = 0.0
+        sy = 0.0
+        sxx = 0.0
+        sxy = 0.0
+        best = -1
+        best_lp = 0.0
+        for j in range(n_bins):
+            f = freqs[j]
+            inside = f >= band_lo and f <= band_hi
+            fitted = f >= lo and f <= fit_hi and (f < band_lo - lobe or f > band_hi + lobe)
+            if not (inside or fitted):
+                continue
+            lp = log_power[e, j]
+            if fitted:
+                x = log_freqs[j]
+                n += 1.0
+                sx += x
+                sy += lp
+                sxx += x * x
+                sxy += lp * x
+            if inside and (best < 0 or lp > best_lp or (np.isnan(lp) and not np.isnan(best_lp))):
+                best = j
+                best_lp = lp
+        if best < 0 or n < 3:
+            out[e] = np.nan
+            continue
+        slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+        intercept = (sy - slope * sx) / n
+        v = 10.0 * (best_lp - (intercept + slope * log_freqs[best]))
+        out[e] = v if np.isfinite(v) else np.nan
+
+
+@jit
+def keep_runs(sigma_analytic, broad, valid, first, size, centres, half, chunk, out_broad, out_analytic, out_valid,
+              sums):  # pragma: no cover - compiled
+    """Copy the spans ``[first[r], first[r] + size[r])`` end to end and sum the valid power around ``centres``.
+
+    ``sums[c]``: valid ``sigma^2``, ``broad^2`` and count over ``[centres[c] - half, centres[c] + half)``, as
+    the difference of prefix sums over chunks of ``chunk`` samples from sample 0 (see
+    :func:`chunk_prefix`): :func:`grid_powers`' sums, so that both give the same table.
+    """
+    p = 0
+    for r in range(first.shape[0]):
+        for t in range(first[r], first[r] + size[r]):
+            out_broad[p] = broad[t]
+            out_analytic[p] = sigma_analytic[t]
+            out_valid[p] = valid[t]
+            p += 1
+    if centres.shape[0] == 0:
+        return
+    hi = centres[0]
+    for c in range(centres.shape[0]):
+        hi = max(hi, centres[c])
+    prefix = np.empty(((hi + half) // chunk + 1, 3))
+    chunk_prefix(sigma_analytic.real, broad, valid, 0, chunk, prefix)
+    width = 2 * half // chunk
+    for c in range(centres.shape[0]):
+        m = (centres[c] - half) // chunk
+        for j in range(3):
+            sums[c, j] = prefix[m + width, j] - prefix[m, j]
+
+
+@jit
+def grid_powers(sigma_analytic, broad, valid, starts, lasts, half, chunk, out):  # pragma: no cover - compiled
+    """:func:`band_powers`' table, the background of an event whose window lies on the chunk grid by prefix sums.
+
+    An event's background window ``[c - half, c + half)`` (``c``: its centre) that starts on a
+    multiple of ``chunk`` inside the array is summed as in :func:`keep_runs` (prefix sums from
+    sample 0, the event's own valid samples taken out); any other is summed sample by sample,
+    shifted into the array, as :func:`band_powers` does.
+    """
+    n = broad.shape[0]
+    hi = 0
+    for e in range(starts.shape[0]):
+        c = (starts[e] + lasts[e] + 1) // 2
+        if c - half >= 0 and (c - half) % chunk == 0 and c + half <= n:
+            hi = max(hi, c + half)
+    prefix = np.empty((hi // chunk + 1, 3))
+    chunk_prefix(sigma_analytic.real, broad, valid, 0, chunk, prefix)
+    width = 2 * half // chunk
+    for e in range(starts.shape[0]):
+        s = starts[e]
+        last = lasts[e]
+        ss = 0.0
+        bb = 0.0
+        vs = 0.0
+        vb = 0.0
+        count = 0.0
+        for t in range(s, last + 1):
+            s2 = np.float64(sigma_analytic[t].real) ** 2
+            b2 = np.float64(broad[t]) ** 2
+            ss += s2
+            bb += b2
+            if valid[t]:
+                vs += s2
+                vb += b2
+                count += 1.0
+        out[e, 0] = ss / (last + 1 - s)
+        out[e, 1] = bb / (last + 1 - s)
+        c = (s + last + 1) // 2
+        if c - half >= 0 and (c - half) % chunk == 0 and c + half <= n:
+            m = (c - half) // chunk
+            w0 = prefix[m + width, 0] - prefix[m, 0]
+            w1 = prefix[m + width, 1] - prefix[m, 1]
+            left = (prefix[m + width, 2] - prefix[m, 2]) - count
+            out[e, 2] = (w0 - vs) / left if left > 0 else np.nan
+            out[e, 3] = (w1 - vb) / left if left > 0 else np.nan
+            out[e, 4] = left
+            continue
+        a = min(max(c - half, 0), max(n - 2 * half, 0))
+        b = min(a + 2 * half, n)
+        ss = 0.0
+        bb = 0.0
+        k = 0
+        for t in range(a, b):
+            if valid[t] and (t < s or t > last):
+                ss += np.float64(sigma_analytic[t].real) ** 2
+                bb += np.float64(broad[t]) ** 2
+                k += 1
+        out[e, 2] = ss / k if k > 0 else np.nan
+        out[e, 3] = bb / k if k > 0 else np.nan
+        out[e, 4] = k
+
+
+@jit
+def kept_events(broad, analytic, valid, sums, p0, p1, row, out_offset, out_broad, out_analytic, powers):  # pragma: no cover
+    """Events ``[p0[e], p1[e]]`` of the kept spans: their samples ``p0 .. p1 + 1`` end to end and band powers.
+
+    ``sums[row[e]]`` is the valid power of the event's background window (event included);
+    ``powers`` gets :func:`band_powers`'s columns (event sums in its order).
+    """
+    o = 0
+    for e in range(p0.shape[0]):
+        out_offset[e] = o
+        for t in range(p0[e], p1[e] + 2):
+            out_broad[o] = broad[t]
+            out_analytic[o] = analytic[t]
+            o += 1
+        ss = 0.0
+        bb = 0.0
+        vs = 0.0
+        vb = 0.0
+        count = 0.0
+        for t in range(p0[e], p1[e] + 1):
+            s2 = np.float64(analytic[t].real) ** 2
+            b2 = np.float64(broad[t]) ** 2
+            ss += s2
+            bb += b2
+            if valid[t]:
+                vs += s2
+                vb += b2
+                count += 1.0
+        n = p1[e] + 1 - p0[e]
+        powers[e, 0] = ss / n
+        powers[e, 1] = bb / n
+        left = sums[row[e], 2] - count
+        powers[e, 2] = (sums[row[e], 0] - vs) / left if left > 0 else np.nan
+        powers[e, 3] = (sums[row[e], 1] - vb) / left if left > 0 else np.nan
+        powers[e, 4] = left

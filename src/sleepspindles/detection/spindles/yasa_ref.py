@@ -56,8 +56,8 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         notes.append(f"yasa: broadband upper edge lowered from {hi:g} to {nyquist_edge:g} Hz (sf={sf:g})")
         hi = nyquist_edge
     frames = []
-    for name, row in zip(recording.channels, recording.data):
-        x = np.asarray(row, dtype=np.float64)
+    for name in recording.channels:
+        x = np.asarray(recording.signal(name), dtype=np.float64)
         finite = np.isfinite(x)
         mask = include & finite
         if not mask.any() or np.ptp(x[mask]) == 0:

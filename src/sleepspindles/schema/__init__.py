@@ -16,187 +16,39 @@ its engines here and writing them, not editing the pipeline.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
 import pandas as pd
 
+from .base import Column, Engine, EventKind, TableSchema, resolve
+from .cohort import CLUSTERS, LATERALITY, ROBUSTNESS, STATS
+
 __all__ = [
-    "Column",
-    "TableSchema",
-    "Engine",
-    "EventKind",
-    "SPINDLES",
-    "SPINDLE_SUMMARY",
+    "CLUSTERS",
+    "COUPLING",
+    "EVENT_KINDS",
+    "LATERALITY",
+    "PHASE_CONVENTION",
+    "ROBUSTNESS",
+    "RUN_TABLES",
     "SIGMA",
     "SLOW_OSCILLATIONS",
-    "SO_SUMMARY",
-    "SWA",
-    "COUPLING",
-    "SPINDLE_KIND",
     "SO_KIND",
-    "PHASE_CONVENTION",
-    "EVENT_KINDS",
-    "RUN_TABLES",
-    "STATUS",
-    "LATERALITY",
+    "SO_SUMMARY",
+    "SPINDLES",
+    "SPINDLE_KIND",
+    "SPINDLE_SUMMARY",
     "STATS",
-    "kind",
+    "STATUS",
+    "SWA",
+    "TRAINS",
+    "WINDOWS",
+    "Column",
+    "Engine",
+    "EventKind",
+    "TableSchema",
     "engine_names",
+    "kind",
     "resolve",
 ]
-
-
-_REQUIRED = object()  # a Column's default: none, the column must be there
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: name, pandas dtype, unit (``"-"`` when none), meaning, and an optional default.
-
-    A column with a ``default`` may be absent from a frame given to :meth:`TableSchema.conform`
-    (it is then filled with the default): a later step that did not run (coupling without slow
-    oscillations) leaves it "not computed", never a made-up value. A column with ``default_from``
-    takes that other column's values when absent (a planted-truth table knows one spindle peak).
-    """
-
-    name: str
-    dtype: str
-    unit: str = "-"
-    description: str = ""
-    default: Any = _REQUIRED
-    default_from: str = ""  # when absent, a copy of this other column (a table that knows one peak)
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    """A table's name, files and columns.
-
-    Attributes
-    ----------
-    name : str
-        Key of the table (``"spindles"``, ``"spindle_summary"``).
-    columns : tuple of Column
-    file : str
-        File in a recording's output folder (``""`` for cohort-level tables).
-    cohort_file : str
-        Parquet file gathering every recording's rows in a batch (``""`` when none).
-    cohort_csv : str
-        A CSV copy of the cohort table for spreadsheets (``""`` when none).
-    sort : tuple of str
-        Row order of :meth:`conform`.
-    producer : str
-        ``"module:function"`` computing the table from a recording context (derived tables).
-    requires : tuple of str
-        Event kinds the producer needs; the table is skipped when one is not detected.
-    """
-
-    name: str
-    columns: tuple[Column, ...]
-    file: str = ""
-    cohort_file: str = ""
-    cohort_csv: str = ""
-    sort: tuple[str, ...] = ()
-    producer: str = ""
-    requires: tuple[str, ...] = ()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Column names, in order."""
-        return tuple(c.name for c in self.columns)
-
-    @property
-    def dtypes(self) -> dict[str, str]:
-        """Column name -> pandas dtype."""
-        return {c.name: c.dtype for c in self.columns}
-
-    def empty(self) -> pd.DataFrame:
-        """A table with these columns and no rows."""
-        return pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in self.columns})
-
-    def conform(self, frame: pd.DataFrame | None) -> pd.DataFrame:
-        """``frame`` with exactly these columns, dtypes and row order (empty for None or no rows).
-
-        Raises
-        ------
-        ValueError
-            When a column is missing (the caller names the file or engine).
-        """
-        if frame is None or len(frame) == 0:
-            return self.empty()
-        filled = {c.name: frame[c.default_from] for c in self.columns
-                  if c.name not in frame.columns and c.default_from in frame.columns}
-        frame = frame.assign(**filled)
-        missing = [c.name for c in self.columns if c.name not in frame.columns and c.default is _REQUIRED]
-        if missing:
-            raise ValueError(f"{self.name} table lacks column(s) {missing}")
-        absent = {c.name: c.default for c in self.columns if c.name not in frame.columns}
-        out = frame.assign(**absent).loc[:, list(self.names)].astype(self.dtypes)
-        if self.sort:
-            out = out.sort_values(list(self.sort), kind="stable")
-        return out.reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class Engine:
-    """A detection engine: its name, the module whose ``detect`` runs it, and what it is."""
-
-    name: str
-    module: str
-    description: str
-
-    def load(self) -> Callable[..., Any]:
-        """The engine's ``detect(recording, hypnogram, cfg)`` (imported on first use)."""
-        return importlib.import_module(self.module).detect
-
-
-@dataclass(frozen=True)
-class EventKind:
-    """A kind of event the pipeline detects.
-
-    Attributes
-    ----------
-    name : str
-        ``"spindles"``; also the name of its events table.
-    noun : str
-        Singular for messages (``"spindle"``).
-    events : TableSchema
-    engines : tuple of Engine
-        The first is the default.
-    config_section : str
-        Section of :class:`~sleepspindles.config.Config` that configures it (``method`` picks
-        the engine, ``enabled``, when the section has it, turns the kind off).
-    uses : tuple of str
-        Earlier kinds whose results its engines receive (``detect(..., previous)``).
-    count_column : str
-        Its column in ``status.csv`` (default ``n_<name>``).
-    """
-
-    name: str
-    noun: str
-    events: TableSchema
-    engines: tuple[Engine, ...]
-    config_section: str
-    uses: tuple[str, ...] = ()
-    count_column: str = field(default="")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "count_column", self.count_column or f"n_{self.name}")
-
-    def engine(self, name: str) -> Engine:
-        """The engine called ``name`` (a KeyError lists the known ones)."""
-        for engine in self.engines:
-            if engine.name == name:
-                return engine
-        raise KeyError(f"{self.noun} engine {name!r}; known: {[e.name for e in self.engines]}")
-
-
-def resolve(path: str) -> Callable[..., Any]:
-    """The function named by ``"package.module:function"`` (imported on first use)."""
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
 
 #: How every SO phase is reported (coupling.csv, events.csv, the reports, run.json).
 PHASE_CONVENTION = ("0 deg = SO positive peak (up-state), +-180 deg = trough (down-state), +90 deg = the "
@@ -225,9 +77,17 @@ SPINDLES = TableSchema(
         Column("frequency", "float64", "Hz", "median instantaneous frequency in the sigma band"),
         Column("oscillations", "int64", "-", "number of positive peaks of the sigma-filtered signal"),
         Column("symmetry", "float64", "-", "position of the peak within the event (0 start, 1 end)"),
-        Column("so_coupled", "boolean", "-", "peak inside a slow oscillation of its channel (empty: SOs not "
-               "detected)", default=pd.NA),
-        Column("so_phase", "float64", "deg", f"phase of the SO-band signal at the peak, coupled spindles only; "
+        Column("confidence", "float64", "-", "probability that an expert marks it, 0-1 (a7's calibrated model; "
+               "NaN: not computed, fast and yasa)", default=float("nan")),
+        Column("sigma_snr", "float64", "dB", "sigma power in the event over that of the 30 s around it (NaN: "
+               "under 10 s usable)", default=float("nan")),
+        Column("rms_ratio", "float64", "-", "broadband RMS in the event over that of the 30 s around it",
+               default=float("nan")),
+        Column("peak_prominence", "float64", "dB", "the event's sigma spectral peak over its 1/f fit",
+               default=float("nan")),
+        Column("so_coupled", "boolean", "-", "sigma_peak inside a slow oscillation of its channel (empty: SOs "
+               "not detected)", default=pd.NA),
+        Column("so_phase", "float64", "deg", f"phase of the SO-band signal at sigma_peak, coupled spindles only; "
                f"{PHASE_CONVENTION}", default=float("nan")),
     ),
 )
@@ -389,6 +249,51 @@ COUPLING = TableSchema(
     ),
 )
 
+TRAINS = TableSchema(
+    name="trains",
+    file="trains.csv",
+    cohort_file="trains.parquet",
+    producer="sleepspindles.analysis.trains:trains_table",
+    requires=("spindles",),
+    columns=(
+        _CHANNEL,
+        Column("stage", "object", "-", "stage or union of stages (N2, N3, N2+N3; UNSCORED)"),
+        Column("n_spindles", "int64", "-", "spindles of the stage group"),
+        Column("n_trains", "int64", "-", "trains: runs of at least 2 spindles, each starting at most max_gap "
+               "after the previous one ended"),
+        Column("n_in_trains", "int64", "-", "spindles belonging to a train"),
+        Column("minutes", "float64", "min", "time analysed"),
+        Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed"),
+        Column("train_density", "float64", "1/min", "trains per analysed minute (NaN when none, see note)"),
+        Column("fraction_in_trains", "float64", "-", "n_in_trains / n_spindles (NaN without spindles)"),
+        Column("mean_train_length", "float64", "-", "spindles per train (NaN without a train)"),
+        Column("max_gap", "float64", "s", "the largest end-to-start gap within a train (6 s)"),
+        Column("reference", "object", "-", "the channel's reference"),
+        Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time"),
+    ),
+)
+
+WINDOWS = TableSchema(
+    name="windows",
+    file="windows.csv",
+    cohort_file="windows.parquet",
+    producer="sleepspindles.analysis.windows:windows_table",
+    requires=("spindles",),
+    columns=(
+        _CHANNEL,
+        Column("window", "object", "-", "night, cycle 1..., first 20 min N2 or first 60 min NREM"),
+        Column("stages", "object", "-", "stages whose epochs the window holds"),
+        Column("start", "float64", "s", "first epoch's start (NaN for a window without epochs)"),
+        Column("end", "float64", "s", "last epoch's end"),
+        Column("measure", "object", "-", "spindle_density, so_density or coupled_density"),
+        Column("n_events", "int64", "-", "events counted in the window (spindle peaks, SO negative peaks)"),
+        Column("minutes", "float64", "min", "time analysed in the window, in the stages the measure's events "
+               "are searched in"),
+        Column("value", "float64", "1/min", "n_events / minutes (NaN without analysed time)"),
+        Column("note", "object", "-", "why a value is NaN"),
+    ),
+)
+
 SO_KIND = EventKind(
     name="slow_oscillations",
     noun="slow oscillation",
@@ -405,7 +310,8 @@ SO_KIND = EventKind(
 #: Every event kind, in the order the pipeline detects them.
 EVENT_KINDS: tuple[EventKind, ...] = (SPINDLE_KIND, SO_KIND)
 #: Every per-recording table, in the order they are computed and written.
-RUN_TABLES: tuple[TableSchema, ...] = (SPINDLES, SPINDLE_SUMMARY, SIGMA, SLOW_OSCILLATIONS, SO_SUMMARY, SWA, COUPLING)
+RUN_TABLES: tuple[TableSchema, ...] = (SPINDLES, SPINDLE_SUMMARY, SIGMA, SLOW_OSCILLATIONS, SO_SUMMARY, SWA, COUPLING,
+                                     TRAINS, WINDOWS)
 
 
 def kind(name: str) -> EventKind:
@@ -420,8 +326,7 @@ def engine_names(kind_name: str) -> tuple[str, ...]:
     """Names of the engines of an event kind (config validation and the CLI's choices)."""
     return tuple(e.name for e in kind(kind_name).engines)
 
-
-# ----------------------------------------------------------------------------- cohort level
+# The batch status table: one count column per event kind.
 STATUS = TableSchema(
     name="status",
     file="status.csv",
@@ -436,55 +341,5 @@ STATUS = TableSchema(
         Column("error", "object", "-", "why the row failed"),
         Column("out_dir", "object", "-", "the recording's output folder"),
         Column("dropped_channels", "object", "-", "channels left out of the recording, with the reason"),
-    ),
-)
-
-LATERALITY = TableSchema(
-    name="laterality",
-    file="laterality.csv",
-    columns=(
-        Column("subject", "object"),
-        Column("night", "object"),
-        Column("trained_hand", "object", "-", "left or right"),
-        Column("pair", "object", "-", "homologous pair, left first (C3/C4)"),
-        Column("role", "object", "-", "motor (the first configured pair present) or control"),
-        Column("contra_channel", "object", "-", "channel opposite the trained hand"),
-        Column("ipsi_channel", "object", "-", "channel on the trained hand's side"),
-        Column("reference", "object", "-", "reference the values rest on (M2 vs M1 when they differ)"),
-        Column("measure", "object", "-", "what is compared (density_n2, sigma_abs...)"),
-        Column("band", "object", "-", "all, fast or slow"),
-        Column("contra", "float64", "measure's", "contralateral value C"),
-        Column("ipsi", "float64", "measure's", "ipsilateral value I"),
-        Column("D", "float64", "measure's", "C - I"),
-        Column("LI", "float64", "-", "(C - I) / (C + I)"),
-        Column("n2_minutes", "float64", "min", "minutes of N2 in the night"),
-        Column("score_pre", "float64", "-", "behavioural score before sleep"),
-        Column("score_post", "float64", "-", "behavioural score after sleep"),
-        Column("gain", "float64", "%", "100 (post - pre) / |pre| of the subject's learning night"),
-    ),
-)
-
-STATS = TableSchema(
-    name="stats",
-    file="cohort_stats.csv",
-    columns=(
-        Column("night", "object", "-", "night tested, or post-baseline for the within-subject contrast"),
-        Column("pair", "object"),
-        Column("role", "object"),
-        Column("measure", "object"),
-        Column("band", "object"),
-        Column("test", "object", "-", "paired_t, wilcoxon, sign_flip, one_sample_t, pearson..."),
-        Column("variable", "object", "-", "C-I, LI, D, contra or ipsi"),
-        Column("n", "int64", "-", "subjects with a finite value"),
-        Column("statistic", "float64", "-", "the test's statistic"),
-        Column("p_value", "float64"),
-        Column("p_fdr", "float64", "-", "Benjamini-Hochberg across pairs and bands"),
-        Column("estimate", "float64", "measure's", "location: mean D, median D, mean LI, r"),
-        Column("ci_low", "float64", "measure's", "bootstrap 95% interval of the estimate"),
-        Column("ci_high", "float64", "measure's"),
-        Column("effect_size", "float64", "-", "positive = contralateral larger / grows with gain"),
-        Column("effect_ci_low", "float64"),
-        Column("effect_ci_high", "float64"),
-        Column("note", "object", "-", "why a test is missing or degenerate"),
     ),
 )

@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import file_error, param_error
-from .records import RunRecord, StatusRow
-from .schema import RUN_TABLES, STATUS
+from ..errors import file_error, param_error
+from ..records import RunRecord, StatusRow
+from ..schema import RUN_TABLES, STATUS
 
 __all__ = [
     "RUN_FILES",
@@ -245,7 +245,7 @@ def _edf_record_duration(sf: float) -> int:
     raise ValueError(f"sampling rate {sf} Hz gives no whole number of samples in <= 60 s records")
 
 
-def write_edf(recording, path: str | Path) -> Path:
+def write_edf(recording, path: str | Path, annotations: Sequence[tuple[float, float, str]] = ()) -> Path:
     """Write a recording (and its hypnogram) as an EDF+ file, atomically.
 
     Each channel is stored in microvolts (physical dimension ``"uV"``) with the physical range
@@ -262,6 +262,10 @@ def write_edf(recording, path: str | Path) -> Path:
         Signals in microvolts; all finite.
     path : str or Path
         Destination ``.edf`` file.
+    annotations : sequence of (onset, duration, text)
+        More EDF+ annotations (seconds from the start; detections for review). Onsets are
+        written as the shortest decimal that reads back as the same float, so an onset on the
+        sample grid stays on it.
 
     Returns
     -------
@@ -274,7 +278,8 @@ def write_edf(recording, path: str | Path) -> Path:
     if bad:
         must = f"ASCII labels of at most {_EDF_LABEL_MAX} characters"
         raise param_error("recording.original_names", must, bad)
-    finite = np.isfinite(recording.data).all(axis=1)
+    data = recording.values()
+    finite = np.isfinite(data).all(axis=1)
     if not finite.all():
         raise file_error(path, f"cannot write non-finite samples (channel(s) "
                                f"{[c for c, ok in zip(recording.channels, finite) if not ok]}) to EDF")
@@ -285,27 +290,31 @@ def write_edf(recording, path: str | Path) -> Path:
     per_record = int(round(recording.sf * record))
     n_pad = -recording.n_samples % per_record
     signals = []
-    for row, label in zip(recording.data, recording.original_names):
+    for row, label in zip(data, recording.original_names):
         values = np.pad(np.asarray(row, dtype=np.float64), (0, n_pad), mode="edge")
         low, high = float(values.min()), float(values.max())
         if high - low < 1e-3:  # a flat channel still needs a non-empty physical range
             low, high = low - 1.0, high + 1.0
         signals.append(edfio.EdfSignal(values, recording.sf, label=label, physical_dimension="uV",
                                        physical_range=(low, high)))
-    annotations = []
+    tals = []
     hypnogram = recording.hypnogram
     if hypnogram is not None:
         for i, code in enumerate(hypnogram.stages):
             onset = hypnogram.offset + i * hypnogram.epoch_length
-            annotations.append(edfio.EdfAnnotation(onset, hypnogram.epoch_length,
+            tals.append(edfio.EdfAnnotation(onset, hypnogram.epoch_length,
                                                    f"Sleep stage {_EDF_STAGE_TEXT[int(code)]}"))
+    bad = [a for a in annotations if not (np.isfinite(a[0]) and np.isfinite(a[1]) and a[0] >= 0 and a[1] >= 0)]
+    if bad:
+        raise param_error("annotations", "finite, non-negative onsets and durations", bad[:3])
+    tals += [edfio.EdfAnnotation(float(onset), float(duration), str(text)) for onset, duration, text in annotations]
     start = recording.start_time
     edf = edfio.Edf(
         signals,
         recording=edfio.Recording(startdate=start.date()) if start is not None else None,
         starttime=start.time().replace(microsecond=0, tzinfo=None) if start is not None else None,
         data_record_duration=record,
-        annotations=annotations,
+        annotations=tals,
     )
     with atomic_path(path) as tmp:
         edf.write(tmp)

@@ -8,30 +8,34 @@ to a default.
 from __future__ import annotations
 
 import dataclasses
-import typing
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, param_error
-from .io.channels import REFERENCES
-from .io.config_file import read_config_file
-from .schema import engine_names
+from ..errors import ConfigError, param_error
+from ..io.channels import REFERENCES
+from ..io.config_file import read_config_file
+from ..schema import engine_names
+from .building import MOVED_KEYS, build, config_to_dict, merged
 
 __all__ = [
-    "LoadConfig",
-    "StagingConfig",
-    "DetectionConfig",
-    "A7Config",
-    "FastConfig",
-    "SlowOscillationConfig",
+    "A7_PUBLISHED",
     "MOVED_KEYS",
-    "SummaryConfig",
-    "LateralityConfig",
+    "A7Config",
     "BatchConfig",
     "Config",
-    "load_config",
+    "DetectionConfig",
+    "FastConfig",
+    "LateralityConfig",
+    "ReportConfig",
+    "REPORT_FORMATS",
+    "LoadConfig",
+    "SlowOscillationConfig",
+    "StagingConfig",
+    "SummaryConfig",
     "config_to_dict",
+    "load_config",
 ]
 
 
@@ -58,6 +62,14 @@ class LoadConfig:
     #: YASA), ``"rk"`` (Rechtschaffen & Kales: 3 and 4 are N3, 5 REM) or ``None`` (decided from
     #: the file when it can be: a 5 means R&K; codes 0-4 without a 5 are ambiguous, an error).
     hypnogram_scheme: str | None = None
+    #: Hold the signals in memory (``True``), read them from the file block by block while
+    #: detecting (``False``: memory bounded by block and channel-group size, not by the night's
+    #: length), or ``None``: in memory up to 512 MB of samples, streamed beyond. Identical
+    #: results either way; files whose channels need resampling are always loaded.
+    preload: bool | None = None
+    #: Channels to leave out of every recording (file labels or canonical names), reported as
+    #: dropped; a manifest's ``bad_channels`` and a BIDS ``_channels.tsv`` (status bad) add to it per row.
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reference not in REFERENCE_MODES:
@@ -91,29 +103,41 @@ def _check_range(key: str, span: tuple[float, float]) -> None:
         raise param_error(key, "(min, max) seconds with 0 < min < max", span)
 
 
+#: A7's published thresholds and durations (s) (``a7MainScript.m``, release 1.1.2), set by ``preset: reference``.
+A7_PUBLISHED: dict[str, Any] = {"thresh_abs_pow": 1.25, "thresh_rel_pow_z": 1.6, "thresh_cov_z": 1.3,
+                                "thresh_corr": 0.69, "duration": (0.3, 2.5)}
+
+
 @dataclass(frozen=True)
 class A7Config:
-    """Thresholds of the ``a7`` engine (Lacourse et al. 2019).
+    """Thresholds and preset of the ``a7`` engine (Lacourse et al. 2019; features as the authors compute them).
 
-    The defaults are the median over the folds of leave-one-excerpt-out tuning on DREAMS
+    The default thresholds are the median over the folds of leave-one-excerpt-out tuning on DREAMS
     (scripts/tune_accuracy.py: expert 1 and union scored on the 1000 s expert 1 scored, objective
-    the mean F1 over the three references); A7's published values are 1.25, 1.6, 1.3, 0.69.
+    the mean F1 over the three references); A7's published values are :data:`A7_PUBLISHED`.
     """
 
+    #: ``"default"``: the thresholds below and ``detection.duration``; ``"reference"``: A7 as its authors run it,
+    #: each of them still at its default set to the published value (stored: the recorded config shows it).
+    preset: str = "default"
     #: Absolute sigma power threshold, log10 of the mean square in uV^2; ``None`` disables it.
-    thresh_abs_pow: float | None = 1.25
+    thresh_abs_pow: float | None = 1.375
     #: Relative sigma power threshold, z-score against the local baseline; ``None`` disables it.
-    thresh_rel_pow_z: float | None = 1.9
+    thresh_rel_pow_z: float | None = 1.6
     #: Sigma covariance threshold, z-score against the local baseline; ``None`` disables it.
     thresh_cov_z: float | None = 1.3
     #: Sigma/broadband correlation threshold (-1 to 1); ``None`` disables it.
-    thresh_corr: float | None = 0.645
+    thresh_corr: float | None = 0.6
     #: Seconds of valid signal in the local baseline of the z-scores.
     baseline: float = 30.0
 
     def __post_init__(self) -> None:
+        if self.preset not in ("default", "reference"):
+            raise param_error("detection.a7.preset", "'default' or 'reference'", self.preset)
         if not self.baseline >= 1:
             raise param_error("detection.a7.baseline", "a number of seconds >= 1", self.baseline)
+        if self.preset == "reference":
+            _published(self)
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,13 @@ class FastConfig:
             raise param_error("detection.fast.min_distance", "a non-negative number of seconds", self.min_distance)
 
 
+def _published(cfg: Any) -> None:
+    """Set every field of ``cfg`` in :data:`A7_PUBLISHED` still at its default to the published value."""
+    for f in fields(cfg):
+        if f.name in A7_PUBLISHED and getattr(cfg, f.name) == f.default:
+            object.__setattr__(cfg, f.name, A7_PUBLISHED[f.name])  # frozen: set once, while validating
+
+
 @dataclass(frozen=True)
 class DetectionConfig:
     """Spindle detection (seconds and Hz): what every engine shares, then each engine's thresholds."""
@@ -146,7 +177,7 @@ class DetectionConfig:
     band: tuple[float, float] = (11.0, 16.0)
     #: Broadband reference band in Hz (lowered below Nyquist on low-rate recordings).
     broadband: tuple[float, float] = (1.0, 30.0)
-    #: Shortest and longest spindle in seconds, for every engine.
+    #: Shortest and longest spindle in seconds, for every engine (``a7.preset: reference``: 0.3-2.5 s).
     duration: tuple[float, float] = (0.5, 2.5)
     #: Parallel channel workers (1 = serial, -1 = all cores).
     n_jobs: int = 1
@@ -154,6 +185,8 @@ class DetectionConfig:
     block_seconds: float = 300.0
     #: Runs of identical samples at least this long (s) are flat: excluded and not analysed.
     flat_seconds: float = 1.0
+    #: Spindles with a ``confidence`` below this are dropped (0 keeps all; above 0 needs ``a7``).
+    min_confidence: float = 0.0
     #: Thresholds of the ``a7`` engine.
     a7: A7Config = field(default_factory=A7Config)
     #: Thresholds of YASA's method (the ``fast`` and ``yasa`` engines).
@@ -172,25 +205,10 @@ class DetectionConfig:
             raise param_error("detection.block_seconds", "a number of seconds >= 30", self.block_seconds)
         if not self.flat_seconds > 0:
             raise param_error("detection.flat_seconds", "a positive number of seconds", self.flat_seconds)
-
-
-#: Keys of earlier versions -> where they live now (a user's old YAML gets an error naming it).
-MOVED_KEYS = {
-    "detection.freq_sp": "detection.band",
-    "detection.a7_band": "detection.band",
-    "laterality.sigma_band": "detection.band",
-    "detection.freq_broad": "detection.broadband",
-    "detection.a7_duration": "detection.duration",
-    "detection.min_distance": "detection.fast.min_distance",
-    "detection.thresh_rel_pow": "detection.fast.thresh_rel_pow",
-    "detection.thresh_corr": "detection.fast.thresh_corr",
-    "detection.thresh_rms": "detection.fast.thresh_rms",
-    "detection.thresh_abs_pow": "detection.a7.thresh_abs_pow",
-    "detection.thresh_rel_pow_z": "detection.a7.thresh_rel_pow_z",
-    "detection.thresh_cov_z": "detection.a7.thresh_cov_z",
-    "detection.thresh_corr_a7": "detection.a7.thresh_corr",
-    "detection.a7_baseline": "detection.a7.baseline",
-}
+        if not 0 <= self.min_confidence <= (1 if self.method == "a7" else 0):
+            raise param_error("detection.min_confidence", "from 0 to 1 (0 unless the method is a7)", self.min_confidence)
+        if self.method == "a7" and self.a7.preset == "reference":
+            _published(self)  # the duration
 
 
 @dataclass(frozen=True)
@@ -261,6 +279,22 @@ class SummaryConfig:
     fast_threshold: float = 13.0
 
 
+#: Formats of ``report.format``: a self-contained HTML page, or that page printed to PDF.
+REPORT_FORMATS = ("html", "pdf")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The per-recording and cohort reports."""
+
+    #: ``html`` (self-contained page) or ``pdf`` (the same page printed; needs the ``pdf`` extra).
+    format: str = "html"
+
+    def __post_init__(self) -> None:
+        if self.format not in REPORT_FORMATS:
+            raise param_error("report.format", f"one of {REPORT_FORMATS}", self.format)
+
+
 @dataclass(frozen=True)
 class LateralityConfig:
     """Homologous electrode pairs compared across hemispheres."""
@@ -292,14 +326,19 @@ class LateralityConfig:
     welch_window: float = 4.0
     #: Fewest subjects with a finite value for a cohort test to be computed.
     min_subjects: int = 3
+    #: Manifest columns entering the mixed and count models as covariates of the asymmetry.
+    model_covariates: tuple[str, ...] = ()
+    #: Sign-flip permutations of the whole-scalp cluster test.
+    n_cluster_perm: int = 1000
 
     def __post_init__(self) -> None:
         _check_band("laterality.total_band", self.total_band)
         for left, right in self.pairs:
             if not left or not right or left == right:
                 raise param_error("laterality.pairs", "(left, right) pairs of two distinct channels", (left, right))
-        if self.n_boot < 100 or self.n_perm < 100:
-            raise param_error("laterality.n_boot/n_perm", "at least 100 resamples", (self.n_boot, self.n_perm))
+        for key in ("n_boot", "n_perm", "n_cluster_perm"):
+            if getattr(self, key) < 100:
+                raise param_error(f"laterality.{key}", "at least 100 resamples", getattr(self, key))
         if not self.welch_window > 0:
             raise param_error("laterality.welch_window", "a positive number of seconds", self.welch_window)
         if self.min_subjects < 3:
@@ -308,12 +347,25 @@ class LateralityConfig:
 
 @dataclass(frozen=True)
 class BatchConfig:
-    """Cohort batch runs."""
+    """Cohort batch runs: where tasks run (no key here changes an output)."""
 
-    #: Worker processes on this machine.
+    #: Worker processes on this machine (the local pool, or the workers of ``scheduler: local``).
     jobs: int = 1
-    #: Dask scheduler address (``tcp://host:port``); ``None`` uses the local pool.
+    #: Dask scheduler address (``tcp://host:port``), ``local`` (a Dask LocalCluster of ``jobs``
+    #: workers here) or ``None`` (the local pool).
     scheduler: str | None = None
+    #: Dask: resubmissions of a task that raised or, on ``local``, was lost with its worker.
+    retries: int = 1
+    #: Memory limit of each worker of ``scheduler: local`` (``"4GB"``; ``None``: memory / jobs).
+    worker_memory: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.retries < 0:
+            raise param_error("batch.retries", "an integer >= 0", self.retries)
+        # A positive number and an optional unit, as Dask's parse_bytes reads them (Dask not imported here).
+        size = r"\s*(?=[0-9.]*[1-9])[0-9]*\.?[0-9]+\s*(b|[kmgtp]i?b?)?\s*"
+        if not re.fullmatch(size, self.worker_memory or "1", re.IGNORECASE):
+            raise param_error("batch.worker_memory", "a size such as '4GB' or '512MiB', or null", self.worker_memory)
 
 
 @dataclass(frozen=True)
@@ -325,38 +377,18 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     slow_oscillations: SlowOscillationConfig = field(default_factory=SlowOscillationConfig)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     laterality: LateralityConfig = field(default_factory=LateralityConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
 
-    def replace(self, section: str, **changes: Any) -> "Config":
+    def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some keys of one section changed (validated like YAML values).
 
         A sub-section takes a mapping of its changed keys: ``replace("detection", fast={"thresh_rms": 2})``.
         """
         current = getattr(self, section)
-        merged = _merged(config_to_dict(current), changes)
-        return dataclasses.replace(self, **{section: _build(type(current), merged, section)})
-
-
-def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``changes``; a mapping changes only the keys it names of a sub-mapping."""
-    out = dict(base)
-    for key, value in changes.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain-YAML/JSON form of a config dataclass (tuples become lists)."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
-        if isinstance(value, (tuple, list)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(cfg)
+        values = merged(config_to_dict(current), changes)
+        return dataclasses.replace(self, **{section: build(type(current), values, section)})
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -380,82 +412,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     """
     raw = read_config_file(path) if path is not None else {}
     for section, values in (overrides or {}).items():
-        raw[section] = _merged(raw.get(section) or {}, values)
+        raw[section] = merged(raw.get(section) or {}, values)
     where = f"{path}: " if path is not None else ""
     try:
-        return _build(Config, raw, "")
+        return build(Config, raw, "")
     except ConfigError as exc:
         raise ConfigError(f"{where}{exc}") from None
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and coercing types."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise param_error(prefix or "config", "a mapping", raw)
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.init}
-    unknown = sorted(set(raw) - known)
-    moved = [(f"{prefix}.{k}" if prefix else k) for k in unknown if (f"{prefix}.{k}" if prefix else k) in MOVED_KEYS]
-    if moved:
-        raise ConfigError("; ".join(f"The config key {k!r} has moved: use {MOVED_KEYS[k]!r}" for k in moved) + ".")
-    if unknown:
-        raise ConfigError(
-            f"Unknown config key(s) {', '.join(repr(prefix + '.' + k if prefix else k) for k in unknown)}; "
-            f"valid keys{' of ' + repr(prefix) if prefix else ''}: {', '.join(sorted(known))}."
-        )
-    kwargs = {}
-    for name, value in raw.items():
-        key = f"{prefix}.{name}" if prefix else name
-        kwargs[name] = _coerce(hints[name], value, key)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:  # pragma: no cover - guarded by the key check above
-        raise ConfigError(f"{prefix}: {exc}") from None
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    """Convert a YAML value to the annotated type, or raise a ConfigError naming ``key``."""
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key)
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        if value is None and type(None) in args:
-            return None
-        others = [a for a in args if a is not type(None)]
-        errors = []
-        for option in others:
-            try:
-                return _coerce(option, value, key)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0]
-    if origin is tuple:
-        if isinstance(value, str) and args and args[0] is str:
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise param_error(key, "a list", value)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, key) for v in value)
-        if len(value) != len(args):
-            raise param_error(key, f"a list of {len(args)} values", value)
-        return tuple(_coerce(a, v, key) for a, v in zip(args, value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise param_error(key, "true or false", value)
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise param_error(key, "an integer", value)
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise param_error(key, "a number", value)
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise param_error(key, "a string", value)
-        return value
-    return value

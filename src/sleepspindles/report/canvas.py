@@ -1,0 +1,91 @@
+"""Figure building blocks shared by every report figure: fixed-margin figures, titles, bars and lines.
+
+No pyplot and no layout engine: a figure is a plain :class:`matplotlib.figure.Figure` on an Agg
+canvas with margins given in inches. A layout engine (constrained or tight) draws every figure
+twice and measures every text; fixed margins draw it once, which is most of the report's speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .channels import ChannelStyle
+
+__all__ = ["FULL_WIDTH", "STAGE_COLOURS", "channel_lines", "figure_title", "grouped_bars", "new_figure",
+           "non_negative"]
+
+#: Width (inches) of a figure spanning the page (1100 px at the report's 100 dpi).
+FULL_WIDTH = 11.0
+#: One colour per stage, and per stage group, in every figure.
+STAGE_COLOURS = {"W": "#e3b23c", "N1": "#9ecae1", "N2": "#4292c6", "N3": "#08306b", "REM": "#cb4b4b",
+                 "N2+N3": "#7b6fb0"}
+_MANY_LINES = 8  # more channels than this: their median and spread instead of one line each
+
+
+def new_figure(width: float, height: float, *, left: float = 0.75, right: float = 0.2, top: float = 0.4,
+               bottom: float = 0.5, wspace: float = 0.25, hspace: float = 0.35) -> Figure:
+    """An empty figure on an Agg canvas whose subplots keep the given margins (inches)."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=wspace, hspace=hspace)
+    return fig
+
+
+def figure_title(fig: Figure, text: str) -> None:
+    """``text`` at the top left of the figure (one or two lines)."""
+    width, height = fig.get_size_inches()
+    fig.text(0.12 / width, 1 - 0.08 / height, text, ha="left", va="top", fontsize=10)
+
+
+def non_negative(ax, values) -> None:
+    """y from 0 to a little above the largest finite value (1 when there is none): rates and counts."""
+    top = float(np.nanmax(np.asarray(values, dtype=float), initial=0.0))
+    ax.set_ylim(0, top * 1.12 if top > 0 else 1.0)
+
+
+def grouped_bars(ax, channels: Sequence[str], series: Sequence[tuple[str, np.ndarray, str]], ylabel: str) -> None:
+    """Bars per channel, one per ``(label, values, colour)`` series side by side, with a legend.
+
+    Values line up with ``channels``; a NaN draws no bar.
+    """
+    x = np.arange(len(channels))
+    width = 0.8 / max(len(series), 1)
+    for k, (label, values, colour) in enumerate(series):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width=width, color=colour, label=label)
+    ax.set_xticks(x, channels, rotation=90 if len(channels) > 10 else 0, fontsize=8 if len(channels) > 10 else 9)
+    ax.set_xlim(-0.6, len(channels) - 0.4)
+    ax.set_ylabel(ylabel)
+    non_negative(ax, [v for _, values, _ in series for v in values])
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+
+
+def channel_lines(ax, x: np.ndarray, table: pd.DataFrame, styles: dict[str, ChannelStyle],
+                  highlight: Sequence[str] = ()) -> None:
+    """One line per channel column of ``table`` against ``x`` (each in its style), with a legend beside.
+
+    More than a few channels give their median and 10-90% range across channels instead, with
+    the ``highlight`` channels (the motor pair) drawn on top in their own styles.
+    """
+    many = len(table.columns) > _MANY_LINES
+    shown = [c for c in highlight if c in table.columns] if many else list(table.columns)
+    if many:
+        values = table.to_numpy(dtype=float)
+        finite = np.isfinite(values).any(axis=1)
+        low, mid, high = (np.where(finite, np.nanpercentile(np.where(finite[:, None], values, 0), q, axis=1), np.nan)
+                          for q in (10, 50, 90))
+        ax.fill_between(x, low, high, color="#cccccc", lw=0, label=f"10-90% of {len(table.columns)} channels")
+        ax.plot(x, mid, color="#555555", lw=1.6, label=f"median of {len(table.columns)} channels")
+    for channel in shown:
+        style = styles[channel]
+        ax.plot(x, table[channel], color=style.colour, ls=style.linestyle, marker=style.marker, ms=4, lw=1.3,
+                label=channel)
+    if len(table.columns):
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

@@ -1,0 +1,231 @@
+"""The subject report: one recording's sections (staging, spindles, slow oscillations), facts and metadata.
+
+The slow-oscillation sections come from :mod:`.subject_so`, the lateralisation section from
+:mod:`.subject_lateral`; rendering from :mod:`.render`. A figure with nothing to draw (no
+searched-stage time, no spindle) is replaced by a note saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import param_error
+from ..hypnogram import parse_stages
+from ..output import write_bytes, write_text
+from ..schema import SPINDLE_SUMMARY
+from . import figures as F
+from .render import Section, check_format, pdf_bytes, render
+from .subject_lateral import lateral_section
+from .subject_so import so_facts, so_sections
+from .tables import by_channel, channel_notes, searched_stage, with_units
+from .view import ReportView, report_view
+from .windows import MAX_EVENTS
+
+__all__ = ["subject_sections", "write_subject_report"]
+
+logger = logging.getLogger(__name__)
+
+_NOTHING = "Nothing to draw: {why}."
+_SUMMARY_NAMES = {"n_spindles": "spindles", "excluded_minutes": "excluded"}
+
+
+def _stage_table(result) -> pd.DataFrame:
+    """Minutes and share of the recording per stage."""
+    minutes = result.hypnogram.stage_minutes()
+    total = result.recording.duration / 60.0
+    return pd.DataFrame([{"stage": k, "time (min)": v, "share of recording (%)": 100.0 * v / total if total else np.nan}
+                         for k, v in minutes.items() if v > 0])
+
+
+def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
+    """Channel rows x (count, density) per stage group, band ``all``, channels ordered."""
+    table = summary[summary["band"] == "all"]
+    wide = table.pivot(index="channel", columns="stage", values=["n_spindles", "density"])
+    wide = wide.reindex(index=by_channel(table.drop_duplicates("channel"))["channel"],
+                        columns=[(v, s) for v in ("n_spindles", "density") for s in dict.fromkeys(table["stage"])])
+    wide.columns = [f"spindles {s}" if v == "n_spindles" else f"density {s} (1/min)" for v, s in wide.columns]
+    return wide.reset_index()
+
+
+def _unsearched(result) -> str:
+    """The searched stages (``"N2/N3"``) when the hypnogram has none of their epochs, else ``""``."""
+    stages = parse_stages(result.config.detection.stages)
+    if result.hypnogram is None or result.hypnogram.minutes(stages) > 0:
+        return ""
+    return "/".join(s.name for s in stages)
+
+
+def _no_spindle_time(result) -> str:
+    """Why no spindle could be searched for (no searched-stage epoch), or ``""``."""
+    names = _unsearched(result)
+    if not names:
+        return ""
+    return (f"This recording has no {names} epoch (the stages searched for spindles): no spindle could be detected, "
+            "and every spindle density is undefined (shown as \u2013), not 0.")
+
+
+def _staging_section(result) -> Section:
+    hyp = result.hypnogram
+    if hyp is None:
+        return Section("staging", "Sleep staging", "Stages from: none (whole recording searched).",
+                       notes=("No hypnogram: the whole recording was searched; every rate is per minute of recording.",))
+    missing = _no_spindle_time(result)
+    return Section("staging", "Sleep staging", f"Stages from: {hyp.source}.",
+                   figures=(F.staging_figure(hyp, result.recording.duration),),
+                   tables=(("Time per stage", _stage_table(result)),), alerts=(missing,) if missing else ())
+
+
+def _section(key: str, title: str, text: str, figure, why: str, **kwargs) -> Section:
+    """A section with its figure, or a note saying ``why`` there is none."""
+    notes = kwargs.pop("notes", ())
+    if figure is None:
+        return Section(key, title, text, notes=(_NOTHING.format(why=why), *notes), **kwargs)
+    return Section(key, title, text, figures=(figure,), notes=notes, **kwargs)
+
+
+def _spindle_sections(result, view: ReportView) -> list[Section]:
+    """Density, average waveform, density across the night, properties, fast and slow spindles."""
+    rec, events, summary, cfg = result.recording, result.events, result.summary, result.config
+    threshold = cfg.summary.fast_threshold
+    stage = searched_stage(summary)
+    everywhere = summary[summary["band"] == "all"]
+    width = F.night_bin_minutes(rec.duration)
+    per_bin = F.night_density(events, result.hypnogram, rec.duration, parse_stages(cfg.detection.stages),
+                              view.channels)
+    unsearched = _unsearched(result)
+    no_time = f"the recording has no {unsearched} epoch, the stages searched for spindles" if unsearched else ""
+    no_spindle = no_time or "no spindle was detected"
+    none = no_time or (no_spindle if not len(events) else "no channel has analysed time in these stages")
+    return [
+        _section("density", "Spindle density",
+                 "Spindles per analysed minute of each searched stage (time with a NaN or flat signal is left out), "
+                 "homologues side by side." + view.caveat,
+                 F.density_figure(everywhere, view.shown, "Spindles / min", "Spindle density per channel"), none,
+                 tables=(("Count and density per channel (all spindles)", _density_pivot(summary)),),
+                 notes=channel_notes(everywhere)),
+        _section("waveforms", "Average spindle waveform",
+                 f"Raw EEG averaged around each spindle peak (at most {MAX_EVENTS} spindles per channel, evenly "
+                 "spaced through the night); one panel per homologous pair.",
+                 F.waveform_figure(view.spindle_averages, view.styles), no_spindle),
+        _section("night", "Density across the night",
+                 "Spindles per minute of searched-stage time in each bin (bins with under 1 min of it are left out)"
+                 + ("." if len(view.channels) <= 8 else f"; with {len(view.channels)} channels, their median and "
+                    "10-90% range, and the motor pair."),
+                 F.night_density_figure(per_bin, width, view.styles, view.highlight),
+                 no_time or "no bin has a minute of searched-stage time"),
+        _section("distributions", "Spindle properties", "Duration, frequency and peak-to-peak amplitude of every "
+                 "spindle (bins are whole multiples of the values' resolution).",
+                 F.distributions_figure(events, threshold, view.styles), no_spindle),
+        _section("fastslow", "Fast and slow spindles", f"Fast: frequency >= {threshold:g} Hz; slow: below "
+                 "(summary.fast_threshold).", F.fast_slow_figure(summary, stage, threshold, view.shown), none),
+    ]
+
+
+def subject_sections(result, trained_hand: str | None = None, *, subject: str = "", night: str = "") -> list[Section]:
+    """The sections of a subject report, in page order (figures and tables, nothing written)."""
+    view = report_view(result)
+    sections = [_staging_section(result)]
+    if view.capped:
+        sections.append(view.montage_section(result))
+    sections += _spindle_sections(result, view)
+    if trained_hand is not None:
+        sections.append(lateral_section(result, trained_hand, subject, night))
+    sections += so_sections(result, view)
+    sections.append(Section(
+        "tables", "Spindle summary table",
+        "Per channel, stage group and band: count, minutes of the stage, density and mean properties (summary.csv).",
+        tables=(("summary.csv", with_units(by_channel(result.summary), SPINDLE_SUMMARY, _SUMMARY_NAMES)),),
+    ))
+    return sections
+
+
+def _run_metadata(result) -> dict[str, Any]:
+    """The run-metadata block of the report (input, config, versions, staging, exclusions)."""
+    import yaml
+
+    from .channels import order_channels
+
+    record = result.record
+    excluded = result.detection.excluded_seconds
+    return {
+        "created": record.created,
+        "inputs": record.inputs,
+        "source": result.recording.source or "<in-memory recording>",
+        "recording": record.recording,
+        "staging": record.staging,
+        "versions": record.versions,
+        "config": yaml.safe_dump(dict(record.config), sort_keys=False, default_flow_style=None),
+        "excluded": {ch: excluded[ch] for ch in order_channels(excluded) if excluded[ch] > 0},
+        "notes": list(result.detection.notes),
+    }
+
+
+def write_subject_report(result, out_dir: Path, trained_hand: str | None = None, format: str | None = None, *,
+                         subject: str = "", night: str = "") -> Path:
+    """Write ``report.html`` (or ``report.pdf``, the same page printed) for one recording.
+
+    Parameters
+    ----------
+    result : sleepspindles.pipeline.RecordingResult
+    out_dir : Path
+        Folder of the recording's outputs (created when missing).
+    trained_hand : {"left", "right"}, optional
+        Adds the lateralisation panel (contralateral vs ipsilateral, LI per electrode pair).
+    format : {"html", "pdf"}, optional
+        A self-contained HTML page (figures embedded as PNG), or that page printed to PDF (needs
+        the optional ``pdf`` extra: weasyprint); default: the run's ``report.format``.
+    subject, night : str, optional
+        Shown in the title (and used in the lateralisation table).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown format or hand, or ``"pdf"`` without weasyprint (before any work).
+    """
+    format = format or result.config.report.format
+    check_format(format)
+    if trained_hand is not None and trained_hand not in ("left", "right"):
+        raise param_error("trained_hand", "'left', 'right' or None", trained_hand)
+    name = " / ".join(p for p in (subject, night) if p) or Path(result.recording.source or "recording").name
+    sections = subject_sections(result, trained_hand, subject=subject, night=night)
+    html = render("subject.html", sections, title=f"Sleep spindles: {name}", facts=_subject_facts(result),
+                  meta=_run_metadata(result))
+    path = Path(out_dir) / f"report.{format}"
+    written = write_bytes(path, pdf_bytes(html)) if format == "pdf" else write_text(path, html)
+    logger.info("report written to %s", path)
+    return written
+
+
+def _subject_facts(result) -> dict[str, str]:
+    """The headline numbers shown at the top of a subject report."""
+    rec, events = result.recording, result.events
+    hyp = result.hypnogram
+    facts = {
+        "Recording": f"{rec.duration / 3600:.2f} h, {len(rec.eeg_channels)} EEG channel(s) at {rec.sf:g} Hz",
+        "Staging": hyp.source if hyp is not None else "none",
+        "Detection": f"{result.config.detection.method}, stages {', '.join(result.config.detection.stages)}",
+        "Spindles": f"{len(events)}",
+    }
+    if hyp is not None:
+        facts["Total sleep"] = f"{hyp.minutes():.0f} min"
+    searched = searched_stage(result.summary)
+    mean = result.summary.query("band == 'all' and stage == @searched")["density"].mean()
+    undefined = f"n/a (no {searched} time)" if _no_spindle_time(result) else "n/a"
+    facts[f"Mean density ({searched})"] = f"{mean:.2f} / min" if np.isfinite(mean) else undefined
+    facts.update(so_facts(result))
+    excluded = sum(result.detection.excluded_seconds.values())
+    facts["Excluded time"] = f"{excluded / 60:.1f} channel-min" if excluded else "none"
+    unmeasurable = result.detection.coverage.unmeasurable
+    if unmeasurable:
+        facts["Channels not measured"] = "; ".join(f"{c}: {r}" for c, r in unmeasurable.items())
+    return facts

@@ -1,0 +1,90 @@
+"""Shaping the tables a report shows (no rendering): stage groups, notes, channel order, units."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis.measures import MAIN_MEASURE  # the measure of both reports' figures and the console summary
+from ..schema import TableSchema
+from .channels import order_channels
+
+__all__ = ["MAIN_MEASURE", "by_channel", "channel_notes", "measure_label", "measure_unit", "searched_stage", "unit_of",
+           "with_units"]
+
+_MEASURE_WORDS = {
+    "density_n2": "spindle density, N2", "density_n2n3": "spindle density, N2+N3", "amplitude": "spindle amplitude, N2",
+    "sigma_abs": "sigma power", "sigma_rel": "relative sigma power", "so_density": "SO density, N2+N3",
+    "so_amplitude": "SO amplitude, N2+N3", "swa_abs": "slow-wave activity, NREM", "swa_rel": "relative SWA, NREM",
+    "coupled_density": "SO-coupled spindle density", "coupling_ppc": "coupling strength (PPC)",
+    "coupling_z": "coupling z", "coupling_phase": "coupling phase", "train_density": "spindle-train density",
+    "train_fraction": "share of spindles in trains", "spindle_density": "spindle density",
+}
+
+
+def searched_stage(table: pd.DataFrame) -> str:
+    """The stage group covering every searched stage (``"N2+N3"``, or the only one)."""
+    groups = list(dict.fromkeys(table["stage"]))
+    return next((g for g in groups if "+" in g), groups[0] if groups else "")
+
+
+def channel_notes(table: pd.DataFrame) -> tuple[str, ...]:
+    """Why rates are NaN or partial: one line per stage group and note, naming its channels.
+
+    ``"N2: no N2 time (C3, C4, Cz)"`` rather than a line per channel, which on a 256-channel
+    montage would bury the page.
+    """
+    noted = table.loc[table["note"].fillna("") != "", ["channel", "stage", "note"]]
+    lines = []
+    for (stage, note), rows in noted.groupby(["stage", "note"], sort=False):
+        channels = order_channels(rows["channel"].unique())
+        names = ", ".join(channels) if len(channels) <= 12 else f"{len(channels)} channels: {', '.join(channels[:6])}..."
+        lines.append(f"{stage}: {note} ({names})")
+    return tuple(lines)
+
+
+def by_channel(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by channel front to back, homologues side by side (row order kept within one)."""
+    rank = {c: i for i, c in enumerate(order_channels(table["channel"].unique()))}
+    order = table["channel"].map(rank).sort_values(kind="stable").index
+    return table.loc[order].reset_index(drop=True)
+
+
+def with_units(frame: pd.DataFrame, schema: TableSchema, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """``frame`` with each of ``schema``'s columns labelled ``"name (unit)"``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns of ``schema`` (others keep their names).
+    schema : TableSchema
+        Where the units come from; a unit of ``"-"`` adds nothing.
+    names : dict of str to str, optional
+        Readable labels for some columns (``{"n_so": "SOs"}``); the unit is added to them.
+    """
+    names = names or {}
+    labels = {}
+    for column in frame.columns:
+        label, unit = names.get(column, column), unit_of(schema, column)
+        labels[column] = label if unit == "-" else f"{label} ({unit})"
+    return frame.rename(columns=labels)
+
+
+def unit_of(schema: TableSchema, column: str) -> str:
+    """The unit of ``schema``'s ``column`` (``"-"`` when it has none or is not one of its columns)."""
+    return next((c.unit for c in schema.columns if c.name == column), "-")
+
+
+def measure_unit(measure: str) -> str:
+    """The unit of a laterality measure (``"1/min"``; ``"-"`` when it has none or is unknown)."""
+    from ..analysis.measures import MEASURES, WINDOW_MEASURES
+
+    units = {m.name: m.unit for m in MEASURES}
+    window_units = {"spindle_density": "1/min", "so_density": "1/min", "coupled_density": "1/min"}
+    return units.get(measure) or (window_units.get(measure, "-") if measure in WINDOW_MEASURES else "-")
+
+
+def measure_label(measure: str, unit: bool = True) -> str:
+    """A laterality measure in words, with its unit: ``"spindle density, N2+N3 (1/min)"``."""
+    words = _MEASURE_WORDS.get(measure, measure)
+    shown = measure_unit(measure)
+    return f"{words} ({shown})" if unit and shown != "-" else words

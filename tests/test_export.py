@@ -1,0 +1,133 @@
+"""Review export: detections as EDF+ annotations beside the signal, as MNE FIF, as CSV, and read back.
+
+One short synthetic night at 100 Hz (sample times k/100 are not exact binary fractions, so the
+EDF+ text onsets are really put to the test) is run through the pipeline into a run folder;
+every export must give back the run's events to the sample, open in mne and edfio with its
+annotations, and a reviewer's corrected copy must become a table ``evaluate`` scores.
+"""
+
+import logging
+
+import edfio
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from sleepspindles.config import Config
+from sleepspindles.errors import ConfigError, DataError
+from sleepspindles.evaluation.scoring import evaluate_files
+from sleepspindles.hypnogram import Hypnogram
+from sleepspindles.io.annotations import read_annotation_events
+from sleepspindles.io.results import read_run_tables
+from sleepspindles.output import RunFolder, write_edf
+from sleepspindles.pipeline.bids_run import REVIEWED_FILES, export_run, review_file
+from sleepspindles.pipeline.run import process_recording
+from sleepspindles.synthetic import make_synthetic_night
+
+SF = 100.0
+STAGES = np.array([0] * 2 + [1] + [2] * 16 + [3] * 8 + [2] * 4 + [4] * 3, dtype=np.int8)  # 17 min
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("export")
+    night = make_synthetic_night(sf=SF, channels=("C3", "C4"), density=4.0, so_density=6.0, seed=3,
+                                 hypnogram=Hypnogram(STAGES))
+    edf = write_edf(night.recording, folder / "night.edf")
+    result = process_recording(edf, None, Config())
+    out = RunFolder(folder / "run")
+    out.write_tables(result.tables)
+    out.finish(result.record)
+    assert len(result.events) > 20 and len(result.tables["slow_oscillations"]) > 5
+    return out.path
+
+
+def _samples(frame):
+    return (np.rint(frame["start"].to_numpy() * SF).astype(int), np.rint(frame["end"].to_numpy() * SF).astype(int))
+
+
+def _assert_same_events(got, want):
+    want = want.sort_values(["channel", "start"], kind="stable").reset_index(drop=True)
+    assert list(got["channel"]) == list(want["channel"])
+    for a, b in zip(_samples(got), _samples(want)):
+        np.testing.assert_array_equal(a, b)
+    assert (got["start"].to_numpy() == want["start"].to_numpy()).all()  # bit-identical, not just close
+    assert (got["end"].to_numpy() == want["end"].to_numpy()).all()
+
+
+def test_detections_are_on_the_sample_grid(run_dir):
+    """What "lossless to the sample" rests on: the detectors' times are whole samples."""
+    events = read_run_tables(run_dir).events
+    for column in ("start", "end"):
+        np.testing.assert_allclose(events[column] * SF, np.rint(events[column] * SF), atol=1e-6)
+
+
+def test_edf_export_round_trip_is_lossless_and_opens_in_mne_and_edfio(run_dir):
+    stored = read_run_tables(run_dir)
+    path = export_run(run_dir, "edf")["review.edf"]
+    assert path == review_file(run_dir, "edf") and path.is_file()
+    back = read_annotation_events(path)
+    _assert_same_events(back["spindles"], stored.events)
+    _assert_same_events(back["slow_oscillations"], stored.tables["slow_oscillations"])
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    assert raw.ch_names == ["C3", "C4"] and raw.info["sfreq"] == SF
+    texts = list(raw.annotations.description)
+    assert texts.count("spindle C3") == int((stored.events["channel"] == "C3").sum())
+    assert sum(t.startswith("slow oscillation ") for t in texts) == len(stored.tables["slow_oscillations"])
+    assert texts.count("Sleep stage N2") == int((STAGES == 2).sum())
+    edf = edfio.read_edf(path)
+    assert len([a for a in edf.annotations if a.text.startswith("spindle ")]) == len(stored.events)
+    assert [s.label for s in edf.signals] == ["C3", "C4"]
+
+
+def test_fif_export_carries_channels_in_ch_names(run_dir):
+    stored = read_run_tables(run_dir)
+    path = export_run(run_dir, "fif")["review_raw.fif"]
+    raw = mne.io.read_raw_fif(path, verbose="error")
+    spindle = [i for i, d in enumerate(raw.annotations.description) if d.startswith("spindle")]
+    assert {raw.annotations.ch_names[i] for i in spindle} == {("C3",), ("C4",)}
+    _assert_same_events(read_annotation_events(path)["spindles"], stored.events)
+
+
+def test_csv_export_round_trip(run_dir):
+    stored = read_run_tables(run_dir)
+    path = export_run(run_dir, "csv")["review_annotations.csv"]
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["onset", "duration", "description", "channel", "kind", "sample"]
+    np.testing.assert_array_equal(table["sample"], np.rint(table["onset"] * SF))
+    _assert_same_events(read_annotation_events(path, sf=SF)["spindles"], stored.events)
+
+
+def test_reviewer_corrections_become_a_table_evaluate_scores(run_dir, tmp_path, caplog):
+    """A reviewer deletes one spindle, adds one and a note; --from reads it back for evaluate."""
+    stored = read_run_tables(run_dir)
+    edf = edfio.read_edf(export_run(run_dir, "edf", out=tmp_path / "review.edf")["review.edf"])
+    annotations = list(edf.annotations)
+    first = next(i for i, a in enumerate(annotations) if a.text.startswith("spindle "))
+    kept = annotations[:first] + annotations[first + 1:]
+    added = [edfio.EdfAnnotation(1.0, 1.0, "spindle C4"), edfio.EdfAnnotation(5.0, None, "Lights off")]
+    edf.set_annotations([*kept, *added])
+    edf.write(tmp_path / "reviewed.edf")
+    with caplog.at_level(logging.WARNING):
+        files = export_run(run_dir, "csv", source=tmp_path / "reviewed.edf", out=tmp_path)
+    assert "'Lights off' (1)" in caplog.text  # left out, and said so
+    assert set(files) == {REVIEWED_FILES["spindles"], REVIEWED_FILES["slow_oscillations"]}
+    reviewed = pd.read_csv(files["reviewed_events.csv"])
+    assert len(reviewed) == len(stored.events)  # one deleted, one added
+    scores = evaluate_files([files["reviewed_events.csv"]], run_dir / "events.csv", iou=0.2).pooled
+    n = len(stored.events)
+    assert (scores["n_ref"], scores["n_det"], scores["tp"]) == (n, n, n - 1)  # one missed, one extra
+
+
+def test_export_refuses_what_it_cannot_do(run_dir, tmp_path):
+    with pytest.raises(ConfigError, match="'to' parameter must be one of"):
+        export_run(run_dir, "pdf")
+    with pytest.raises(DataError, match="annotation file not found"):
+        export_run(run_dir, "csv", source=tmp_path / "absent.edf")
+    with pytest.raises(DataError, match="run.json"):
+        export_run(tmp_path, "edf")
+    bad = tmp_path / "notes.csv"
+    bad.write_text("time,text\n1,spindle\n")
+    with pytest.raises(DataError, match=r"needs column\(s\) \['onset', 'duration', 'description'\]"):
+        export_run(run_dir, "csv", source=bad)
