@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         par = _run(args.method, argparse.Namespace(**{**vars(args), "threads": args.parallel}))
         _report(f"ours ({args.method}, {args.parallel} threads)", par)
         one, many = (ours, par) if args.threads == 1 else (par, ours)
-        print(f"speed-up of {many['threads']} threads over {one['threads']}: {one['seconds'] / many['seconds']:.2f}x wall "
+        print(f"speed-up of {many['threads']} threads over {one['threads']}: "
+              f"{one['seconds'] / many['seconds']:.2f}x wall "
               f"(CPU {many['cpu_seconds'] / one['cpu_seconds']:.2f}x the serial run's: what the threads cost "
               f"beyond it; with other processes on the cores, wall time waits for them)")
     if args.no_yasa:
@@ -196,7 +197,8 @@ def main(argv=None) -> int:
     _report("yasa", ref)
     print(f"ratio YASA/ours, warm: {ref['seconds'] / ours['seconds']:.1f}x wall, "
           f"{ref['cpu_seconds'] / ours['cpu_seconds']:.1f}x CPU; cold (first call in a fresh process): "
-          f"{ref['cold_seconds'] / ours['cold_seconds']:.1f}x wall, {ref['cold_cpu_seconds'] / ours['cold_cpu_seconds']:.1f}x CPU")
+          f"{ref['cold_seconds'] / ours['cold_seconds']:.1f}x wall, "
+          f"{ref['cold_cpu_seconds'] / ours['cold_cpu_seconds']:.1f}x CPU")
     label = "parity F1" if args.method == "fast" else "agreement F1 (a7 is a different method)"
     print(f"{label} (IoU >= 0.5): {_f1(ref['events'], ours['events']):.4f}")
     return 0

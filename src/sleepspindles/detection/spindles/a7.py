@@ -61,9 +61,13 @@ the GIL, and the per-block Python work is small.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -203,17 +207,24 @@ class _Windows:
     valid: np.ndarray  # (c, n_win) window wholly valid
     seg_valid: np.ndarray  # (c, n_win) segment wholly valid
 
+    @classmethod
+    def new(cls, n_rows: int, n_win: int) -> _Windows:
+        return cls(values=np.full((n_rows, 4, n_win), np.nan, dtype=np.float32),
+                   valid=np.zeros((n_rows, n_win), dtype=np.bool_), seg_valid=np.zeros((n_rows, n_win), dtype=np.bool_))
 
-def _window_pass(data, rows: list[int], setup: _Setup, hyp, work: st.Work, keeper: Keeper | None) -> _Windows:
-    """Pass 1: window features and validity of every block; ``keeper`` keeps what pass 2 needs, within its share."""
+
+def _window_pass(data, rows: list[int], setup: _Setup, hyp, keeper: Keeper | None, out: _Windows,
+                 blocks: range) -> None:
+    """Pass 1 over ``blocks``: window features and validity into ``out``; ``keeper`` keeps what pass 2 needs.
+
+    Blocks own disjoint windows: threads may run disjoint block ranges into the same ``out``.
+    """
     plan, step, win = setup.plan, setup.step, setup.win
     per = win // step  # win is a multiple of step: the internal rate is a multiple of 100 Hz
     c = len(rows)
-    values = np.full((c, 4, setup.n_win), np.nan, dtype=np.float32)
-    valid = np.zeros((c, setup.n_win), dtype=np.bool_)
-    seg_valid = np.zeros((c, setup.n_win), dtype=np.bool_)
-    n_complete = (plan.n_int - win) // step + 1  # windows wholly inside the recording
-    for k in range(plan.n_blocks):
+    work = st.Work.new(c, plan)
+    values, valid, seg_valid = out.values, out.valid, out.seg_valid
+    for k in blocks:
         include = st.included(hyp, setup.codes, k * plan.hop - plan.margin, plan)
         core_len = min(plan.hop, plan.n_int - k * plan.hop)
         if not include[plan.margin : plan.margin + core_len].any():
@@ -245,9 +256,24 @@ def _window_pass(data, rows: list[int], setup: _Setup, hyp, work: st.Work, keepe
             abs_pow.append(f.abs_pow)
         if keep:
             keeper.add(k, blk, abs_pow, w0, nw)
-    values[:, :, n_complete:] = np.nan
-    valid[:, n_complete:] = False
-    return _Windows(values=values, valid=valid, seg_valid=seg_valid)
+
+
+def _windows(data, rows: list[int], setup: _Setup, hyp, keepers: list[Keeper | None], pool) -> _Windows:
+    """Pass 1 of every block, the night cut into one contiguous block range per keeper (per thread)."""
+    plan = setup.plan
+    out = _Windows.new(len(rows), setup.n_win)
+    cuts = np.linspace(0, plan.n_blocks, len(keepers) + 1).round().astype(int)
+    _map(pool, lambda j: _window_pass(data, rows, setup, hyp, keepers[j], out, range(cuts[j], cuts[j + 1])),
+         range(len(keepers)))
+    n_complete = (plan.n_int - setup.win) // setup.step + 1  # windows wholly inside the recording
+    out.values[:, :, n_complete:] = np.nan
+    out.valid[:, n_complete:] = False
+    return out
+
+
+def _map(pool, func, items) -> list:
+    """``func`` over ``items``, in ``pool``'s threads when there is one, results in order."""
+    return list(pool.map(func, items)) if pool is not None else [func(x) for x in items]
 
 
 def _segments(name: str, values: np.ndarray, valid: np.ndarray, seg_valid: np.ndarray, setup: _Setup,
@@ -326,7 +352,7 @@ def a7_features(recording: Recording, hypnogram: Hypnogram | None = None,
     cfg = cfg or DetectionConfig(method="a7")
     setup = _setup(recording, hypnogram, cfg)
     rows = list(range(len(recording.channels)))
-    w = _window_pass(recording.data, rows, setup, hypnogram, st.Work.new(len(rows), setup.plan), None)
+    w = _windows(recording.data, rows, setup, hypnogram, [None], None)
     return tuple(
         _segments(recording.channels[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg) for i in rows
     )
@@ -343,8 +369,8 @@ class _Found:
     confidence: np.ndarray
 
 
-def _params_pass(data, rows: list[int], found: dict[int, _Found], setup: _Setup, hyp, work: st.Work,
-                 keeper: Keeper | None) -> dict[int, ChannelEvents]:
+def _params_pass(data, rows: list[int], found: dict[int, _Found], setup: _Setup, hyp, keeper: Keeper | None,
+                 pool) -> dict[int, ChannelEvents]:
     """Per-event parameters of each channel: from what pass 1 kept, else from its block filtered again."""
     plan, step = setup.plan, setup.step
     parts: dict[int, list[tuple[np.ndarray, EventSignals]]] = {i: [] for i in found}
@@ -354,48 +380,55 @@ def _params_pass(data, rows: list[int], found: dict[int, _Found], setup: _Setup,
         if sig is not None:
             parts[i].append((np.flatnonzero(held), sig))
         todo[i] = np.ones(f.first.size, np.bool_) if held is None else ~held
+    work = None
     for k in range(plan.n_blocks):
         c0, c1 = plan.core(k)
         here = {i: todo[i] & (f.first * step >= c0) & (f.first * step < c1) for i, f in found.items()}
         live = [i for i in found if here[i].any()]
         if not live:
             continue
+        work = work or st.Work.new(len(rows), plan)
         include = st.included(hyp, setup.codes, c0 - plan.margin, plan)
         spectrum = st.spectrum(data, [rows[i] for i in live], k, plan, False, work)
         blk = st.block(spectrum, k, plan, include, analytic=True, broad=True, work=work)
         for j, i in enumerate(live):
             sel = np.flatnonzero(here[i])
             parts[i].append((sel, take(blk, j, found[i].first[sel] * step, found[i].end[sel], plan, step // 2)))
-    out = {}
-    for i, got in parts.items():
+
+    def measured(i: int) -> ChannelEvents:
+        got = parts[i]
         idx = np.concatenate([p[0] for p in got])
         sig = EventSignals.concat([p[1] for p in got])
         if np.any(np.diff(idx) < 0):
             order = np.argsort(idx, kind="stable")
             sig, idx = sig.select(order), idx[order]
-        out[i] = finish(sig, plan, found[i].confidence[idx])
-    return out
+        return finish(sig, plan, found[i].confidence[idx])
+
+    return dict(zip(found, _map(pool, measured, list(found))))
 
 
 def _run_group(data, rows: list[int], names: list[str], setup: _Setup, hyp, cfg: DetectionConfig,
-               cache_bytes: int) -> tuple[list[pd.DataFrame], list[str]]:
-    """Events frames and notes of one channel group."""
+               cache_bytes: int, pool, n_threads: int) -> tuple[list[pd.DataFrame], list[str]]:
+    """Events frames and notes of one channel group (its blocks in ``n_threads`` ranges, its channels in ``pool``)."""
     plan = setup.plan
-    work = st.Work.new(len(rows), plan)
-    keeper = Keeper(plan, setup.step, setup.win, len(rows), cfg.a7.thresh_abs_pow, cfg.duration[1], cache_bytes)
-    w = _window_pass(data, rows, setup, hyp, work, keeper)
-    notes, found = [], {}
-    for i in range(len(rows)):
+    keepers = [Keeper(plan, setup.step, setup.win, len(rows), cfg.a7.thresh_abs_pow, cfg.duration[1],
+                      cache_bytes // n_threads) for _ in range(n_threads)]
+    w = _windows(data, rows, setup, hyp, keepers, pool)
+    keeper = Keeper.merged(keepers)
+
+    def decide(w: _Windows, i: int) -> _Found | str | None:
         if w.valid[i].sum() < 2:
-            notes.append(f"a7: channel {names[i]} skipped (no usable samples in the searched stages)")
-            continue
-        feat = _segments(names[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg)
-        s, last, conf = _decide(feat, cfg)
-        if s.size:
-            found[i] = _Found(first=s, last=last, end=np.minimum((last + 1) * setup.step, plan.n_int - 1),
-                              confidence=conf)
-    del w
-    measured = _params_pass(data, rows, found, setup, hyp, work, keeper)
+            return f"a7: channel {names[i]} skipped (no usable samples in the searched stages)"
+        s, last, conf = _decide(_segments(names[i], w.values[i], w.valid[i], w.seg_valid[i], setup, cfg), cfg)
+        if not s.size:
+            return None
+        return _Found(first=s, last=last, end=np.minimum((last + 1) * setup.step, plan.n_int - 1), confidence=conf)
+
+    decided = _map(pool, functools.partial(decide, w), range(len(rows)))
+    notes = [d for d in decided if isinstance(d, str)]
+    found = {i: d for i, d in enumerate(decided) if isinstance(d, _Found)}
+    del w  # the features (about 16 bytes per channel and 0.1 s) are not needed any more
+    measured = _params_pass(data, rows, found, setup, hyp, keeper, pool)
     return [events_frame(names[i], [measured[i]], plan.rate, hyp) for i in sorted(measured)], notes
 
 
@@ -428,9 +461,13 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConf
         if art:
             notes.append(f"a7: {art:g} s of artefact-marked epochs not searched")
     names = list(recording.channels)
-
-    def run(group: list[int]) -> tuple[list[pd.DataFrame], list[str]]:
-        share = st.cache_share(recording.data.nbytes, len(group), len(names))
-        return _run_group(recording.data, group, [names[i] for i in group], setup, hypnogram, cfg, share)
-
-    return collect(st.run_groups(len(names), run, cfg.n_jobs), "a7", notes)
+    # Channels in groups of up to 16 (one batched FFT per block), one group after the other; the
+    # threads share each group: its blocks cut into one time range per thread (batched FFTs kept
+    # whole, the per-block costs paid once), then its channels' decisions and measures.
+    n_threads = (os.cpu_count() or 1) if cfg.n_jobs == -1 else cfg.n_jobs
+    groups = st.channel_groups(len(names), 1)
+    with ThreadPoolExecutor(max_workers=n_threads) if n_threads > 1 else contextlib.nullcontext() as pool:
+        done = [_run_group(recording.data, g, [names[i] for i in g], setup, hypnogram, cfg,
+                           st.cache_share(recording.data.nbytes, len(g), len(names)), pool, n_threads)
+                for g in groups]
+    return collect(done, "a7", notes)

@@ -109,6 +109,15 @@ class Keeper:
         self.parts: list[list[_Kept]] = [[] for _ in range(n_rows)]
         self.full = cache_bytes <= 0
 
+    @staticmethod
+    def merged(keepers: list[Keeper]) -> Keeper:
+        """The first keeper holding what all of them kept (they kept consecutive block ranges, in order)."""
+        first = keepers[0]
+        for other in keepers[1:]:
+            for i, parts in enumerate(other.parts):
+                first.parts[i].extend(parts)
+        return first
+
     def add(self, k: int, blk: st.Block, abs_pow: list[np.ndarray], w0: int, nw: int) -> None:
         """Keep block ``k``'s candidate runs of every row; ``abs_pow[i]``: its windows from ``w0 - per + 1`` on.
 

@@ -73,7 +73,8 @@ def _candidate_runs(x, thr, every, per, n_first, starts, lasts):  # pragma: no c
     return n
 
 
-def candidate_runs_ref(window_values, threshold: float | None, per: int, n_first: int) -> tuple[np.ndarray, np.ndarray]:
+def candidate_runs_ref(window_values, threshold: float | None, per: int,
+                       n_first: int) -> tuple[np.ndarray, np.ndarray]:
     """Numpy twin of :func:`candidate_runs`."""
     x = np.asarray(window_values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -86,7 +87,7 @@ def candidate_runs_ref(window_values, threshold: float | None, per: int, n_first
 
 
 def segments_all(mask, first: int, step: int, n: int) -> np.ndarray:
-    """Per row of ``mask`` (2-D bool), whether each of ``n`` segments ``[first + j * step, first + (j + 1) * step)`` is all True."""
+    """Per row of a 2-D bool ``mask``: is each of ``n`` segments (``step`` samples from ``first + j * step``) all on."""
     mask = np.asarray(mask)
     if mask.ndim != 2 or mask.dtype != np.bool_ or step < 1 or n < 0 or first < 0 or first + n * step > mask.shape[1]:
         raise param_error("mask/first/step/n", "a 2-D bool mask holding the segments", (mask.shape, first, step, n))

@@ -299,7 +299,8 @@ def power_rows(spectrum, out):  # pragma: no cover - compiled
 
 
 @jit
-def peak_over_power_law(log_power, freqs, log_freqs, duration, band_lo, band_hi, fit_lo, fit_hi, out):  # pragma: no cover
+def peak_over_power_law(log_power, freqs, log_freqs, duration, band_lo, band_hi, fit_lo, fit_hi,
+                        out):  # pragma: no cover - compiled
     """Per row of ``log_power`` (log10 of a power spectrum, first bins): 10 log10 of the highest bin in the band over
     the power law fitted outside it.
 
@@ -438,7 +439,8 @@ def grid_powers(sigma_analytic, broad, valid, starts, lasts, half, chunk, out): 
 
 
 @jit
-def kept_events(broad, analytic, valid, sums, p0, p1, row, out_offset, out_broad, out_analytic, powers):  # pragma: no cover
+def kept_events(broad, analytic, valid, sums, p0, p1, row, out_offset, out_broad, out_analytic,
+                powers):  # pragma: no cover - compiled
     """Events ``[p0[e], p1[e]]`` of the kept spans: their samples ``p0 .. p1 + 1`` end to end and band powers.
 
     ``sums[row[e]]`` is the valid power of the event's background window (event included);

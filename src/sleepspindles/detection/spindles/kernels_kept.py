@@ -60,7 +60,7 @@ def gather_events(broad, analytic, starts, lasts) -> tuple[np.ndarray, np.ndarra
 
 
 def event_sums(sigma, broad, valid, starts, lasts) -> np.ndarray:
-    """Per event ``[starts[i], lasts[i]]``: sums of ``sigma^2`` and ``broad^2``, the same over its valid samples, and their count.
+    """Per event ``[starts[i], lasts[i]]``: sums of ``sigma^2`` and ``broad^2``, then over its valid samples, a count.
 
     Columns: sigma, broad (every sample, in :func:`band_powers`'s order), valid sigma, valid broad,
     valid samples (float64).
@@ -90,7 +90,7 @@ def event_sums_ref(sigma, broad, valid, starts, lasts) -> np.ndarray:
 
 
 def window_sums(sigma, broad, valid, centres, half: int, chunk: int) -> np.ndarray:
-    """Sums of ``sigma^2``, ``broad^2`` and the count over the valid samples of ``[c - half, c + half)`` per centre ``c``.
+    """Sums of ``sigma^2``, ``broad^2`` and the count over the valid samples of ``[c - half, c + half)``, per centre.
 
     By prefix sums over chunks of ``chunk`` samples: every window must lie inside the arrays and
     ``centres - half`` must fall on one chunk grid (``half`` a multiple of ``chunk``). Rows:
@@ -141,7 +141,8 @@ def keep_runs(analytic, broad, valid, first, size, centres, half: int, chunk: in
     first, size = as_vector(first, "first", np.int64), as_vector(size, "size", np.int64)
     centres = as_vector(centres, "centres", np.int64)
     if analytic.shape != broad.shape or valid.shape != broad.shape or valid.dtype != np.bool_:
-        raise param_error("analytic/valid", f"arrays of {broad.size} samples (valid: bool)", (analytic.shape, valid.dtype))
+        raise param_error("analytic/valid", f"arrays of {broad.size} samples (valid: bool)",
+                          (analytic.shape, valid.dtype))
     if first.size and (first.min() < 0 or (first + size).max() > broad.size or size.min() < 1):
         raise param_error("first/size", f"spans inside the {broad.size} samples", "out of range")
     if chunk < 1 or half < 1 or half % chunk:
