@@ -27,6 +27,7 @@ from . import kernels_numba as _k
 __all__ = [
     "as_vector",
     "as_strided_vector",
+    "as_events",
     "prepare_rows",
     "prepare_rows_ref",
     "flat_mask",
@@ -51,6 +52,22 @@ def as_strided_vector(x, name: str) -> np.ndarray:
     if arr.ndim != 1 or np.iscomplexobj(arr):
         raise param_error(name, "a one-dimensional real array", f"shape {arr.shape}, dtype {arr.dtype}")
     return arr
+
+
+def as_events(starts, lasts, n: int, *, strict: bool = False, margin: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Events' first and last samples as int64 vectors, checked against a signal of ``n`` samples.
+
+    Every event must have ``0 <= start <= last`` (``start < last`` when ``strict``) and
+    ``last + margin < n`` (``margin``: samples a kernel reads past the event).
+    """
+    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
+    if starts.shape != lasts.shape:
+        raise param_error("starts/lasts", "two vectors of one length", (starts.size, lasts.size))
+    if starts.size and (starts.min() < 0 or lasts.max() + margin >= n or np.any(lasts < starts + strict)):
+        end = f"last + {margin} < {n}" if margin else f"last < {n}"
+        raise param_error("starts/lasts", f"events with {'start < last' if strict else 'start <= last'} and {end}",
+                          "out of range")
+    return starts, lasts
 
 
 # --------------------------------------------------------------------------- block rows

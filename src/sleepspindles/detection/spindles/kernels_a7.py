@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import param_error
 from ..core._numba import jit
-from ..core.kernels import as_vector
+from ..core.kernels import as_events, as_vector
 
 __all__ = [
     "WindowFeatures",
@@ -337,10 +337,7 @@ def span_means(values, starts, lasts) -> np.ndarray:
     By prefix sums of the finite values: one pass whatever the number of spans.
     """
     x = as_vector(values, "values", np.float64)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
-    if starts.shape != lasts.shape or (starts.size and (starts.min() < 0 or lasts.max() >= x.size
-                                                         or np.any(lasts < starts))):
-        raise param_error("starts/lasts", f"spans with 0 <= start <= last < {x.size}", "out of range")
+    starts, lasts = as_events(starts, lasts, x.size)
     finite = np.isfinite(x)
     count = np.r_[0, np.cumsum(finite)]
     total = np.r_[0.0, np.cumsum(np.where(finite, x, 0.0))]

@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from ...errors import param_error
-from ..core.kernels import as_strided_vector, as_vector
+from ..core.kernels import as_events, as_strided_vector, as_vector
 from . import kernels_events_numba as _k
 
 __all__ = [
@@ -93,12 +93,9 @@ def event_params(broad, analytic, starts, lasts, sf: float, distance: int) -> Ev
     """
     broad = as_strided_vector(broad, "broad")
     analytic = np.asarray(analytic)
-    starts = as_vector(starts, "starts", np.int64)
-    lasts = as_vector(lasts, "lasts", np.int64)
     if analytic.shape != broad.shape or not np.iscomplexobj(analytic):
         raise param_error("analytic", f"a complex array of {broad.size} samples", f"{analytic.dtype} {analytic.shape}")
-    if starts.size and (starts.min() < 0 or lasts.max() + 1 >= broad.size or np.any(lasts <= starts)):
-        raise param_error("starts/lasts", f"events with start < last and last + 1 < {broad.size}", "out of range")
+    starts, lasts = as_events(starts, lasts, broad.size, strict=True, margin=1)
     # Phases of the events' samples only, by numpy's vectorised arctan2.
     n_phase = int((lasts - starts + 2).sum())
     re, im = np.empty(n_phase), np.empty(n_phase)
@@ -155,6 +152,15 @@ class EventQuality:
     peak_prominence: np.ndarray
 
 
+def as_signals(sigma, broad, valid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sigma-band and broadband signals (real vectors, views kept) and the valid mask, of one length."""
+    sigma, broad = as_strided_vector(sigma, "sigma"), as_strided_vector(broad, "broad")
+    valid = np.asarray(valid, dtype=np.bool_)
+    if sigma.shape != broad.shape or valid.shape != broad.shape:
+        raise param_error("sigma/broad/valid", f"arrays of {broad.size} samples", (sigma.size, valid.size))
+    return sigma, broad, valid
+
+
 def event_quality(sigma, broad, valid, starts, lasts, sf: float, background: int, min_background: int,
                   band: tuple[float, float], fit: tuple[float, float]) -> EventQuality:
     """Quality measures of events ``[starts[i], lasts[i]]`` (inclusive) against their background.
@@ -185,13 +191,8 @@ def event_quality(sigma, broad, valid, starts, lasts, sf: float, background: int
     -------
     EventQuality
     """
-    sigma, broad = as_strided_vector(sigma, "sigma"), as_strided_vector(broad, "broad")
-    valid = np.asarray(valid, dtype=np.bool_)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
-    if sigma.shape != broad.shape or valid.shape != broad.shape:
-        raise param_error("sigma/broad/valid", f"arrays of {broad.size} samples", (sigma.size, valid.size))
-    if starts.size and (starts.min() < 0 or lasts.max() >= broad.size or np.any(lasts <= starts)):
-        raise param_error("starts/lasts", f"events with start < last < {broad.size}", "out of range")
+    sigma, broad, valid = as_signals(sigma, broad, valid)
+    starts, lasts = as_events(starts, lasts, broad.size, strict=True)
     if background < 2 or not 0 < band[0] < band[1] or not 0 < fit[0] < fit[1]:
         raise param_error("background/band/fit", "background >= 2 samples and (low, high) bands",
                           (background, band, fit))
@@ -209,13 +210,8 @@ def band_powers(sigma, broad, valid, starts, lasts, half: int) -> np.ndarray:
     window centred on the event, shifted to lie inside the arrays, without the event and the
     samples not ``valid``), and the number of background samples. See :func:`event_quality`.
     """
-    sigma, broad = as_strided_vector(sigma, "sigma"), as_strided_vector(broad, "broad")
-    valid = np.asarray(valid, dtype=np.bool_)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
-    if sigma.shape != broad.shape or valid.shape != broad.shape:
-        raise param_error("sigma/broad/valid", f"arrays of {broad.size} samples", (sigma.size, valid.size))
-    if starts.size and (starts.min() < 0 or lasts.max() >= broad.size or np.any(lasts < starts)):
-        raise param_error("starts/lasts", f"events with start <= last < {broad.size}", "out of range")
+    sigma, broad, valid = as_signals(sigma, broad, valid)
+    starts, lasts = as_events(starts, lasts, broad.size)
     table = np.empty((starts.size, 5))
     _k.band_powers(sigma, broad, valid, starts, lasts, int(half), table)
     return table

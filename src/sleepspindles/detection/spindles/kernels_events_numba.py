@@ -179,7 +179,6 @@ def band_powers(sigma, broad, valid, starts, lasts, half, out):  # pragma: no co
     has shape (n_events, 5): event sigma, event broad, background sigma, background broad (mean
     squares) and the number of background samples.
     """
-    n = sigma.shape[0]
     for e in range(starts.shape[0]):
         s = starts[e]
         last = lasts[e]
@@ -190,20 +189,31 @@ def band_powers(sigma, broad, valid, starts, lasts, half, out):  # pragma: no co
             bb += np.float64(broad[t]) ** 2
         out[e, 0] = ss / (last + 1 - s)
         out[e, 1] = bb / (last + 1 - s)
-        c = (s + last + 1) // 2
-        a = min(max(c - half, 0), max(n - 2 * half, 0))
-        b = min(a + 2 * half, n)
-        ss = 0.0
-        bb = 0.0
-        count = 0
-        for t in range(a, b):
-            if valid[t] and (t < s or t > last):
-                ss += np.float64(sigma[t]) ** 2
-                bb += np.float64(broad[t]) ** 2
-                count += 1
-        out[e, 2] = ss / count if count > 0 else np.nan
-        out[e, 3] = bb / count if count > 0 else np.nan
-        out[e, 4] = count
+        _background(sigma, broad, valid, s, last, half, out[e])
+
+
+@jit
+def _background(sigma, broad, valid, s, last, half, row):  # pragma: no cover - compiled
+    """``row[2:5]`` of :func:`band_powers` for the event ``[s, last]``, summed sample by sample.
+
+    The window ``[c - half, c + half)`` around the event's centre ``c``, shifted to lie inside the
+    arrays, without the event and keeping only ``valid`` samples.
+    """
+    n = sigma.shape[0]
+    c = (s + last + 1) // 2
+    a = min(max(c - half, 0), max(n - 2 * half, 0))
+    b = min(a + 2 * half, n)
+    ss = 0.0
+    bb = 0.0
+    count = 0
+    for t in range(a, b):
+        if valid[t] and (t < s or t > last):
+            ss += np.float64(sigma[t]) ** 2
+            bb += np.float64(broad[t]) ** 2
+            count += 1
+    row[2] = ss / count if count > 0 else np.nan
+    row[3] = bb / count if count > 0 else np.nan
+    row[4] = count
 
 
 @jit
@@ -423,19 +433,7 @@ def grid_powers(sigma_analytic, broad, valid, starts, lasts, half, chunk, out): 
             out[e, 3] = (w1 - vb) / left if left > 0 else np.nan
             out[e, 4] = left
             continue
-        a = min(max(c - half, 0), max(n - 2 * half, 0))
-        b = min(a + 2 * half, n)
-        ss = 0.0
-        bb = 0.0
-        k = 0
-        for t in range(a, b):
-            if valid[t] and (t < s or t > last):
-                ss += np.float64(sigma_analytic[t].real) ** 2
-                bb += np.float64(broad[t]) ** 2
-                k += 1
-        out[e, 2] = ss / k if k > 0 else np.nan
-        out[e, 3] = bb / k if k > 0 else np.nan
-        out[e, 4] = k
+        _background(sigma_analytic.real, broad, valid, s, last, half, out[e])
 
 
 @jit

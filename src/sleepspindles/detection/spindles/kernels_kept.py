@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import param_error
-from ..core.kernels import as_strided_vector, as_vector
+from ..core.kernels import as_events, as_strided_vector, as_vector
 from . import kernels_events_numba as _k
+from .kernels_events import as_signals
 
 __all__ = [
     "gather_events",
@@ -45,11 +46,9 @@ def gather_events(broad, analytic, starts, lasts) -> tuple[np.ndarray, np.ndarra
         Where each event's first sample is in them.
     """
     broad, analytic = as_strided_vector(broad, "broad"), np.asarray(analytic)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
     if analytic.shape != broad.shape:
         raise param_error("analytic", f"an array of {broad.size} samples", analytic.shape)
-    if starts.size and (starts.min() < 0 or lasts.max() + 1 >= broad.size or np.any(lasts < starts)):
-        raise param_error("starts/lasts", f"events with start <= last and last + 1 < {broad.size}", "out of range")
+    starts, lasts = as_events(starts, lasts, broad.size, margin=1)
     sizes = lasts - starts + 2
     offsets = np.zeros(starts.size, np.int64)
     np.cumsum(sizes[:-1], out=offsets[1:])
@@ -65,13 +64,8 @@ def event_sums(sigma, broad, valid, starts, lasts) -> np.ndarray:
     Columns: sigma, broad (every sample, in :func:`band_powers`'s order), valid sigma, valid broad,
     valid samples (float64).
     """
-    sigma, broad = as_strided_vector(sigma, "sigma"), as_strided_vector(broad, "broad")
-    valid = np.asarray(valid, dtype=np.bool_)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
-    if sigma.shape != broad.shape or valid.shape != broad.shape:
-        raise param_error("sigma/broad/valid", f"arrays of {broad.size} samples", (sigma.size, valid.size))
-    if starts.size and (starts.min() < 0 or lasts.max() >= broad.size or np.any(lasts < starts)):
-        raise param_error("starts/lasts", f"events with start <= last < {broad.size}", "out of range")
+    sigma, broad, valid = as_signals(sigma, broad, valid)
+    starts, lasts = as_events(starts, lasts, broad.size)
     out = np.empty((starts.size, 5))
     _k.event_sums(sigma, broad, valid, starts, lasts, out)
     return out
@@ -96,11 +90,8 @@ def window_sums(sigma, broad, valid, centres, half: int, chunk: int) -> np.ndarr
     ``centres - half`` must fall on one chunk grid (``half`` a multiple of ``chunk``). Rows:
     centres; columns: sigma, broad, count (float64).
     """
-    sigma, broad = as_strided_vector(sigma, "sigma"), as_strided_vector(broad, "broad")
-    valid = np.asarray(valid, dtype=np.bool_)
+    sigma, broad, valid = as_signals(sigma, broad, valid)
     centres = as_vector(centres, "centres", np.int64)
-    if sigma.shape != broad.shape or valid.shape != broad.shape:
-        raise param_error("sigma/broad/valid", f"arrays of {broad.size} samples", (sigma.size, valid.size))
     if chunk < 1 or half < 1 or half % chunk:
         raise param_error("half/chunk", "a positive half that is a multiple of the positive chunk", (half, chunk))
     if not centres.size:
@@ -167,11 +158,9 @@ def grid_band_powers(analytic, broad, valid, starts, lasts, half: int, chunk: in
     ``analytic``: the analytic sigma signal (its real part is summed).
     """
     broad, analytic, valid = as_strided_vector(broad, "broad"), np.asarray(analytic), np.asarray(valid, np.bool_)
-    starts, lasts = as_vector(starts, "starts", np.int64), as_vector(lasts, "lasts", np.int64)
     if analytic.shape != broad.shape or valid.shape != broad.shape:
         raise param_error("analytic/valid", f"arrays of {broad.size} samples", (analytic.shape, valid.shape))
-    if starts.size and (starts.min() < 0 or lasts.max() >= broad.size or np.any(lasts < starts)):
-        raise param_error("starts/lasts", f"events with start <= last < {broad.size}", "out of range")
+    starts, lasts = as_events(starts, lasts, broad.size)
     if chunk < 1 or half < 1 or half % chunk:
         raise param_error("half/chunk", "a positive half that is a multiple of the positive chunk", (half, chunk))
     out = np.empty((starts.size, 5))
