@@ -97,19 +97,18 @@ def coverage(
     Coverage
         Channels of :func:`unmeasurable` (dropped ones included) have every second excluded.
     """
-    n, sf = recording.n_samples, recording.sf
+    sf = recording.sf
     # Exclusions are counted per epoch (bin n_epochs: outside the hypnogram), then summed per stage.
     n_epochs = hypnogram.n_epochs if hypnogram is not None else 0
     stage_of_bin = np.append(hypnogram.stages if hypnogram is not None else [], int(Stage.UNSCORED))
     stage_of_bin = stage_of_bin.astype(np.int64) - int(_CODES[0])
-    per_bin = sum(np.bincount(_bins(hypnogram, sf, a, b), minlength=n_epochs + 1)
-                  for a, b in block_spans(n, 1)) / sf
-    scored = np.bincount(stage_of_bin, weights=per_bin, minlength=_CODES.size)
-    present = np.flatnonzero(scored > 0)
     flat_len = max(int(round(flat_seconds * sf)), 2)
     bad_channels = unmeasurable(recording) if unusable is None else dict(unusable)
     measured = [c for c in recording.eeg_channels if c not in bad_channels]
-    excluded = dict(zip(measured, _excluded_seconds(recording, measured, hypnogram, flat_len)))
+    per_bin, per_channel = _seconds_per_epoch(recording, measured, hypnogram, flat_len)
+    excluded = dict(zip(measured, per_channel))
+    scored = np.bincount(stage_of_bin, weights=per_bin, minlength=_CODES.size)
+    present = np.flatnonzero(scored > 0)
     rows = []
     for name in (*recording.eeg_channels, *(d.channel for d in recording.dropped)):
         per_stage = (np.bincount(stage_of_bin, weights=excluded[name], minlength=_CODES.size) if name in excluded
@@ -127,11 +126,12 @@ def _bins(hypnogram: Hypnogram | None, sf: float, start: int, stop: int) -> np.n
     return np.where((epoch >= 0) & (epoch < hypnogram.n_epochs), epoch, hypnogram.n_epochs)
 
 
-def _excluded_seconds(recording: Recording, channels: list[str], hypnogram: Hypnogram | None,
-                      flat_len: int) -> np.ndarray:
-    """Per channel, seconds per epoch that are non-finite or inside a flat run (channels x (epochs + 1)).
+def _seconds_per_epoch(recording: Recording, channels: list[str], hypnogram: Hypnogram | None,
+                       flat_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds of signal per epoch, and per channel those that are non-finite or inside a flat run.
 
-    The last column holds the samples outside the hypnogram (every sample without one).
+    Returns ``(epochs + 1,)`` and ``(channels, epochs + 1)`` arrays: the last column holds the
+    samples outside the hypnogram (every sample without one).
 
     Reads the channels block by block (a recording streamed from its file is never whole in
     memory); each block is read with ``flat_len`` samples on either side, enough to see the
@@ -140,17 +140,18 @@ def _excluded_seconds(recording: Recording, channels: list[str], hypnogram: Hypn
     from .core.kernels import flat_mask
 
     n_bins = (hypnogram.n_epochs if hypnogram is not None else 0) + 1
-    out = np.zeros((len(channels), n_bins))
-    if not channels:
-        return out
+    scored, excluded = np.zeros(n_bins), np.zeros((len(channels), n_bins))
     rows, n = [recording.index(c) for c in channels], recording.n_samples
-    for start, stop in block_spans(n, len(rows)):
+    for start, stop in block_spans(n, max(len(rows), 1)):
+        bins = _bins(hypnogram, recording.sf, start, stop)
+        scored += np.bincount(bins, minlength=n_bins)
+        if not rows:
+            continue
         a, b = max(start - flat_len, 0), min(stop + flat_len, n)
         block = recording.read(rows, a, b)
         core = slice(start - a, stop - a)
-        bins = _bins(hypnogram, recording.sf, start, stop)
         for k, x in enumerate(block):
             # NaN breaks runs of equal samples (it equals nothing), as in the engines' masks.
             bad = (flat_mask(x, flat_len) | ~np.isfinite(x))[core]
-            out[k] += np.bincount(bins[bad], minlength=n_bins)
-    return out / recording.sf
+            excluded[k] += np.bincount(bins[bad], minlength=n_bins)
+    return scored / recording.sf, excluded / recording.sf
