@@ -129,6 +129,22 @@ def test_outputs_are_current_only_for_same_input_and_config(reference, cohort, t
     assert is_complete(replace(task, out_dir=str(old))) is None
 
 
+def test_a_folder_with_a_pdf_report_is_complete_for_a_pdf_batch(reference, cohort, tmp_path):
+    """--format pdf: the folder's report is report.pdf, so a rerun reuses it (and recomputes without it)."""
+    pdf = Config().replace("report", format="pdf")
+    task = next(t for t in make_tasks(cohort / "mixed.csv", tmp_path / "out", pdf) if t.subject == "s1")
+    shutil.copytree(reference.out_dir / "s1_learning", task.out_dir)
+    folder = Path(task.out_dir)
+    (folder / "report.html").rename(folder / "report.pdf")
+    run = json.loads((folder / "run.json").read_text())
+    run["config"]["report"]["format"] = "pdf"
+    run["files"] = [("report.pdf" if name == "report.html" else name) for name in run["files"]]
+    (folder / "run.json").write_text(json.dumps(run))
+    assert is_complete(task) is not None
+    (folder / "report.pdf").unlink()
+    assert is_complete(task) is None
+
+
 def test_run_tables_read_back_sigma_and_n2_minutes(reference):
     tables = read_run_tables(reference.out_dir / "s1_learning")
     record = tables.record

@@ -73,6 +73,10 @@ def test_bad_config_key_exit_2(tmp_path, edf_night, capsys):
     cfg.write_text("detection:\n  thresh_rsm: 2\n")
     assert main(["run", str(edf_night[0]), "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "'detection.thresh_rsm'" in capsys.readouterr().err
+    cfg.write_text("report:\n  format: docx\n")
+    assert main(["run", str(edf_night[0]), "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert str(cfg) in err and "'report.format' parameter must be one of ('html', 'pdf'); got 'docx'" in err
 
 
 def test_load_flags_reference_auto_and_hypnogram_scheme():

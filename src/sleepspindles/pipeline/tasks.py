@@ -128,7 +128,7 @@ def is_complete(task: Task) -> RunRecord | None:
     Current means: same recording (and hypnogram) SHA-256, same configuration (but for its
     ``batch`` section, which changes no output), and the same subject, night and trained hand
     (the report depends on them); complete means that every table the configuration produces is
-    listed in ``run.json`` and, with ``report.html``, exists.
+    listed in ``run.json`` and, with the report (``report.html`` or ``report.pdf``), exists.
     """
     from ..io.results import read_run_record
     from .run import expected_tables
@@ -146,7 +146,8 @@ def is_complete(task: Task) -> RunRecord | None:
         return None
     folder = Path(task.out_dir)
     wanted = {t.file for t in expected_tables(task.config)}
-    if not wanted <= set(run.files) or not all((folder / n).is_file() for n in {*run.files, "report.html"}):
+    report = f"report.{task.config.report.format}"
+    if not wanted <= set(run.files) or not all((folder / n).is_file() for n in {*run.files, report}):
         return None
     return run
 
