@@ -234,25 +234,45 @@ def event_sums(sigma, broad, valid, starts, lasts, out):  # pragma: no cover - c
     first two summed in :func:`band_powers`'s order.
     """
     for e in range(starts.shape[0]):
-        ss = 0.0
-        bb = 0.0
-        vs = 0.0
-        vb = 0.0
-        count = 0
-        for t in range(starts[e], lasts[e] + 1):
-            s2 = np.float64(sigma[t]) ** 2
-            b2 = np.float64(broad[t]) ** 2
-            ss += s2
-            bb += b2
-            if valid[t]:
-                vs += s2
-                vb += b2
-                count += 1
-        out[e, 0] = ss
-        out[e, 1] = bb
-        out[e, 2] = vs
-        out[e, 3] = vb
-        out[e, 4] = count
+        _event_sums(sigma, broad, valid, starts[e], lasts[e], out[e])
+
+
+@jit
+def _event_sums(sigma, broad, valid, s, last, row):  # pragma: no cover - compiled
+    """:func:`event_sums`' row for the event ``[s, last]``."""
+    ss = 0.0
+    bb = 0.0
+    vs = 0.0
+    vb = 0.0
+    count = 0
+    for t in range(s, last + 1):
+        s2 = np.float64(sigma[t]) ** 2
+        b2 = np.float64(broad[t]) ** 2
+        ss += s2
+        bb += b2
+        if valid[t]:
+            vs += s2
+            vb += b2
+            count += 1
+    row[0] = ss
+    row[1] = bb
+    row[2] = vs
+    row[3] = vb
+    row[4] = count
+
+
+@jit
+def _powers_in_window(sums, w0, w1, w_count, n, row):  # pragma: no cover - compiled
+    """:func:`band_powers`' row from an event's :func:`_event_sums` (``n`` samples) and its window's valid sums.
+
+    The window ``(w0, w1, w_count)`` includes the event: its valid samples are taken out.
+    """
+    row[0] = sums[0] / n
+    row[1] = sums[1] / n
+    left = w_count - sums[4]
+    row[2] = (w0 - sums[2]) / left if left > 0 else np.nan
+    row[3] = (w1 - sums[3]) / left if left > 0 else np.nan
+    row[4] = left
 
 
 @jit
@@ -404,36 +424,22 @@ def grid_powers(sigma_analytic, broad, valid, starts, lasts, half, chunk, out): 
     prefix = np.empty((hi // chunk + 1, 3))
     chunk_prefix(sigma_analytic.real, broad, valid, 0, chunk, prefix)
     width = 2 * half // chunk
+    sigma = sigma_analytic.real
+    sums = np.empty(5)
     for e in range(starts.shape[0]):
         s = starts[e]
         last = lasts[e]
-        ss = 0.0
-        bb = 0.0
-        vs = 0.0
-        vb = 0.0
-        count = 0.0
-        for t in range(s, last + 1):
-            s2 = np.float64(sigma_analytic[t].real) ** 2
-            b2 = np.float64(broad[t]) ** 2
-            ss += s2
-            bb += b2
-            if valid[t]:
-                vs += s2
-                vb += b2
-                count += 1.0
-        out[e, 0] = ss / (last + 1 - s)
-        out[e, 1] = bb / (last + 1 - s)
         c = (s + last + 1) // 2
         if c - half >= 0 and (c - half) % chunk == 0 and c + half <= n:
             m = (c - half) // chunk
-            w0 = prefix[m + width, 0] - prefix[m, 0]
-            w1 = prefix[m + width, 1] - prefix[m, 1]
-            left = (prefix[m + width, 2] - prefix[m, 2]) - count
-            out[e, 2] = (w0 - vs) / left if left > 0 else np.nan
-            out[e, 3] = (w1 - vb) / left if left > 0 else np.nan
-            out[e, 4] = left
+            _event_sums(sigma, broad, valid, s, last, sums)
+            _powers_in_window(sums, prefix[m + width, 0] - prefix[m, 0], prefix[m + width, 1] - prefix[m, 1],
+                              prefix[m + width, 2] - prefix[m, 2], last + 1 - s, out[e])
             continue
-        _background(sigma_analytic.real, broad, valid, s, last, half, out[e])
+        _event_sums(sigma, broad, valid, s, last, sums)
+        out[e, 0] = sums[0] / (last + 1 - s)
+        out[e, 1] = sums[1] / (last + 1 - s)
+        _background(sigma, broad, valid, s, last, half, out[e])
 
 
 @jit
@@ -444,6 +450,8 @@ def kept_events(broad, analytic, valid, sums, p0, p1, row, out_offset, out_broad
     ``sums[row[e]]`` is the valid power of the event's background window (event included);
     ``powers`` gets :func:`band_powers`'s columns (event sums in its order).
     """
+    sigma = analytic.real
+    event = np.empty(5)
     o = 0
     for e in range(p0.shape[0]):
         out_offset[e] = o
@@ -451,24 +459,5 @@ def kept_events(broad, analytic, valid, sums, p0, p1, row, out_offset, out_broad
             out_broad[o] = broad[t]
             out_analytic[o] = analytic[t]
             o += 1
-        ss = 0.0
-        bb = 0.0
-        vs = 0.0
-        vb = 0.0
-        count = 0.0
-        for t in range(p0[e], p1[e] + 1):
-            s2 = np.float64(analytic[t].real) ** 2
-            b2 = np.float64(broad[t]) ** 2
-            ss += s2
-            bb += b2
-            if valid[t]:
-                vs += s2
-                vb += b2
-                count += 1.0
-        n = p1[e] + 1 - p0[e]
-        powers[e, 0] = ss / n
-        powers[e, 1] = bb / n
-        left = sums[row[e], 2] - count
-        powers[e, 2] = (sums[row[e], 0] - vs) / left if left > 0 else np.nan
-        powers[e, 3] = (sums[row[e], 1] - vb) / left if left > 0 else np.nan
-        powers[e, 4] = left
+        _event_sums(sigma, broad, valid, p0[e], p1[e], event)
+        _powers_in_window(event, sums[row[e], 0], sums[row[e], 1], sums[row[e], 2], p1[e] + 1 - p0[e], powers[e])
