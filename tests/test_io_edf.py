@@ -500,6 +500,35 @@ def test_flat_reference_signal_drops_the_derived_channels(tmp_path, monkeypatch)
         load_recording(path, reference="linked-mastoid")
 
 
+def _nox_file(tmp_path):
+    """Referential C3, C4, M1, M2 and the bipolar C3-M2, C4-M1 (as Nox files): auto links the mastoids."""
+    m1, m2 = _eeg(10, 100, freq=3, seed=1), _eeg(10, 100, freq=5, seed=2)
+    c3, c4 = _eeg(10, 100, seed=3), _eeg(10, 100, seed=4)
+    signals = [_signal(lab, x, 100) for lab, x in (("C3", c3), ("C4", c4), ("M1", m1), ("M2", m2),
+                                                     ("C3-M2", c3 - m2), ("C4-M1", c4 - m1))]
+    return _write(tmp_path / "nox.edf", signals)
+
+
+@pytest.mark.parametrize("dead", ["header", "flat"])
+def test_auto_reference_does_without_a_dead_mastoid(tmp_path, monkeypatch, caplog, dead):
+    # Auto links the mastoids only to equalise the references; a dead M1 would drop both channels
+    # (or shift them): auto then keeps them as recorded, says why, and laterality refuses the pair.
+    path = _nox_file(tmp_path)
+    assert load_recording(path).references == ("linked-mastoid",) * 2
+    if dead == "header":
+        patch_header(path, "physical_min", "0", signal=2)
+        patch_header(path, "physical_max", "0", signal=2)
+    else:
+        _patch_signals(monkeypatch, _set_signal("M1", 0.0))
+    with caplog.at_level(logging.WARNING, logger="sleepspindles.io"):
+        rec = load_recording(path)
+    assert rec.channels == ("C3", "C4") and rec.original_names == ("C3-M2", "C4-M1")
+    assert rec.references == ("M2", "M1") and not rec.dropped
+    assert "reference signal 'M1' is unusable" in caplog.text and "kept as recorded" in caplog.text
+    with pytest.raises(DataError, match=r"channel 'C3': signal 'M1': needed for the linked-mastoid reference"):
+        load_recording(path, reference="linked-mastoid")  # asked for explicitly: refused, not replaced
+
+
 @pytest.mark.parametrize(
     "field, name, value",
     [("physical_min", "physical minimum", "abc"), ("physical_max", "physical maximum", "nan"),

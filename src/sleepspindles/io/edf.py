@@ -203,6 +203,39 @@ def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> n
     return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
 
 
+def _reference_problems(derive: Callable[[list[Derivation]], object], plan: Sequence[Derivation],
+                        header: EdfHeader) -> dict[int, str]:
+    """File index -> why, for the unusable signals that are not a derivation's main one (its reference).
+
+    A flat or empty reference would shift a derivation silently: these signals are checked for
+    NaN and flatness ("ref": no amplitude check), one at a time (their rates may differ).
+    ``derive(plan)`` gives the planned signals (an array, or a source read block by block).
+    """
+    problems = {}
+    for i in sorted({i for d in plan for i, _ in d.terms if i != d.main}):
+        alone = Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),))
+        problems.update({i: why for why in channel_problems(derive([alone]), ["ref"], ["ref"]).values()})
+    return problems
+
+
+def _auto_without_dead_references(labels: list[str], plan: list[Derivation], channels, header: EdfHeader,
+                                  segment: Segment, path: Path) -> list[Derivation]:
+    """The ``reference="auto"`` plan again without the reference signals that are dead, when it used any.
+
+    Auto re-references to linked mastoids only to make the channels' references equal; with a
+    flat or empty mastoid that would drop every channel (or, unchecked, shift them all), so the
+    dead signal is left out and auto decides again (as recorded, when nothing else can be done).
+    """
+    dead = _reference_problems(lambda p: EdfSource(path, header, segment, tuple(p)), plan, header)
+    if not dead:
+        return plan
+    for i, why in dead.items():
+        logger.warning("%s: reference signal %r is unusable (%s); reference 'auto' does without it",
+                       path, header.labels[i], why)
+    kept = [lab if i not in dead else "" for i, lab in enumerate(labels)]
+    return plan_channels(kept, channels, "auto", source=str(path))
+
+
 def _usable(
     derive: Callable[[list[Derivation]], object], plan: list[Derivation], header: EdfHeader, path: Path,
     dropped: _Dropped,
@@ -212,12 +245,7 @@ def _usable(
     ``derive(plan)`` gives the planned channels' signals (an array, or a source read block by
     block); the kept channels' signals are returned.
     """
-    # A flat or empty reference would shift a derivation silently: check the signals that
-    # are not a derivation's main one for NaN and flatness ("ref": no amplitude check).
-    refs = sorted({i for d in plan for i, _ in d.terms if i != d.main})
-    alone = [Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),)) for i in refs]
-    found = channel_problems(derive(alone), [str(i) for i in refs], ["ref"] * len(refs)) if refs else {}
-    plan, more = _drop(plan, _needing(plan, {int(i): r for i, r in found.items()}, header.labels), path)
+    plan, more = _drop(plan, _needing(plan, _reference_problems(derive, plan, header), header.labels), path)
     dropped = dropped + more
     _require_eeg(plan, dropped, path)
     data = derive(plan)
@@ -400,6 +428,8 @@ def load_recording(
         gone = set(excluded.values()) | {header.labels[i] for i in excluded}
         channels = [c for c in channels if c not in gone] or None
     plan = plan_channels(signal_labels, channels, reference, source=str(path))
+    if reference == "auto" and any(i != d.main for d in plan for i, _ in d.terms):
+        plan = _auto_without_dead_references(signal_labels, plan, channels, header, segment, path)
     # Refuse what the header already shows to be unusable before mne reads (and rescales) it.
     plan, dropped = _drop(plan, _needing(plan, _header_problems(header, plan, path), header.labels), path)
     _require_eeg(plan, dropped, path)
