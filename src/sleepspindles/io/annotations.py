@@ -30,7 +30,7 @@ from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from ..schema import EVENT_KINDS
 from .hypnogram import reader_error, stages_from_annotations
-from .stage_codes import _annotation_label
+from .stage_codes import annotation_label
 
 __all__ = ["EVENT_COLUMNS", "annotation_events", "mne_events", "read_annotation_events", "hypnogram_from_mne"]
 
@@ -95,7 +95,7 @@ def annotation_events(onsets: Sequence[float], durations: Sequence[float], descr
     for onset, duration, text, channels in zip(onsets, durations, descriptions, names):
         parsed = _parse(text)
         if parsed is None:
-            if _annotation_label(str(text)) is None:
+            if annotation_label(str(text)) is None:
                 ignored[str(text)] = ignored.get(str(text), 0) + 1
             continue
         kind, channel = parsed

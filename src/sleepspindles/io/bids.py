@@ -42,7 +42,7 @@ import pandas as pd
 from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from .hypnogram import stages_from_annotations
-from .stage_codes import _RK_LABELS, _annotation_label
+from .stage_codes import RK_LABELS, annotation_label
 
 __all__ = ["BidsColumns", "BidsSource", "read_bids", "read_bids_hypnogram", "read_bad_channels", "is_bids_root",
            "RECORDING_EXTENSIONS"]
@@ -169,11 +169,11 @@ def _stage_text(value: str) -> str | None:
     Bare labels are taken only when they name a stage unambiguously (W, N1-N4, R, REM, S1-S4,
     Wake); ``?`` and movement codes only after a ``Sleep stage`` prefix.
     """
-    if _annotation_label(value) is not None:
+    if annotation_label(value) is not None:
         return value
     key = value.strip().upper().replace(" ", "")
     bare = {"W", "WAKE", "N1", "N2", "N3", "N4", "R", "REM", "S1", "S2", "S3", "S4"}
-    return f"Sleep stage {key}" if key in bare and key in _RK_LABELS else None
+    return f"Sleep stage {key}" if key in bare and key in RK_LABELS else None
 
 
 def read_bids_hypnogram(path: str | Path, *, epoch_length: float | None = None, column: str = "trial_type",

@@ -214,7 +214,9 @@ def _reference_problems(derive: Callable[[list[Derivation]], object], plan: Sequ
     problems = {}
     for i in sorted({i for d in plan for i, _ in d.terms if i != d.main}):
         alone = Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),))
-        problems.update({i: why for why in channel_problems(derive([alone]), ["ref"], ["ref"]).values()})
+        found = channel_problems(derive([alone]), ["ref"], ["ref"])
+        if found:
+            problems[i] = found["ref"]
     return problems
 
 

@@ -23,15 +23,15 @@ import numpy as np
 from ..errors import DataError, file_error, param_error
 from ..hypnogram import Hypnogram, Stage
 from .stage_codes import (
-    _DREAMS_CODES,
-    _NSRR_CODES,
-    _RK_LABELS,
+    DREAMS_CODES,
+    NSRR_CODES,
+    RK_LABELS,
     SCHEMES,
-    _annotation_label,
-    _code,
-    _describe_codes,
-    _numeric_codes,
-    _parse_label,
+    annotation_label,
+    describe_codes,
+    numeric_codes,
+    parse_label,
+    stage_code,
 )
 
 __all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORMATS"]
@@ -145,17 +145,17 @@ def stages_from_annotations(
     epoch = _epoch_length(epoch_length, _EPOCH_S)
     picked, unknown = [], {}
     for onset, duration, description in zip(onsets, durations, descriptions):
-        label = _annotation_label(str(description))
+        label = annotation_label(str(description))
         if label is None:
             continue
-        stage = _RK_LABELS.get(label)
+        stage = RK_LABELS.get(label)
         if stage is None:
             unknown.setdefault(str(description).strip(), []).append(float(duration))
         else:
             picked.append((onset, duration, stage))
     if unknown:
         where = {d: f"{len(v)} annotation(s) covering {sum(v):g} s" for d, v in unknown.items()}
-        raise _unknown_labels_error(path, where, "'Sleep stage ' followed by " + ", ".join(_RK_LABELS)
+        raise _unknown_labels_error(path, where, "'Sleep stage ' followed by " + ", ".join(RK_LABELS)
                                     + "; 'Movement time'")  # fmt: skip
     if not picked:
         return None
@@ -202,7 +202,7 @@ def _read_dreams(path: Path, lines: list[str], epoch_length: float | None) -> Hy
         if not line.strip():
             continue
         try:
-            codes.append(_DREAMS_CODES[int(line.strip())])
+            codes.append(DREAMS_CODES[int(line.strip())])
         except (ValueError, KeyError):
             raise file_error(
                 path, f"line {number}: {line.strip()!r} is not a DREAMS stage code (5,4,3,2,1,0,-1,-2)"
@@ -227,19 +227,19 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme:
     if named is not None:
         column, rows = named, rows[1:]
     values = [r[column] if column < len(r) else "" for r in rows]
-    if named is None and values and _code(values[0]) is None and _parse_label(values[0], {}) is None:
+    if named is None and values and stage_code(values[0]) is None and parse_label(values[0], {}) is None:
         values = values[1:]  # an unnamed header line
-    numeric = _numeric_codes(values, scheme, path)
+    numeric = numeric_codes(values, scheme, path)
     stages, unknown = [], {}
     for number, value in enumerate(values, start=1):
-        stage = _parse_label(value, numeric)
+        stage = parse_label(value, numeric)
         if stage is None:
             unknown.setdefault(value, []).append(number)
         stages.append(stage)
     if unknown:
         where = {v: f"{len(n)} epoch(s), first epoch {n[0]}" for v, n in unknown.items()}
-        labels = ", ".join(k for k in _RK_LABELS if _code(k) is None)
-        raise _unknown_labels_error(path, where, f"numeric codes {_describe_codes(numeric)}; labels "
+        labels = ", ".join(k for k in RK_LABELS if stage_code(k) is None)
+        raise _unknown_labels_error(path, where, f"numeric codes {describe_codes(numeric)}; labels "
                                     f"{labels}, optionally after 'Stage ' or 'Sleep stage '")  # fmt: skip
     if not stages:
         raise file_error(path, "the hypnogram file has no stage labels")
@@ -259,7 +259,7 @@ def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
             continue
         concept = (event.findtext("EventConcept") or "").strip()
         code = concept.rsplit("|", 1)[-1].strip()
-        if code not in _NSRR_CODES:
+        if code not in NSRR_CODES:
             unknown[concept] = unknown.get(concept, 0) + 1
             continue
         try:
@@ -267,10 +267,10 @@ def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
             durations.append(float(event.findtext("Duration")))
         except (TypeError, ValueError):
             raise file_error(path, f"stage event {concept!r} lacks a numeric Start/Duration") from None
-        stages.append(_NSRR_CODES[code])
+        stages.append(NSRR_CODES[code])
     if unknown:
         where = {concept: f"{n} event(s)" for concept, n in unknown.items()}
-        codes = _describe_codes(_NSRR_CODES)
+        codes = describe_codes(NSRR_CODES)
         raise _unknown_labels_error(path, where, f"EventConcept codes after '|': {codes}")
     if not stages:
         raise file_error(

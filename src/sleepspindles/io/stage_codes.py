@@ -16,7 +16,8 @@ from pathlib import Path
 from ..errors import file_error
 from ..hypnogram import Stage
 
-__all__ = ["SCHEMES"]
+__all__ = ["SCHEMES", "RK_LABELS", "DREAMS_CODES", "NSRR_CODES", "annotation_label", "stage_code",
+           "parse_label", "describe_codes", "numeric_codes"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 _RK_CODES = {"0": Stage.W, "1": Stage.N1, "2": Stage.N2, "3": Stage.N3, "4": Stage.N3, "5": Stage.REM}
 # Stage names after "Sleep stage " / "Stage " prefixes are removed, upper-cased, spaces dropped.
 # Digits here are R&K stages (4 = stage 4 = N3), as in Sleep-EDF annotations.
-_RK_LABELS: dict[str, Stage] = {
+RK_LABELS: dict[str, Stage] = {
     "W": Stage.W, "WAKE": Stage.W, "N1": Stage.N1, "S1": Stage.N1, "N2": Stage.N2, "S2": Stage.N2,
     "N3": Stage.N3, "N4": Stage.N3, "S3": Stage.N3, "S4": Stage.N3, "SWS": Stage.N3,
     "R": Stage.REM, "REM": Stage.REM,
@@ -51,10 +52,10 @@ _AMBIGUOUS = (
     "stage 4 (N3) in Rechtschaffen & Kales; pass hypnogram_scheme='aasm' or 'rk' (config "
     "load.hypnogram_scheme, CLI --hypnogram-scheme)"
 )
-_DREAMS_CODES = {5: Stage.W, 4: Stage.REM, 3: Stage.N1, 2: Stage.N2, 1: Stage.N3, 0: Stage.N3,
+DREAMS_CODES = {5: Stage.W, 4: Stage.REM, 3: Stage.N1, 2: Stage.N2, 1: Stage.N3, 0: Stage.N3,
                  -1: Stage.UNSCORED, -2: Stage.ARTEFACT}  # fmt: skip
 # NSRR EventConcept codes after the "|" are R&K's.
-_NSRR_CODES = _SCHEME_CODES["rk"]
+NSRR_CODES = _SCHEME_CODES["rk"]
 # "Sleep stage N2", "Sleep stage: 4", "sleep_stage_?"; not "Sleep stages ..." (a letter follows).
 _STAGE_ANNOTATION = re.compile(r"\s*sleep[\s_]*stage(?![a-z])[\s:_-]*(.*?)\s*", re.IGNORECASE)
 _MOVEMENT_ANNOTATION = re.compile(r"\s*movement(\s+time)?\s*", re.IGNORECASE)
@@ -62,7 +63,7 @@ _LABEL_PREFIX = re.compile(r"^(SLEEP\s*STAGE|STAGE)[\s_:]*", re.IGNORECASE)
 _CODE = re.compile(r"([+-]?[0-9]+)(?:\.0*)?")  # "2", "-1", "2.0" (a float column written by pandas)
 
 
-def _annotation_label(description: str) -> str | None:
+def annotation_label(description: str) -> str | None:
     """The stage label of an EDF+ stage annotation (``"N2"``, ``"4"``, ``"?"``); None for others."""
     if _MOVEMENT_ANNOTATION.fullmatch(description):
         return "MOVEMENT"
@@ -70,27 +71,27 @@ def _annotation_label(description: str) -> str | None:
     return None if match is None else match.group(1).upper().replace(" ", "")
 
 
-def _code(value: str) -> str | None:
+def stage_code(value: str) -> str | None:
     """The integer a bare numeric stage code stands for (``"2.0"`` -> ``"2"``), or None."""
     match = _CODE.fullmatch(value.strip())
     return None if match is None else str(int(match.group(1)))
 
 
-def _parse_label(value: str, numeric: dict[str, Stage]) -> Stage | None:
-    code = _code(value)
+def parse_label(value: str, numeric: dict[str, Stage]) -> Stage | None:
+    code = stage_code(value)
     if code is not None:
         return numeric.get(code)
     # "Stage 4" / "Sleep stage 4" are R&K labels (AASM has no stage 4), not bare codes.
-    return _RK_LABELS.get(_LABEL_PREFIX.sub("", value.strip()).upper().replace(" ", ""))
+    return RK_LABELS.get(_LABEL_PREFIX.sub("", value.strip()).upper().replace(" ", ""))
 
 
-def _describe_codes(table: dict[str, Stage]) -> str:
+def describe_codes(table: dict[str, Stage]) -> str:
     return ", ".join(f"{code} {stage.name}" for code, stage in table.items())
 
 
-def _numeric_codes(values: list[str], scheme: str | None, path: Path) -> dict[str, Stage]:
+def numeric_codes(values: list[str], scheme: str | None, path: Path) -> dict[str, Stage]:
     """The code table for the bare numbers among ``values``: ``scheme``'s, or decided from them."""
-    codes = {c for c in map(_code, values) if c is not None}
+    codes = {c for c in map(stage_code, values) if c is not None}
     if scheme is None:
         if codes & _RK_ONLY_CODES:
             logger.info("%s: numeric stage code(s) %s present: reading codes as R&K (4 = N3, 5 = REM)",
@@ -107,7 +108,7 @@ def _numeric_codes(values: list[str], scheme: str | None, path: Path) -> dict[st
                 if set(foreign) <= set(_SCHEME_CODES[other]) else "")  # fmt: skip
         raise file_error(
             path, f"hypnogram_scheme={scheme!r} but the file has numeric stage code(s) "
-            f"{', '.join(foreign)}, which {_SCHEME_NAMES[scheme]} numbering ({_describe_codes(table)}) "
+            f"{', '.join(foreign)}, which {_SCHEME_NAMES[scheme]} numbering ({describe_codes(table)}) "
             f"does not have{hint}"
         )  # fmt: skip
     return table
