@@ -24,6 +24,7 @@ any n) and close to ``mvl ** 2`` for large n.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -36,6 +37,8 @@ __all__ = [
     "ppc_ref",
     "rayleigh",
     "surrogate_test",
+    "unit_vectors",
+    "surrogate_test_of_resultants",
     "circular_difference",
 ]
 
@@ -49,9 +52,25 @@ def _phases(phases, name: str = "phases", ndim: int = 1) -> np.ndarray:
     return arr
 
 
+def _units(phases: np.ndarray) -> np.ndarray:
+    """``exp(1j * phi)``, elementwise."""
+    return np.exp(1j * phases)
+
+
 def _resultant(phases: np.ndarray) -> np.ndarray:
     """Sum of the unit vectors along the first axis (one resultant per column)."""
-    return np.exp(1j * phases).sum(axis=0)
+    return _units(phases).sum(axis=0)
+
+
+def unit_vectors(phases) -> np.ndarray:
+    """``exp(1j * phi)`` of finite phases (radians), complex128, any shape.
+
+    Summed over the events (``unit_vectors(null)[rows].sum(axis=0)``) they are the surrogates'
+    resultants that :func:`surrogate_test_of_resultants` takes, for the same values as
+    :func:`surrogate_test` computes itself.
+    """
+    arr = np.asarray(phases, dtype=np.float64)
+    return _units(_phases(arr, ndim=arr.ndim))
 
 
 def _wrap(angle):
@@ -59,13 +78,21 @@ def _wrap(angle):
     return np.pi - np.mod(np.pi - angle, 2 * np.pi)
 
 
-def _mvl(phases: np.ndarray):
-    return np.abs(_resultant(phases)) / phases.shape[0]
+def _mvl(resultant, n: int):
+    """Mean vector length of ``n`` phases from their resultant."""
+    return np.abs(resultant) / n
 
 
-def _ppc(phases: np.ndarray):
-    n = phases.shape[0]
-    return (np.abs(_resultant(phases)) ** 2 - n) / (n * (n - 1))
+def _ppc(resultant, n: int):
+    """Pairwise phase consistency of ``n`` phases from their resultant."""
+    return (np.abs(resultant) ** 2 - n) / (n * (n - 1))
+
+
+def _statistic(name: str) -> Callable[[np.ndarray, int], np.ndarray]:
+    """The function of (resultant, n) a surrogate test compares: ``"mvl"`` or ``"ppc"``."""
+    if name not in _STATISTICS:
+        raise param_error("statistic", f"one of {_STATISTICS}", name)
+    return _mvl if name == "mvl" else _ppc
 
 
 def circular_mean(phases) -> float:
@@ -92,7 +119,7 @@ def mvl(phases) -> float:
     groups with different event counts.
     """
     phases = _phases(phases)
-    return float(_mvl(phases)) if phases.size else math.nan
+    return float(_mvl(_resultant(phases), phases.size)) if phases.size else math.nan
 
 
 def ppc(phases) -> float:
@@ -112,7 +139,7 @@ def ppc(phases) -> float:
     float
     """
     phases = _phases(phases)
-    return float(_ppc(phases)) if phases.size >= 2 else math.nan
+    return float(_ppc(_resultant(phases), phases.size)) if phases.size >= 2 else math.nan
 
 
 def ppc_ref(phases) -> float:
@@ -176,20 +203,47 @@ def surrogate_test(observed_phases, surrogate_phases, statistic: str = "mvl") ->
 
     Both ``z`` and ``p`` are NaN with fewer than two events.
     """
-    if statistic not in _STATISTICS:
-        raise param_error("statistic", f"one of {_STATISTICS}", statistic)
+    _statistic(statistic)
     observed = _phases(observed_phases, "observed_phases")
     null_phases = _phases(surrogate_phases, "surrogate_phases", ndim=2)
-    n_events, n_surrogates = null_phases.shape
-    if n_events != observed.size or n_surrogates < 2:
+    if null_phases.shape[0] != observed.size or null_phases.shape[1] < 2:
         raise param_error(
             "surrogate_phases", f"a ({observed.size}, n_surrogates >= 2) array", f"shape {null_phases.shape}"
         )
-    if observed.size < 2:
+    return surrogate_test_of_resultants(observed, _resultant(null_phases), statistic)
+
+
+def surrogate_test_of_resultants(observed_phases, null_resultants, statistic: str = "mvl") -> tuple[float, float, int]:
+    """:func:`surrogate_test` given the surrogates' resultants rather than their phases.
+
+    For a caller testing many subsets of the same events (each stage and band of a channel):
+    the unit vectors of every event's surrogates are computed once (:func:`unit_vectors`) and
+    each subset's null is the sum of its rows, the values :func:`surrogate_test` gives.
+
+    Parameters
+    ----------
+    observed_phases : array-like of float, shape (n_events,)
+        Phases of the events, in radians.
+    null_resultants : array-like of complex, shape (n_surrogates,)
+        Per surrogate replicate, ``sum(exp(1j * phi))`` over the same ``n_events`` events.
+    statistic : {"mvl", "ppc"}
+
+    Returns
+    -------
+    z, p, n_surrogates
+        As :func:`surrogate_test`.
+    """
+    stat = _statistic(statistic)
+    observed = _phases(observed_phases, "observed_phases")
+    null_resultants = np.asarray(null_resultants)
+    n_events, n_surrogates = observed.size, null_resultants.size
+    if null_resultants.ndim != 1 or n_surrogates < 2 or not np.isfinite(null_resultants).all():
+        raise param_error("null_resultants", "finite resultants of at least 2 surrogates, one dimension",
+                          f"shape {null_resultants.shape}")
+    if n_events < 2:
         return math.nan, math.nan, n_surrogates
-    stat = _mvl if statistic == "mvl" else _ppc
-    obs = float(stat(observed))
-    null = stat(null_phases)
+    obs = float(stat(_resultant(observed), n_events))
+    null = stat(null_resultants, n_events)
     sd = float(np.std(null, ddof=1))
     z = (obs - float(np.mean(null))) / sd if sd > 0 else math.nan
     p = (1 + int(np.count_nonzero(null >= obs))) / (1 + n_surrogates)

@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..errors import ConfigError, param_error
 from ..schema import COUPLING
-from .circular import circular_mean, mvl, ppc, rayleigh, surrogate_test
+from .circular import circular_mean, mvl, ppc, rayleigh, surrogate_test_of_resultants, unit_vectors
 from .summary import StageGroup, rate, stage_groups
 
 if TYPE_CHECKING:
@@ -80,6 +80,11 @@ class _Annotated:
         Per channel: the stage of each of its SOs (at the negative peak), in start order.
     """
 
+    # The unit vectors of one channel's surrogate phases, (channel, array): each channel's
+    # coupled spindles are tested in every stage group and band, its rows one after the other,
+    # so the exponentials are computed once per channel and held for one channel at a time.
+    _units: tuple[str, np.ndarray] | None = None
+
     def __init__(self, spindles: pd.DataFrame, sos: pd.DataFrame, surrogates: Mapping[str, SurrogatePhases],
                  fast_threshold: float) -> None:
         self.spindles = spindles.reset_index(drop=True)  # labels = positions, as the surrogate rows
@@ -100,6 +105,16 @@ class _Annotated:
             mine = np.flatnonzero(self.coupled & (self.channel == name))
             start, end = one["start"].to_numpy(np.float64), one["end"].to_numpy(np.float64)
             self.holder[mine] = _holders(peaks[mine], start, end)
+
+    def null_resultants(self, channel: str, coupled: np.ndarray) -> np.ndarray:
+        """Per surrogate, the resultant of the coupled spindles at positions ``coupled`` of ``channel``.
+
+        The sum of their surrogate phases' unit vectors, in position order: the values
+        :func:`.circular.surrogate_test` computes from those phases.
+        """
+        if self._units is None or self._units[0] != channel:
+            self._units = (channel, unit_vectors(self.surrogates[channel].phases))
+        return self._units[1][self.surrogate_row[coupled]].sum(axis=0)
 
 
 def _surrogate_rows(channel: np.ndarray, coupled: np.ndarray, surrogates: Mapping[str, SurrogatePhases]) -> np.ndarray:
@@ -148,9 +163,8 @@ def _phase_statistics(data: _Annotated, channel: str, coupled: np.ndarray) -> di
     if coupled.size < _MIN_COUPLED:
         return dict.fromkeys(_PHASE_COLUMNS, math.nan)
     phases = data.phase[coupled]
-    null = data.surrogates[channel].phases[data.surrogate_row[coupled]]
     rayleigh_z, rayleigh_p = rayleigh(phases)
-    surrogate_z, surrogate_p, _ = surrogate_test(phases, null, statistic="mvl")
+    surrogate_z, surrogate_p, _ = surrogate_test_of_resultants(phases, data.null_resultants(channel, coupled), "mvl")
     return {"phase_deg": math.degrees(circular_mean(phases)), "mvl": mvl(phases), "ppc": ppc(phases),
             "rayleigh_z": rayleigh_z, "rayleigh_p": rayleigh_p, "surrogate_z": surrogate_z,
             "surrogate_p": surrogate_p}

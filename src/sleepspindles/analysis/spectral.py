@@ -13,6 +13,7 @@ of :func:`welch_band_power` that the tests compare against.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -43,9 +44,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Samples (all channels) per Welch call: its segments, their FFT and the epochs read stay a
-# few tens of MB whatever the number of channels (64 epochs of 6 channels at 256 Hz; 4 of 64).
-_CHUNK_VALUES = 1 << 22
+# Samples (all channels) per Welch call: its segments and their FFT stay a couple of MB whatever
+# the number of channels (5 epochs of 6 channels at 256 Hz; 1 of 64), in cache and reused from
+# chunk to chunk (see _buffer); chunks of tens of MB cost three times the arithmetic in page faults.
+_CHUNK_VALUES = 1 << 18
 
 
 def stage_epoch_starts(hypnogram: Hypnogram, sf: float, n_samples: int, stages) -> np.ndarray:
@@ -157,9 +159,10 @@ def epoch_band_powers(
     powers = np.zeros((len(bands), n_ch, len(starts)))
     usable = np.zeros((n_ch, len(starts)), dtype=bool)
     per_chunk = max(1, _CHUNK_VALUES // max(n_ch * int(epoch_samples), 1))
+    pool: dict[str, np.ndarray] = {}  # every chunk's segments and power, in the same memory
     for first in range(0, len(starts), per_chunk):
         chunk_starts = np.asarray(starts[first : first + per_chunk])
-        psd = welch_density(_epochs(data, chunk_starts, int(epoch_samples)), sf, nperseg)
+        psd = _segment_density(_segments(data, chunk_starts, int(epoch_samples), nperseg, pool), sf, pool)
         chunk = slice(first, first + chunk_starts.size)
         # A non-finite sample spoils an epoch's spectrum; a constant epoch has none once the mean is removed.
         usable[:, chunk] = np.isfinite(psd).all(axis=-1) & (psd.sum(axis=-1) > 0)
@@ -168,19 +171,47 @@ def epoch_band_powers(
     return powers, usable
 
 
-def _epochs(data, starts: np.ndarray, epoch_samples: int) -> np.ndarray:
-    """The epochs beginning at ``starts``, (n_channels, n_epochs, epoch_samples).
+def _step(nperseg: int) -> int:
+    """Hop between Welch segments: scipy's default overlap is ``nperseg // 2``."""
+    return nperseg - nperseg // 2
 
-    A signal source is read once per run of adjacent epochs, so only these epochs are read.
+
+def _buffer(pool: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised array of ``shape``: the front of ``pool[name]`` (grown when too small), or new without a pool.
+
+    Multi-megabyte temporaries freed and allocated again come back as fresh pages, whose faults
+    cost as much as the arithmetic on them (as :class:`~sleepspindles.detection.core.streaming.Work`
+    says); the chunks of one call reuse one set.
     """
-    if not is_source(data):
-        return np.asarray(data)[:, starts[:, None] + np.arange(epoch_samples)]
-    out = np.empty((data.shape[0], starts.size, epoch_samples))
-    breaks = np.flatnonzero(np.diff(starts) != epoch_samples) + 1
-    for run in np.split(np.arange(starts.size), breaks):
-        if run.size:
-            span = data.read(range(data.shape[0]), int(starts[run[0]]), int(starts[run[-1]]) + epoch_samples)
-            out[:, run] = span.reshape(data.shape[0], run.size, epoch_samples)
+    size = math.prod(shape)
+    if pool is None:
+        return np.empty(shape, dtype)
+    if name not in pool or pool[name].size < size:
+        pool[name] = np.empty(size, dtype)
+    return pool[name][:size].reshape(shape)
+
+
+def _segments(data, starts: np.ndarray, epoch_samples: int, nperseg: int,
+              pool: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """The Welch segments of the epochs beginning at ``starts``, float32 (n_ch, n_epochs, n_segments, nperseg).
+
+    Copied epoch by epoch from the night into one array (from ``pool``), which
+    :func:`_segment_density` then works in. A signal source is read once per run of adjacent
+    epochs, so only these epochs are read.
+    """
+    step = _step(nperseg)
+    out = _buffer(pool, "segments", (data.shape[0], starts.size, (epoch_samples - nperseg) // step + 1, nperseg),
+                  np.float32)
+    if is_source(data):
+        breaks = np.flatnonzero(np.diff(starts) != epoch_samples) + 1
+        runs = [(run, data.read(range(data.shape[0]), int(starts[run[0]]), int(starts[run[-1]]) + epoch_samples))
+                for run in np.split(np.arange(starts.size), breaks) if run.size]
+    else:
+        runs = [([e], np.asarray(data)[:, start : start + epoch_samples]) for e, start in enumerate(starts)]
+    for run, span in runs:
+        for k, e in enumerate(run):
+            epoch = span[:, k * epoch_samples : (k + 1) * epoch_samples]
+            out[:, e] = np.lib.stride_tricks.sliding_window_view(epoch, nperseg, axis=-1)[..., ::step, :]
     return out
 
 
@@ -192,16 +223,26 @@ def welch_density(x: np.ndarray, sf: float, nperseg: int) -> np.ndarray:
     reported to), computed as one batched FFT over every leading axis: about four times faster
     than scipy's general implementation on the hundreds of epochs of a night.
     """
+    segments = np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float32), nperseg, axis=-1)
+    return _segment_density(segments[..., :: _step(nperseg), :].copy(), sf)
+
+
+def _segment_density(segments: np.ndarray, sf: float, pool: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`welch_density` of float32 ``segments`` (..., n_segments, nperseg), overwritten on the way.
+
+    The power before the mean over segments is computed in ``pool``'s buffers when given.
+    """
     import scipy.fft
 
-    step = nperseg - nperseg // 2  # scipy's default overlap is nperseg // 2
+    nperseg = segments.shape[-1]
     taper = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
-    segments = np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float32), nperseg, axis=-1)
-    segments = segments[..., ::step, :]
-    centred = segments - segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
-    centred *= taper
-    spectrum = scipy.fft.rfft(centred, axis=-1, workers=1)
-    power = (spectrum.real**2 + spectrum.imag**2) / np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
+    segments -= segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    segments *= taper
+    spectrum = scipy.fft.rfft(segments, axis=-1, workers=1, overwrite_x=True)
+    # |X|^2 / (sf sum(taper^2)), in two buffers: the values of (re**2 + im**2) / scale
+    power = np.square(spectrum.real, out=_buffer(pool, "power", spectrum.shape, np.float32))
+    power += np.square(spectrum.imag, out=_buffer(pool, "imag", spectrum.shape, np.float32))
+    power /= np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
     power[..., 1 : (None if nperseg % 2 else -1)] *= 2.0  # one-sided: all but DC (and Nyquist)
     return power.mean(axis=-2)
 

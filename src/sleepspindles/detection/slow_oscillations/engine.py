@@ -73,7 +73,9 @@ class _State:
 
     phase: np.ndarray  # SO phase (rad) at each spindle peak, in peak order
     holder: np.ndarray  # candidate index holding each spindle peak, -1 for none
-    surrogates: np.ndarray  # (n spindles, n_surrogates) float32: phases at random times in the holder
+    # (n spindles, n_surrogates) float32: phases at random times in the holder (NaN when an
+    # absolute amplitude criterion drops the holder: never reported)
+    surrogates: np.ndarray
     # A peak on the sample one candidate ends and the next starts at: spindle -> (later candidate,
     # its surrogates), used when only the later candidate is kept.
     shared: dict = field(default_factory=dict)
@@ -104,6 +106,9 @@ class _Setup:
     reach: int  # internal samples an SO can extend past the core it starts in
     n_surrogates: int
     seed: int
+    # (neg_max, ptp_min) when the amplitude criterion is known before the night is read
+    # (absolute): candidates failing it are never kept, so their surrogate phases are not read.
+    limits: tuple[float | None, float | None] | None
 
 
 def _block_candidates(x: np.ndarray, valid: np.ndarray, blk: st.Block, setup: _Setup) -> SlowOscillations:
@@ -122,17 +127,41 @@ def _run_channel_block(blk: st.Block, j: int, peaks: np.ndarray, setup: _Setup, 
     state.parts.append(so)
     lo, hi = np.searchsorted(peaks, [blk.g0 + blk.core.start, blk.g0 + blk.core.stop])
     state.phase[lo:hi] = np.angle(analytic[peaks[lo:hi] - blk.g0])
-    first, last = np.searchsorted(peaks, so.start), np.searchsorted(peaks, so.end, side="right")
-    for k in np.flatnonzero(last > first):  # candidates holding a spindle peak (few)
-        for i in range(first[k], last[k]):
-            times = rng.uniform(so.start[k], so.end[k], setup.n_surrogates)
-            phases = np.angle(analytic[np.rint(times).astype(np.int64) - blk.g0])
-            if state.holder[i] >= 0:  # the previous candidate ends where this one starts
-                state.shared[i] = (state.n_candidates + k, phases)
-                continue
-            state.surrogates[i] = phases
-            state.holder[i] = state.n_candidates + k
+    k, i = _held_peaks(peaks, so)
+    if k.size:
+        # One draw for every (candidate, peak) pair: the generator fills row after row, so the
+        # stream is that of one draw of n_surrogates per pair in this order, whatever is kept.
+        times = rng.uniform(so.start[k, None], so.end[k, None], (k.size, setup.n_surrogates))
+        read = np.ones(k.size, bool) if setup.limits is None else amplitude_mask(
+            so.val_neg[k], so.ptp[k], neg_max=setup.limits[0], ptp_min=setup.limits[1])
+        phases = np.full(times.shape, np.nan, np.float32)  # NaN: a candidate the criterion drops
+        phases[read] = np.angle(analytic[np.rint(times[read]).astype(np.int64) - blk.g0])
+        # A peak held by an earlier candidate (a previous block's, or the pair before in this
+        # one: the previous candidate ends on the sample this one starts at) is shared.
+        own = state.holder[i] < 0
+        own[1:] &= i[1:] != i[:-1]
+        state.surrogates[i[own]] = phases[own]
+        state.holder[i[own]] = state.n_candidates + k[own]
+        for pair in np.flatnonzero(~own):
+            state.shared[int(i[pair])] = (state.n_candidates + int(k[pair]), phases[pair])
     state.n_candidates += len(so)
+
+
+def _held_peaks(peaks: np.ndarray, so: SlowOscillations) -> tuple[np.ndarray, np.ndarray]:
+    """Every (candidate, spindle peak) pair with the peak inside the candidate (start to end, both included).
+
+    Returns
+    -------
+    candidate, peak : numpy.ndarray of int64
+        Candidate and peak indices, by candidate then peak: ``peak`` never decreases, and a peak
+        appears twice at most, for two consecutive pairs (one candidate's end is the next one's start).
+    """
+    first, last = np.searchsorted(peaks, so.start), np.searchsorted(peaks, so.end, side="right")
+    counts = np.maximum(last - first, 0)
+    candidate = np.repeat(np.arange(len(so)), counts)
+    before = np.cumsum(counts) - counts  # pairs of the earlier candidates
+    peak = np.arange(candidate.size) - before[candidate] + first[candidate]
+    return candidate, peak
 
 
 def _run_group(data, rows: list[int], peaks: list[np.ndarray], setup: _Setup, hyp, seeds: list[int]) -> list[_State]:
@@ -157,11 +186,16 @@ def _run_group(data, rows: list[int], peaks: list[np.ndarray], setup: _Setup, hy
 
 
 # --------------------------------------------------------------------------- amplitude criteria
+def _absolute(cfg: SlowOscillationConfig) -> tuple[float | None, float | None] | None:
+    """``(neg_max, ptp_min)`` of an absolute amplitude criterion; None for a relative one."""
+    return (cfg.neg_max, cfg.ptp_min) if cfg.amplitude == "absolute" else None
+
+
 def _thresholds(found: dict[str, _State], cfg: SlowOscillationConfig) -> dict[str, tuple[float | None, float | None, str]]:
     """Per channel ``(neg_max, ptp_min, description)`` of the amplitude criterion applied."""
-    if cfg.amplitude == "absolute":
-        text = f"absolute: negative peak <= {cfg.neg_max} uV, peak-to-peak >= {cfg.ptp_min} uV"
-        return {name: (cfg.neg_max, cfg.ptp_min, text) for name in found}
+    if (limits := _absolute(cfg)) is not None:
+        text = f"absolute: negative peak <= {limits[0]} uV, peak-to-peak >= {limits[1]} uV"
+        return {name: (*limits, text) for name in found}
     out = {}
     for name, state in found.items():
         mate = homologue(name) if cfg.pooling == "pair" else None
@@ -264,7 +298,8 @@ def _setup(recording: Recording, cfg: SlowOscillationConfig, flat_seconds: float
                          flat_seconds=flat_seconds)
     return _Setup(plan=st.make_plan(recording.sf, recording.n_samples, spec),
                   rules=DurationRules(cfg.crossing, cfg.neg_duration, cfg.pos_duration), codes=st.stage_codes(cfg.stages),
-                  reach=math.ceil(cfg.crossing[1] * rate) + 2, n_surrogates=cfg.n_surrogates, seed=cfg.seed)
+                  reach=math.ceil(cfg.crossing[1] * rate) + 2, n_surrogates=cfg.n_surrogates, seed=cfg.seed,
+                  limits=_absolute(cfg))
 
 
 def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: SlowOscillationConfig,
