@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -174,3 +175,13 @@ def test_format_pdf_prints_the_report_and_a_missing_printer_fails_first(edf_nigh
     again = tmp_path / "again"
     assert main(["run", str(edf_night[0]), "--format", "pdf", "--out", str(again)]) == 2
     assert not again.exists() or not any(again.iterdir())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc tunables: Linux only")
+def test_command_tunes_the_allocator_for_itself_and_its_workers_unless_the_user_did(tmp_path, monkeypatch):
+    # The batch workers are fresh processes: they get the setting through the environment.
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
+    main(["evaluate", "--reference", str(tmp_path / "none.csv"), "--detected", str(tmp_path / "none.csv")])
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(64 << 20)
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1000"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -297,11 +298,42 @@ def _configure_logging(verbosity: int) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+# glibc malloc tunables (mallopt parameter, value) set by the command (see _tune_allocator).
+_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": (-3, 64 << 20), "MALLOC_TRIM_THRESHOLD_": (-1, 128 << 20)}
+
+
+def _tune_allocator() -> None:
+    """Let this process and the batch workers it starts reuse their freed multi-megabyte temporaries.
+
+    The streamed filtering works block by block, and the FFTs allocate temporaries the size of a
+    block that glibc serves from fresh pages and hands back to the system at every free: about
+    1,000 page faults per block and channel group, 0.2-0.4 s of a 1 s slow-oscillation pass on an
+    8 h x 6 channel night. Blocks below 64 MB then come from the heap, and up to 128 MB of freed
+    heap is kept; larger arrays (whole recordings) are still returned at once. Set here with
+    ``mallopt`` and, for the workers (glibc reads them at start), as environment variables; a
+    value the user set is left alone. A process-wide setting: the command's, never the
+    library's. Nothing is done elsewhere than Linux with glibc.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    for name, (parameter, value) in _ALLOCATOR.items():
+        if name not in os.environ:  # glibc applied the user's own at start
+            os.environ[name] = str(value)
+            mallopt(parameter, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sleepspindles`` command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    _tune_allocator()
     try:
         return args.func(args)
     except SleepSpindlesError as exc:
