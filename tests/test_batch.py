@@ -161,11 +161,12 @@ def test_run_tables_read_back_sigma_and_n2_minutes(reference):
 def _interrupted_run(manifest: Path, out: Path, after: int) -> int:
     """Run the CLI in a subprocess and send it SIGINT once ``after`` recordings are complete."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # A CI runner may start the suite with SIGINT ignored, which the child would inherit (and Python then
-    # installs no KeyboardInterrupt handler); a user's terminal gives the default disposition.
-    proc = subprocess.Popen([sys.executable, "-m", "sleepspindles.cli", "batch", str(manifest), "--out", str(out),
-                             "--jobs", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # A CI runner may start the suite with SIGINT ignored, which the child would inherit (Python then
+    # installs no KeyboardInterrupt handler): the child installs it, as a user's terminal would have it.
+    start = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "runpy.run_module('sleepspindles.cli', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", start, "batch", str(manifest), "--out", str(out), "--jobs", "1"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     while proc.poll() is None and len(list(out.glob("*/run.json"))) < after:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
