@@ -282,3 +282,18 @@ def test_manifest_csv_bad_channels_column(tmp_path):
     reason = "marked bad in the manifest"
     assert dict(manifest.rows[0].bad_channels) == {"F3": reason, "O1": reason}
     assert not manifest.rows[1].bad_channels and not manifest.rows[0].bids
+
+
+def test_rewritten_derivatives_leave_no_file_of_the_earlier_write(cohorts, tmp_path):
+    # A table the run no longer makes (slow oscillations switched off, say) would stay beside the
+    # new ones and contradict them; files the pipeline did not name are not touched.
+    out, _, _ = cohorts
+    write_derivatives(out, tmp_path)
+    folder = tmp_path / "derivatives" / "sleepspindles" / "sub-02" / "ses-post" / "eeg"
+    stale = [folder / f"sub-02_ses-post_task-sleep_desc-oldtable_summary.{ext}" for ext in ("tsv", "json")]
+    foreign = [folder / "notes.txt", folder / "sub-02_ses-post_task-sleep_desc-spindles_events.tsv.bak"]
+    for path in stale + foreign:
+        path.write_text("x")
+    write_derivatives(out, tmp_path)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in foreign)
+    assert (folder / "sub-02_ses-post_task-sleep_desc-spindles_events.tsv").is_file()

@@ -7,6 +7,7 @@ annotations, and a reviewer's corrected copy must become a table ``evaluate`` sc
 """
 
 import logging
+import shutil
 
 import edfio
 import mne
@@ -131,3 +132,20 @@ def test_export_refuses_what_it_cannot_do(run_dir, tmp_path):
     bad.write_text("time,text\n1,spindle\n")
     with pytest.raises(DataError, match=r"needs column\(s\) \['onset', 'duration', 'description'\]"):
         export_run(run_dir, "csv", source=bad)
+
+
+def test_a_rerun_removes_the_earlier_exports_but_not_a_reviewers_table(run_dir, tmp_path):
+    # An export shows the detections of the run that made it: a new run of the folder would leave
+    # it contradicting the new tables. A reviewer's table is the reviewer's work, not the run's.
+    folder = shutil.copytree(run_dir, tmp_path / "run")
+    exported = [review_file(folder, to) for to in ("edf", "csv")]
+    for to in ("edf", "csv"):
+        export_run(folder, to)
+    reviewed = folder / REVIEWED_FILES["spindles"]
+    reviewed.write_text("channel,start,end\nC3,10.0,11.0\n")
+    stored = read_run_tables(folder)
+    again = RunFolder(folder)
+    again.write_tables(stored.tables)
+    again.finish(stored.record)
+    assert not any(p.exists() for p in exported)
+    assert reviewed.is_file() and (folder / "events.csv").is_file()

@@ -10,6 +10,7 @@ annotations. Every public name of :mod:`.files` is importable from here
 from __future__ import annotations
 
 from .files import (
+    REVIEW_FILES,
     RUN_FILES,
     RunFolder,
     atomic_path,
@@ -26,6 +27,7 @@ from .files import (
 
 __all__ = [
     "RUN_FILES",
+    "REVIEW_FILES",
     "RunFolder",
     "prepare_folder",
     "atomic_path",

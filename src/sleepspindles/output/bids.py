@@ -50,6 +50,8 @@ BIDS_VERSION = "1.9.0"
 HED_VERSION = ["8.4.0", "sc:score_2.1.0"]
 _ENTITIES = (("sub", "subject"), ("ses", "session"), ("task", "task"), ("acq", "acquisition"), ("run", "run"))
 _LABEL = re.compile(r"[A-Za-z0-9]+")
+# The names this module gives a recording's files after its entities (see _recording_files).
+_OWNED = re.compile(r"_desc-[A-Za-z0-9]+_(events|summary)\.(tsv|json)")
 # Per event kind: trial_type value, desc label, what it is, its HED tag.
 _KIND_TAGS = {
     "spindles": ("spindle", "spindles", "Sleep spindle: an 11-16 Hz burst of 0.5-2.5 s", "sc:Sleep-spindles"),
@@ -212,6 +214,11 @@ def _recording_files(base: Path, rec: DerivativeRecording) -> list[Path]:
     if len(rec.laterality):
         frame = LATERALITY.conform(rec.laterality)
         files += _write_pair(folder, f"{prefix}_desc-laterality_summary", frame, _sidecar(LATERALITY, frame.columns))
+    # This recording's files of an earlier write that this one did not make (SOs since switched
+    # off, a table no longer produced) would contradict the new ones.
+    for stale in set(folder.glob(f"{prefix}_desc-*")) - set(files):
+        if _OWNED.fullmatch(stale.name[len(prefix):]):
+            stale.unlink(missing_ok=True)
     return files
 
 

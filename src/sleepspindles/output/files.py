@@ -27,6 +27,7 @@ from ..schema import RUN_TABLES, STATUS
 
 __all__ = [
     "RUN_FILES",
+    "REVIEW_FILES",
     "RunFolder",
     "prepare_folder",
     "atomic_path",
@@ -42,10 +43,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: The run's detections exported for review (``sleepspindles export RUN --to FORMAT``), by format.
+REVIEW_FILES = {"edf": "review.edf", "fif": "review_raw.fif", "csv": "review_annotations.csv"}
 #: Files a run folder (``run``, ``demo``, one recording of ``batch``) owns: a new run removes
-#: those it does not write itself, so nothing left from an earlier run contradicts the new one.
+#: those it does not write itself, so nothing left from an earlier run contradicts the new one
+#: (an export of the earlier detections included; a reviewer's ``reviewed_*.csv`` is not the run's).
 RUN_FILES = (*(t.file for t in RUN_TABLES), "report.html", "report.pdf", "demo.edf", "truth.csv", "scores.csv",
-             "run.json")
+             *REVIEW_FILES.values(), "run.json")
 _RUN_JSON = "run.json"
 # Temporary files of atomic_path (and of tempfile.mkstemp, which earlier versions used).
 _PART = re.compile(r"\..+\.[a-z0-9_]{8}\.part")

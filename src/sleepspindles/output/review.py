@@ -24,13 +24,13 @@ import pandas as pd
 
 from ..errors import param_error
 from ..schema import EVENT_KINDS
-from .files import atomic_path, write_csv, write_edf
+from .files import REVIEW_FILES, atomic_path, write_csv, write_edf
 
 __all__ = ["REVIEW_FORMATS", "ANNOTATION_COLUMNS", "event_annotations", "events_to_mne", "write_review",
            "write_review_edf", "write_review_fif", "write_review_csv"]
 
 #: Formats :func:`write_review` writes.
-REVIEW_FORMATS = ("edf", "fif", "csv")
+REVIEW_FORMATS = tuple(REVIEW_FILES)
 #: Columns of the annotation CSV (:func:`write_review_csv`).
 ANNOTATION_COLUMNS = ("onset", "duration", "description", "channel", "kind", "sample")
 

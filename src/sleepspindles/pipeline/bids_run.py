@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: Files ``export --from FILE --to csv`` writes into the run folder, by event kind.
 REVIEWED_FILES = {k.name: f"reviewed_{k.events.file}" for k in EVENT_KINDS}
-_REVIEW_NAMES = {"edf": "review.edf", "fif": "review_raw.fif", "csv": "review_annotations.csv"}
 
 
 def cohort_source(path: str | Path, *, subjects: Sequence[str] = (), sessions: Sequence[str] = (),
@@ -186,7 +185,7 @@ def review_file(run_dir: str | Path, to: str) -> Path:
     """The default file of :func:`export_run`: ``review.edf``, ``review_raw.fif`` or ``review_annotations.csv``."""
     if to not in REVIEW_FORMATS:
         raise param_error("to", f"one of {REVIEW_FORMATS}", to)
-    return Path(run_dir) / _REVIEW_NAMES[to]
+    return Path(run_dir) / output.REVIEW_FILES[to]
 
 
 def export_run(run_dir: str | Path, to: str, *, source: str | Path | None = None,
