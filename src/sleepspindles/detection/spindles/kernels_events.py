@@ -96,12 +96,10 @@ def event_params(broad, analytic, starts, lasts, sf: float, distance: int) -> Ev
     if analytic.shape != broad.shape or not np.iscomplexobj(analytic):
         raise param_error("analytic", f"a complex array of {broad.size} samples", f"{analytic.dtype} {analytic.shape}")
     starts, lasts = as_events(starts, lasts, broad.size, strict=True, margin=1)
-    # Phases of the events' samples only, by numpy's vectorised arctan2.
+    # Envelope and phase of the events' samples only (and of the sample after each).
     n_phase = int((lasts - starts + 2).sum())
-    re, im = np.empty(n_phase), np.empty(n_phase)
-    _k.gather_spans(analytic, starts, lasts, re, im)
-    magnitude = np.hypot(re, im)
-    phase = np.arctan2(im, re, out=re)
+    magnitude, phase = np.empty(n_phase), np.empty(n_phase)
+    _k.polar_spans(analytic, starts, lasts, magnitude, phase)
     table = np.empty((starts.size, 7))
     _k.event_params(broad, phase, magnitude, starts, lasts, float(sf), int(max(distance, 1)), table)
     return _params_from_table(table)

@@ -111,13 +111,15 @@ def parabolic_extreme(d, i):  # pragma: no cover - compiled
 
 
 @jit
-def gather_spans(z, starts, lasts, re, im):  # pragma: no cover - compiled
-    """Real and imaginary parts (float64) of ``z[starts[e] : lasts[e] + 2]``, event after event."""
+def polar_spans(z, starts, lasts, magnitude, phase):  # pragma: no cover - compiled
+    """Modulus and angle (float64, libm's hypot and atan2) of ``z[starts[e] : lasts[e] + 2]``, event after event."""
     p = 0
     for e in range(starts.shape[0]):
         for t in range(starts[e], lasts[e] + 2):
-            re[p] = z[t].real
-            im[p] = z[t].imag
+            re = np.float64(z[t].real)
+            im = np.float64(z[t].imag)
+            magnitude[p] = math.hypot(re, im)
+            phase[p] = math.atan2(im, re)
             p += 1
 
 
@@ -126,7 +128,7 @@ def event_params(broad, phase, magnitude, starts, lasts, sf, distance, out):  # 
     """Per-event amplitude, rms, frequency, oscillations, peak offset, symmetry, envelope peak.
 
     ``phase`` and ``magnitude`` hold the analytic signal's angle and modulus over
-    ``starts[e] .. lasts[e] + 1``, event after event (see :func:`gather_spans`). ``out`` has shape
+    ``starts[e] .. lasts[e] + 1``, event after event (see :func:`polar_spans`). ``out`` has shape
     (n_events, 7): columns amplitude, rms, frequency, oscillations, peak offset in samples from
     the start, symmetry, offset of the envelope's maximum.
     """
