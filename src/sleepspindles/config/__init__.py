@@ -98,6 +98,12 @@ def _check_band(key: str, band: tuple[float, float]) -> None:
         raise param_error(key, "a (low, high) band in Hz with 0 < low < high", band)
 
 
+def _check_method(key: str, kind: str, method: str) -> None:
+    methods = engine_names(kind)
+    if method not in methods:
+        raise param_error(key, f"one of {methods}", method)
+
+
 def _check_range(key: str, span: tuple[float, float]) -> None:
     if not 0 < span[0] < span[1]:
         raise param_error(key, "(min, max) seconds with 0 < min < max", span)
@@ -193,9 +199,7 @@ class DetectionConfig:
     fast: FastConfig = field(default_factory=FastConfig)
 
     def __post_init__(self) -> None:
-        methods = engine_names("spindles")
-        if self.method not in methods:
-            raise param_error("detection.method", f"one of {methods}", self.method)
+        _check_method("detection.method", "spindles", self.method)
         _check_band("detection.band", self.band)
         _check_band("detection.broadband", self.broadband)
         _check_range("detection.duration", self.duration)
@@ -251,9 +255,7 @@ class SlowOscillationConfig:
     swa_first_minutes: float = 60.0
 
     def __post_init__(self) -> None:
-        methods = engine_names("slow_oscillations")
-        if self.method not in methods:
-            raise param_error("slow_oscillations.method", f"one of {methods}", self.method)
+        _check_method("slow_oscillations.method", "slow_oscillations", self.method)
         _check_band("slow_oscillations.band", self.band)
         _check_band("slow_oscillations.swa_band", self.swa_band)
         for name in ("crossing", "neg_duration", "pos_duration"):

@@ -9,34 +9,7 @@ annotations. Every public name of :mod:`.files` is importable from here
 
 from __future__ import annotations
 
-from .files import (
-    REVIEW_FILES,
-    RUN_FILES,
-    RunFolder,
-    atomic_path,
-    prepare_folder,
-    write_bytes,
-    write_csv,
-    write_edf,
-    write_json,
-    write_parquet,
-    write_run,
-    write_status,
-    write_text,
-)
+from . import files
+from .files import *  # every public name of .files
 
-__all__ = [
-    "RUN_FILES",
-    "REVIEW_FILES",
-    "RunFolder",
-    "prepare_folder",
-    "atomic_path",
-    "write_text",
-    "write_bytes",
-    "write_json",
-    "write_csv",
-    "write_parquet",
-    "write_run",
-    "write_status",
-    "write_edf",
-]
+__all__ = list(files.__all__)
