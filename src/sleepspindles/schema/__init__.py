@@ -57,6 +57,10 @@ PHASE_CONVENTION = ("0 deg = SO positive peak (up-state), +-180 deg = trough (do
 # ----------------------------------------------------------------------------- spindles
 _CHANNEL = Column("channel", "object", "-", "canonical channel name (C3)")
 _STAGE = Column("stage", "object", "-", "sleep stage at the event's peak (N2, N3...; UNSCORED without staging)")
+# Columns of every rate table (spindle, SO and train summaries).
+_EXCLUDED_MINUTES = Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed")
+_RATE_NOTE = Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time")
+_REFERENCE = Column("reference", "object", "-", "the channel's reference")
 
 SPINDLES = TableSchema(
     name="spindles",
@@ -105,14 +109,14 @@ SPINDLE_SUMMARY = TableSchema(
         Column("band", "object", "-", "all, fast (>= summary.fast_threshold) or slow spindles"),
         Column("n_spindles", "int64", "-", "spindles counted"),
         Column("minutes", "float64", "min", "time analysed: scored minutes minus excluded_minutes"),
-        Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed"),
+        _EXCLUDED_MINUTES,
         Column("density", "float64", "1/min", "spindles per analysed minute (NaN when none, see note)"),
         Column("duration", "float64", "s", "mean duration"),
         Column("amplitude", "float64", "uV", "mean peak-to-peak amplitude"),
         Column("rms", "float64", "uV", "mean RMS"),
         Column("frequency", "float64", "Hz", "mean frequency"),
         Column("reference", "object", "-", "the channel's reference (unstated when the file names none)"),
-        Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time"),
+        _RATE_NOTE,
     ),
 )
 
@@ -182,7 +186,7 @@ SO_SUMMARY = TableSchema(
         Column("stage", "object", "-", "stage or union of stages searched"),
         Column("n_so", "int64", "-", "slow oscillations counted"),
         Column("minutes", "float64", "min", "time analysed"),
-        Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed"),
+        _EXCLUDED_MINUTES,
         Column("density", "float64", "1/min", "SOs per analysed minute (NaN when none, see note)"),
         Column("duration", "float64", "s", "mean duration"),
         Column("val_neg", "float64", "uV", "mean negative peak"),
@@ -192,8 +196,8 @@ SO_SUMMARY = TableSchema(
         Column("threshold", "object", "-", "the amplitude criterion applied (absolute, or relative per channel "
                "or pooled over the homologous pair, with the thresholds in uV)"),
         Column("polarity", "object", "-", "'ok', or why the channel looks inverted (flagged, never flipped)"),
-        Column("reference", "object", "-", "the channel's reference"),
-        Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time"),
+        _REFERENCE,
+        _RATE_NOTE,
     ),
 )
 
@@ -263,13 +267,13 @@ TRAINS = TableSchema(
                "after the previous one ended"),
         Column("n_in_trains", "int64", "-", "spindles belonging to a train"),
         Column("minutes", "float64", "min", "time analysed"),
-        Column("excluded_minutes", "float64", "min", "scored time with a NaN or flat signal, not analysed"),
+        _EXCLUDED_MINUTES,
         Column("train_density", "float64", "1/min", "trains per analysed minute (NaN when none, see note)"),
         Column("fraction_in_trains", "float64", "-", "n_in_trains / n_spindles (NaN without spindles)"),
         Column("mean_train_length", "float64", "-", "spindles per train (NaN without a train)"),
         Column("max_gap", "float64", "s", "the largest end-to-start gap within a train (6 s)"),
-        Column("reference", "object", "-", "the channel's reference"),
-        Column("note", "object", "-", "why a rate is NaN or rests on less than the scored time"),
+        _REFERENCE,
+        _RATE_NOTE,
     ),
 )
 
