@@ -509,15 +509,16 @@ def _nox_file(tmp_path):
     return _write(tmp_path / "nox.edf", signals)
 
 
-@pytest.mark.parametrize("dead", ["header", "flat"])
+@pytest.mark.parametrize("dead", ["header", "digital", "flat"])
 def test_auto_reference_does_without_a_dead_mastoid(tmp_path, monkeypatch, caplog, dead):
     # Auto links the mastoids only to equalise the references; a dead M1 would drop both channels
     # (or shift them): auto then keeps them as recorded, says why, and laterality refuses the pair.
     path = _nox_file(tmp_path)
     assert load_recording(path).references == ("linked-mastoid",) * 2
-    if dead == "header":
-        patch_header(path, "physical_min", "0", signal=2)
-        patch_header(path, "physical_max", "0", signal=2)
+    if dead in ("header", "digital"):  # dead in the header: an empty physical range, or no scale at all
+        field = "physical" if dead == "header" else "digital"
+        patch_header(path, f"{field}_min", "0", signal=2)
+        patch_header(path, f"{field}_max", "0", signal=2)
     else:
         _patch_signals(monkeypatch, _set_signal("M1", 0.0))
     with caplog.at_level(logging.WARNING, logger="sleepspindles.io"):

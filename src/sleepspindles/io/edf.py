@@ -203,53 +203,55 @@ def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> n
     return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
 
 
-def _reference_problems(derive: Callable[[list[Derivation]], object], plan: Sequence[Derivation],
-                        header: EdfHeader) -> dict[int, str]:
+def _reference_problems(plan: Sequence[Derivation], header: EdfHeader, segment: Segment,
+                        path: Path) -> dict[int, str]:
     """File index -> why, for the unusable signals that are not a derivation's main one (its reference).
 
-    A flat or empty reference would shift a derivation silently: these signals are checked for
-    NaN and flatness ("ref": no amplitude check), one at a time (their rates may differ).
-    ``derive(plan)`` gives the planned signals (an array, or a source read block by block).
+    A flat or empty reference would shift a derivation silently: each such signal is refused
+    for its header (:func:`_scale_problem`) or, when that is sound, read from the file and
+    checked for NaN and flatness ("ref": no amplitude check), one at a time (rates may differ).
     """
     problems = {}
     for i in sorted({i for d in plan for i, _ in d.terms if i != d.main}):
-        alone = Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),))
-        found = channel_problems(derive([alone]), ["ref"], ["ref"])
-        if found:
-            problems[i] = found["ref"]
+        problem = _scale_problem(header, i)
+        if problem is None:
+            alone = Derivation(header.labels[i], "ref", header.labels[i], None, ((i, 1.0),))
+            problem = channel_problems(EdfSource(path, header, segment, (alone,)), ["ref"], ["ref"]).get("ref")
+        if problem is not None:
+            problems[i] = problem
     return problems
 
 
-def _auto_without_dead_references(labels: list[str], plan: list[Derivation], channels, header: EdfHeader,
-                                  segment: Segment, path: Path) -> list[Derivation]:
-    """The ``reference="auto"`` plan again without the reference signals that are dead, when it used any.
+def _checked_plan(labels: list[str], channels, reference: str, header: EdfHeader, segment: Segment,
+                  path: Path) -> tuple[list[Derivation], dict[int, str]]:
+    """The channel plan and, file index -> why, the problems of its signals known before they are loaded.
 
-    Auto re-references to linked mastoids only to make the channels' references equal; with a
-    flat or empty mastoid that would drop every channel (or, unchecked, shift them all), so the
-    dead signal is left out and auto decides again (as recorded, when nothing else can be done).
+    The header's (any planned signal) and the reference signals' (:func:`_reference_problems`).
+    ``reference="auto"`` re-references to linked mastoids only to make the channels' references
+    equal; with a flat or empty mastoid that would drop every channel, so the dead signal is
+    left out and auto decides again (as recorded, when nothing else can be done).
     """
-    dead = _reference_problems(lambda p: EdfSource(path, header, segment, tuple(p)), plan, header)
-    if not dead:
-        return plan
-    for i, why in dead.items():
-        logger.warning("%s: reference signal %r is unusable (%s); reference 'auto' does without it",
-                       path, header.labels[i], why)
-    kept = [lab if i not in dead else "" for i, lab in enumerate(labels)]
-    return plan_channels(kept, channels, "auto", source=str(path))
+    plan = plan_channels(labels, channels, reference, source=str(path))
+    dead = _reference_problems(plan, header, segment, path)
+    if dead and reference == "auto":
+        for i, why in dead.items():
+            logger.warning("%s: reference signal %r is unusable (%s); reference 'auto' does without it",
+                           path, header.labels[i], why)
+        plan = plan_channels([lab if i not in dead else "" for i, lab in enumerate(labels)], channels, "auto",
+                             source=str(path))
+        dead = _reference_problems(plan, header, segment, path)
+    return plan, {**_header_problems(header, plan, path), **dead}
 
 
 def _usable(
     derive: Callable[[list[Derivation]], object], plan: list[Derivation], header: EdfHeader, path: Path,
     dropped: _Dropped,
 ) -> tuple[list[Derivation], object, _Dropped]:  # fmt: skip
-    """Drop the derivations that use a dead signal or cannot be EEG/EOG/EMG in microvolts.
+    """Drop the derivations whose signal is dead or cannot be EEG/EOG/EMG in microvolts.
 
-    ``derive(plan)`` gives the planned channels' signals (an array, or a source read block by
+    Their references were checked before loading (:func:`_checked_plan`). ``derive(plan)`` gives the planned channels' signals (an array, or a source read block by
     block); the kept channels' signals are returned.
     """
-    plan, more = _drop(plan, _needing(plan, _reference_problems(derive, plan, header), header.labels), path)
-    dropped = dropped + more
-    _require_eeg(plan, dropped, path)
     data = derive(plan)
     scales = [_scale_text(header, d.main) for d in plan]
     problems = channel_problems(data, [d.name for d in plan], [d.kind for d in plan], scales)
@@ -429,11 +431,10 @@ def load_recording(
     if channels and excluded:
         gone = set(excluded.values()) | {header.labels[i] for i in excluded}
         channels = [c for c in channels if c not in gone] or None
-    plan = plan_channels(signal_labels, channels, reference, source=str(path))
-    if reference == "auto" and any(i != d.main for d in plan for i, _ in d.terms):
-        plan = _auto_without_dead_references(signal_labels, plan, channels, header, segment, path)
-    # Refuse what the header already shows to be unusable before mne reads (and rescales) it.
-    plan, dropped = _drop(plan, _needing(plan, _header_problems(header, plan, path), header.labels), path)
+    # Refuse what the header already shows to be unusable, and dead references, before mne reads
+    # (and rescales) the signals.
+    plan, problems = _checked_plan(signal_labels, channels, reference, header, segment, path)
+    plan, dropped = _drop(plan, _needing(plan, problems, header.labels), path)
     _require_eeg(plan, dropped, path)
     signals = _load_signals(path, header, segment, plan, resample, preload, dropped)
     recording = Recording(
