@@ -523,8 +523,9 @@ def test_auto_reference_does_without_a_dead_mastoid(tmp_path, monkeypatch, caplo
         _patch_signals(monkeypatch, _set_signal("M1", 0.0))
     with caplog.at_level(logging.WARNING, logger="sleepspindles.io"):
         rec = load_recording(path)
-    assert rec.channels == ("C3", "C4") and rec.original_names == ("C3-M2", "C4-M1")
-    assert rec.references == ("M2", "M1") and not rec.dropped
+    # C4-M1 was recorded against the dead M1: the referential C4 stands in, its reference said as it is.
+    assert rec.channels == ("C3", "C4") and rec.original_names == ("C3-M2", "C4")
+    assert rec.references == ("M2", None) and not rec.dropped
     assert "reference signal 'M1' is unusable" in caplog.text and "kept as recorded" in caplog.text
     with pytest.raises(DataError, match=r"channel 'C3': signal 'M1': needed for the linked-mastoid reference"):
         load_recording(path, reference="linked-mastoid")  # asked for explicitly: refused, not replaced

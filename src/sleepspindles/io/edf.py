@@ -228,8 +228,9 @@ def _checked_plan(labels: list[str], channels, reference: str, header: EdfHeader
 
     The header's (any planned signal) and the reference signals' (:func:`_reference_problems`).
     ``reference="auto"`` re-references to linked mastoids only to make the channels' references
-    equal; with a flat or empty mastoid that would drop every channel, so the dead signal is
-    left out and auto decides again (as recorded, when nothing else can be done).
+    equal; with a flat or empty mastoid that would drop every channel, so the dead signal, and
+    the signals recorded against it, are left out and auto decides again (as recorded, when
+    nothing else can be done).
     """
     plan = plan_channels(labels, channels, reference, source=str(path))
     dead = _reference_problems(plan, header, segment, path)
@@ -237,8 +238,10 @@ def _checked_plan(labels: list[str], channels, reference: str, header: EdfHeader
         for i, why in dead.items():
             logger.warning("%s: reference signal %r is unusable (%s); reference 'auto' does without it",
                            path, header.labels[i], why)
-        plan = plan_channels([lab if i not in dead else "" for i, lab in enumerate(labels)], channels, "auto",
-                             source=str(path))
+        # Signals recorded against a dead one (C4-M1 with M1 flat) do not have that reference either.
+        gone = {normalise_channel(header.labels[i]).name for i in dead}
+        kept = ["" if i in dead or normalise_channel(lab).reference in gone else lab for i, lab in enumerate(labels)]
+        plan = plan_channels(kept, channels, "auto", source=str(path))
         dead = _reference_problems(plan, header, segment, path)
     return plan, {**_header_problems(header, plan, path), **dead}
 
