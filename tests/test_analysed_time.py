@@ -158,3 +158,21 @@ def test_common_reference_is_recorded_on_every_row():
     hyp = Hypnogram([2] * 20)
     night = night_data(detect_spindles(rec, hyp), hyp, rec, subject="s1", night="post", trained_hand="right")
     assert (lateralise([night]).laterality["reference"] == "linked-mastoid").all()
+
+
+@pytest.mark.parametrize("sf", [100.0, 128.0, 200.0, 256.0, 500.0, 1000 / 3, 173.61])
+def test_epoch_runs_are_those_of_the_per_sample_stage_rule(sf):
+    """Coverage places samples in epochs by their runs' edges: exactly floor((t - offset) / epoch) per sample."""
+    from sleepspindles.detection.coverage import _epoch_edges, _epoch_of
+
+    rng = np.random.default_rng(int(sf))
+    for _ in range(40):
+        length = float(rng.choice([30.0, 20.0, 29.97]))
+        n_epochs = int(rng.integers(1, 30))
+        offset = float(rng.choice([0.0, 1 / 3, -7.3, 12.25, rng.uniform(-90, 90)]))
+        n = int(rng.integers(0, int((n_epochs + 3) * length * sf)))
+        t = np.arange(n)
+        epoch = np.floor((t / sf - offset) / length).astype(np.int64)
+        expected = np.where((epoch >= 0) & (epoch < n_epochs), epoch, n_epochs)
+        hyp = Hypnogram(np.full(n_epochs, 2), length, offset=offset)
+        np.testing.assert_array_equal(_epoch_of(_epoch_edges(hyp, sf, n), t), expected)

@@ -27,7 +27,8 @@ from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
 from ..recording import Recording
 from ..schema import SO_SUMMARY, SWA
-from .spectral import epoch_band_powers, epoch_starts, mean_usable, reference_band, resolves, select_epochs
+from .epoch_powers import EpochPowers, epoch_powers, shared_powers
+from .spectral import reference_band, resolves, select_epochs
 from .summary import event_means, rate, stage_groups
 
 __all__ = ["so_summary_table", "swa_windows", "slow_wave_activity", "swa_table"]
@@ -119,7 +120,8 @@ def swa_windows(
 
 
 def slow_wave_activity(
-    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = ()
+    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = (),
+    powers: EpochPowers | None = None,
 ) -> pd.DataFrame:
     """SWA of every EEG channel of a recording per window of :func:`swa_windows`.
 
@@ -134,6 +136,10 @@ def slow_wave_activity(
         ``laterality.total_band`` and ``laterality.welch_window``.
     skip : sequence of str
         Channels not measured (``Coverage.unmeasurable``).
+    powers : EpochPowers, optional
+        Epoch powers already computed over (at least) these channels, the searched stages'
+        epochs and the two bands (:func:`.epoch_powers.shared_powers`); computed here when not
+        given, with the same result.
 
     Returns
     -------
@@ -160,16 +166,14 @@ def slow_wave_activity(
     if segment * low < 1.0:
         raise param_error("laterality.welch_window", f"at least {1 / low:g} s (and epochs as long) to resolve "
                           f"the SWA band's {low:g} Hz edge", segment)
-    sub = recording.pick(channels)
-    bands = [so.swa_band, reference_band((low, lat.total_band[1]), sub.sf)]
-    windows = swa_windows(hypnogram, so.stages, so.swa_first_minutes, sub.sf, sub.n_samples)
-    # Every window's epochs are among the searched stages': one periodogram per epoch serves all.
-    every = np.unique(np.concatenate([epochs for _, _, epochs in windows]))
-    powers, usable = epoch_band_powers(sub.data, sub.sf, epoch_starts(hypnogram, sub.sf, every),
-                                       int(round(hypnogram.epoch_length * sub.sf)), bands, lat.welch_window)
+    bands = [so.swa_band, reference_band((low, lat.total_band[1]), recording.sf)]
+    windows = swa_windows(hypnogram, so.stages, so.swa_first_minutes, recording.sf, recording.n_samples)
+    if powers is None:  # every window's epochs are among the searched stages': one periodogram per epoch serves all
+        every = np.unique(np.concatenate([epochs for _, _, epochs in windows]))
+        powers = epoch_powers(recording, hypnogram, channels, every, bands, lat.welch_window)
     rows = []
     for window, label, epochs in windows:
-        power, used = mean_usable(powers, usable, np.searchsorted(every, epochs))
+        power, used = powers.mean(bands, channels, epochs)
         start, end = (hypnogram.offset + np.array([epochs[0], epochs[-1] + 1]) * hypnogram.epoch_length
                       if len(epochs) else (np.nan, np.nan))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -184,4 +188,5 @@ def swa_table(context) -> pd.DataFrame:
     """:func:`slow_wave_activity` of a recording context (the producer of :data:`sleepspindles.schema.SWA`)."""
     covered = context.detections["slow_oscillations"].coverage
     bad = covered.unmeasurable if covered is not None else unmeasurable(context.recording)
-    return slow_wave_activity(context.recording, context.hypnogram, context.config, skip=list(bad))
+    shared = shared_powers(context) if context.hypnogram is not None else None
+    return slow_wave_activity(context.recording, context.hypnogram, context.config, skip=list(bad), powers=shared)

@@ -37,8 +37,8 @@ __all__ = [
     "welch_band_power",
     "band_power_reference",
     "sigma_power",
+    "sigma_bands",
     "sigma_table",
-    "sigma_table_of",
 ]
 
 
@@ -381,6 +381,12 @@ def sigma_power(
     starts = stage_epoch_starts(hypnogram, sf, data.shape[1], stages)
     epoch_samples = int(round(hypnogram.epoch_length * sf))
     power, used = welch_band_power(data, sf, starts, epoch_samples, list(named.values()), window)
+    return _sigma_frame(channels, bands, stages, power, used)
+
+
+def _sigma_frame(channels: Sequence[str], bands: Mapping[str, tuple[float, float]], stages,
+                 power: np.ndarray, used: np.ndarray) -> pd.DataFrame:
+    """The sigma table of mean ``power`` (named bands then the reference band, x channels) over ``used`` epochs."""
     label = "+".join(s.name for s in parse_stages(stages))
     rows = []
     for b, (name, (lo, hi)) in enumerate(bands.items()):
@@ -391,7 +397,7 @@ def sigma_power(
     return SIGMA.conform(pd.DataFrame(rows, columns=list(SIGMA.names)))
 
 
-def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
+def sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
     """Named sigma bands: all, and the slow/fast halves split at the fast threshold (when inside)."""
     lo, hi = config.detection.band
     split = config.summary.fast_threshold
@@ -401,7 +407,8 @@ def _sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
 
 
 def sigma_table(
-    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = ()
+    recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = (),
+    powers=None,
 ) -> pd.DataFrame:
     """Sigma power of every EEG channel of a recording, with the laterality settings.
 
@@ -418,6 +425,10 @@ def sigma_table(
     config : Config, optional
     skip : sequence of str
         Channels left out (those that cannot be measured).
+    powers : EpochPowers, optional
+        Epoch powers already computed over (at least) these channels, the sigma stages' epochs
+        and the bands (:func:`sleepspindles.analysis.epoch_powers.shared_powers`); computed here
+        when not given, with the same result.
 
     Returns
     -------
@@ -433,20 +444,12 @@ def sigma_table(
     top = config.detection.band[1]  # the reference band itself is cut below Nyquist by sigma_power
     if hypnogram is None or not channels or not resolves(recording, top, "detection.band", "sigma power"):
         return empty
-    sub = recording.pick(channels)
-    return sigma_power(
-        sub.data,
-        sub.sf,
-        sub.channels,
-        hypnogram,
-        bands=_sigma_bands(config),
-        total_band=lat.total_band,
-        stages=lat.sigma_stages,
-        window=lat.welch_window,
-    )
-
-
-def sigma_table_of(context) -> pd.DataFrame:
-    """:func:`sigma_table` of a recording context (the producer of :data:`sleepspindles.schema.SIGMA`)."""
-    unmeasurable = context.detections["spindles"].coverage.unmeasurable
-    return sigma_table(context.recording, context.hypnogram, context.config, skip=list(unmeasurable))
+    bands = sigma_bands(config)
+    if powers is None:
+        sub = recording.pick(channels)
+        return sigma_power(sub.data, sub.sf, sub.channels, hypnogram, bands=bands, total_band=lat.total_band,
+                           stages=lat.sigma_stages, window=lat.welch_window)
+    sf = recording.sf
+    power, used = powers.mean([*bands.values(), reference_band(lat.total_band, sf)], channels,
+                              select_epochs(hypnogram, sf, recording.n_samples, lat.sigma_stages))
+    return _sigma_frame(channels, bands, lat.sigma_stages, power, used)

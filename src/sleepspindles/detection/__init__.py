@@ -84,6 +84,9 @@ class RecordingContext:
     hypnogram: Hypnogram | None
     config: Config
     detections: Mapping[str, DetectionResult]
+    #: What the derived tables' producers compute once and share, filled as they run (the
+    #: per-epoch Welch powers of sigma and SWA: :func:`sleepspindles.analysis.epoch_powers.shared_powers`).
+    shared: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def included_mask(recording: Recording, hypnogram: Hypnogram | None, cfg: DetectionConfig) -> np.ndarray:

@@ -118,12 +118,28 @@ def coverage(
     return Coverage(pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS)), bad_channels, per_bin[:n_epochs], epochs)
 
 
-def _bins(hypnogram: Hypnogram | None, sf: float, start: int, stop: int) -> np.ndarray:
-    """Epoch of samples ``start:stop`` (``n_epochs`` outside the hypnogram; all 0 without one)."""
+def _epoch_edges(hypnogram: Hypnogram | None, sf: float, n: int) -> np.ndarray:
+    """First sample of each epoch, and the end of the last: ``(n_epochs + 1,)``, clipped to ``[0, n]``.
+
+    Sample ``i`` lies in epoch ``floor((i / sf - offset) / epoch_length)`` (the stage the engines
+    give it); that is monotone in ``i``, so each epoch is one run of samples. The formula is
+    evaluated only next to each epoch's start, so the runs are exactly those of evaluating it on
+    every sample. Empty without a hypnogram.
+    """
     if hypnogram is None:
-        return np.zeros(stop - start, dtype=np.int64)
-    epoch = np.floor((np.arange(start, stop) / sf - hypnogram.offset) / hypnogram.epoch_length).astype(np.int64)
-    return np.where((epoch >= 0) & (epoch < hypnogram.n_epochs), epoch, hypnogram.n_epochs)
+        return np.zeros(0, dtype=np.int64)
+    length, offset = hypnogram.epoch_length, hypnogram.offset
+    e = np.arange(hypnogram.n_epochs + 1)
+    near = np.ceil((e * length + offset) * sf).astype(np.int64)[:, None] + np.arange(-2, 3)
+    reached = np.floor((near / sf - offset) / length) >= e[:, None]
+    return np.clip(near[e, np.argmax(reached, axis=1)], 0, n)
+
+
+def _epoch_of(edges: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Epoch of each sample index (``len(edges) - 1``, the last bin, outside the hypnogram)."""
+    n_epochs = max(edges.size - 1, 0)
+    epoch = np.searchsorted(edges, samples, side="right") - 1
+    return np.where((epoch >= 0) & (epoch < n_epochs), epoch, n_epochs)
 
 
 def _seconds_per_epoch(recording: Recording, channels: list[str], hypnogram: Hypnogram | None,
@@ -135,23 +151,23 @@ def _seconds_per_epoch(recording: Recording, channels: list[str], hypnogram: Hyp
 
     Reads the channels block by block (a recording streamed from its file is never whole in
     memory); each block is read with ``flat_len`` samples on either side, enough to see the
-    whole of any flat run long enough to count that touches it.
+    whole of any flat run long enough to count that touches it. Only the excluded samples are
+    placed in their epochs (few, on a usable recording).
     """
     from .core.kernels import flat_mask
 
-    n_bins = (hypnogram.n_epochs if hypnogram is not None else 0) + 1
-    scored, excluded = np.zeros(n_bins), np.zeros((len(channels), n_bins))
-    rows, n = [recording.index(c) for c in channels], recording.n_samples
-    for start, stop in block_spans(n, max(len(rows), 1)):
-        bins = _bins(hypnogram, recording.sf, start, stop)
-        scored += np.bincount(bins, minlength=n_bins)
-        if not rows:
-            continue
+    n = recording.n_samples
+    edges = _epoch_edges(hypnogram, recording.sf, n)
+    inside = np.diff(edges).astype(float)
+    scored = np.append(inside, n - inside.sum())
+    excluded = np.zeros((len(channels), scored.size))
+    rows = [recording.index(c) for c in channels]
+    for start, stop in block_spans(n, max(len(rows), 1)) if rows else ():
         a, b = max(start - flat_len, 0), min(stop + flat_len, n)
         block = recording.read(rows, a, b)
         core = slice(start - a, stop - a)
         for k, x in enumerate(block):
             # NaN breaks runs of equal samples (it equals nothing), as in the engines' masks.
-            bad = (flat_mask(x, flat_len) | ~np.isfinite(x))[core]
-            excluded[k] += np.bincount(bins[bad], minlength=n_bins)
+            bad = np.flatnonzero((flat_mask(x, flat_len) | ~np.isfinite(x))[core]) + start
+            excluded[k] += np.bincount(_epoch_of(edges, bad), minlength=scored.size)
     return scored / recording.sf, excluded / recording.sf

@@ -124,7 +124,7 @@ SIGMA = TableSchema(
     name="sigma",
     file="sigma.csv",
     cohort_file="sigmas.parquet",
-    producer="sleepspindles.analysis.spectral:sigma_table_of",
+    producer="sleepspindles.analysis.epoch_powers:sigma_table_of",
     requires=("spindles",),
     columns=(
         _CHANNEL,
