@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -207,3 +209,15 @@ def test_apply_plan_keeps_nan_local():
     out = apply_plan(data, [0, 1], plan)
     np.testing.assert_array_equal(out[0], [1.0, 2.0])
     assert np.isnan(out[1]).all()
+
+
+def test_two_signals_with_one_name_and_reference_warn_which_is_used(caplog):
+    with caplog.at_level(logging.INFO, logger="sleepspindles.io.channels"):
+        plan = plan_channels(["C3-A2", "C3-A2", "C4-A1"])
+    assert [d.name for d in plan] == ["C3", "C4"] and plan[0].main == 0
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "signal 1 of the file" in warned[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sleepspindles.io.channels"):
+        plan_channels(["C3-M2", "C3-A1"])  # told apart by the rule: no warning
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -98,3 +98,10 @@ def test_a_key_of_an_earlier_version_names_its_new_place(tmp_path, section, key,
     path.write_text(f"{section}:\n  {key}: 1\n")
     with pytest.raises(ConfigError, match=rf"'{section}.{key}' has moved: use '{new}'"):
         load_config(path)
+
+
+@pytest.mark.parametrize(("key", "value"), [("thresh_rel_pow", 2), ("thresh_corr", -0.1), ("thresh_rms", -1)])
+def test_fast_thresholds_out_of_range_are_refused(key, value):
+    with pytest.raises(ConfigError, match=rf"'detection.fast.{key}' parameter must be .*; got {float(value)}"):
+        load_config(None, {"detection": {"method": "fast", "fast": {key: value}}})
+    load_config(None, {"detection": {"fast": {key: None}}})  # null turns the criterion off

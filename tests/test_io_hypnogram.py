@@ -369,3 +369,27 @@ def test_missing_file_and_unknown_format(tmp_path):
     path.write_text("W\n")
     with pytest.raises(ConfigError, match="'format' parameter"):
         read_hypnogram(path, format="matlab")
+
+
+# --- tables with onsets ------------------------------------------------------------------------
+
+
+def test_a_table_with_onsets_places_stages_at_them_not_by_row_order(tmp_path):
+    late = tmp_path / "late.tsv"  # scoring starts at 30 s: the first row is epoch 1 of the recording
+    late.write_text("onset\tduration\tstage\n30\t30\tW\n60\t30\tN2\n90\t30\tN3\n")
+    hyp = read_hypnogram(late)
+    assert hyp.offset == 30.0 and hyp.stages.tolist() == [W, N2, N3]
+    assert hyp.stage_at(np.array([45.0, 75.0])).tolist() == [W, N2]
+    gap = tmp_path / "gap.csv"  # a missing row is unscored, not a shift of every later stage; rows unsorted
+    gap.write_text("onset,duration,stage\n0,30,W\n90,30,N3\n30,30,N2\n")
+    assert read_hypnogram(gap).stages.tolist() == [W, N2, UNS, N3]
+    no_duration = tmp_path / "start.csv"  # no duration column: one epoch per row
+    no_duration.write_text("start,stage\n0,N2\n60,N2\n")
+    assert read_hypnogram(no_duration).stages.tolist() == [N2, UNS, N2]
+
+
+def test_a_table_with_clock_times_as_onsets_is_refused(tmp_path):
+    clock = tmp_path / "clock.csv"
+    clock.write_text("onset,stage\n22:10:00,W\n22:10:30,N1\n")
+    with pytest.raises(DataError, match=r"clock.csv.*'onset' column must hold seconds.*'22:10:00'"):
+        read_hypnogram(clock)

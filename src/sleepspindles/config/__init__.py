@@ -162,6 +162,13 @@ class FastConfig:
     def __post_init__(self) -> None:
         if self.min_distance < 0:
             raise param_error("detection.fast.min_distance", "a non-negative number of seconds", self.min_distance)
+        for name in ("thresh_rel_pow", "thresh_corr"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise param_error(f"detection.fast.{name}", "a number from 0 to 1, or null (criterion off)", value)
+        if self.thresh_rms is not None and not self.thresh_rms >= 0:
+            raise param_error("detection.fast.thresh_rms", "a non-negative number of standard deviations, or null",
+                              self.thresh_rms)
 
 
 def _published(cfg: Any) -> None:

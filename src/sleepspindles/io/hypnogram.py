@@ -49,6 +49,7 @@ _GRID_TOLERANCE = 0.01  # fraction of an epoch an onset may miss the epoch grid 
 _MAX_EPOCHS = 10_000_000  # years of 30 s epochs: more means damaged onsets or durations
 _MAX_LISTED = 10  # unknown labels quoted in one message
 _STAGE_COLUMNS = ("stage", "stages", "hypnogram", "sleep stage", "sleep_stage", "label", "hypno")
+_ONSET_COLUMNS = ("onset", "start")  # seconds from the recording start, in a table with a stage column
 
 
 def _unknown_labels_error(path, unknown: dict[str, str], understood: str) -> DataError:
@@ -244,7 +245,28 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme:
     if not stages:
         raise file_error(path, "the hypnogram file has no stage labels")
     epoch = _epoch_length(epoch_length, _EPOCH_S)
-    return Hypnogram(np.array(stages, dtype=np.int8), epoch, 0.0, "scored", str(path))
+    onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None) if named is not None else None
+    if onset is None:
+        return Hypnogram(np.array(stages, dtype=np.int8), epoch, 0.0, "scored", str(path))
+    # A table with onsets places each stage at its onset (not by row order): a first epoch
+    # scored at 30 s, or a missing row, must not shift every later stage.
+    onsets = _seconds_column(path, rows, onset, header[onset])
+    durations = (_seconds_column(path, rows, header.index("duration"), "duration") if "duration" in header
+                 else np.full(len(rows), epoch))
+    return _events_to_stages(onsets, durations, stages, epoch, path)
+
+
+def _seconds_column(path: Path, rows: list[list[str]], column: int, name: str) -> np.ndarray:
+    """Column ``column`` of a hypnogram table as seconds (an error naming the first value that is not)."""
+    seconds = []
+    for row in rows:
+        value = row[column] if column < len(row) else ""
+        try:
+            seconds.append(float(value))
+        except ValueError:
+            raise file_error(path, f"the hypnogram's '{name}' column must hold seconds from the recording "
+                                   f"start; got {value!r}") from None
+    return np.array(seconds)
 
 
 def _read_xml(path: Path, epoch_length: float | None) -> Hypnogram:
