@@ -38,10 +38,11 @@ def edf_night(tmp_path_factory):
     return path, night
 
 
-def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
+def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys, monkeypatch):
     path, night = edf_night
     out = tmp_path / "out"
-    assert main(["run", str(path), "--channels", "C3", "--method", "yasa", "--no-report", "--no-slow-oscillations",
+    monkeypatch.chdir(path.parent)  # the recording named relative to the working folder
+    assert main(["run", path.name, "--channels", "C3", "--method", "yasa", "--no-report", "--no-slow-oscillations",
                  "--out", str(out)]) == 0
     events = pd.read_csv(out / "events.csv")
     summary = pd.read_csv(out / "summary.csv")
@@ -54,6 +55,7 @@ def test_run_writes_events_summary_and_provenance(edf_night, tmp_path, capsys):
     assert run["staging"]["source"] == "scored"  # stage annotations inside the EDF+
     assert run["config"]["detection"]["method"] == "yasa"
     assert len(run["inputs"]["recording"]["sha256"]) == 64
+    assert run["inputs"]["recording"]["path"] == str(path.resolve())  # the folder is read from anywhere (export)
     assert run["versions"]["yasa"] != "absent"
     truth = night.truth[night.truth.channel == "C3"]
     assert len(events) >= 0.7 * len(truth)

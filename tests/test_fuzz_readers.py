@@ -135,7 +135,7 @@ def _loads_or_refuses(outcomes: list, read, *args, **kwargs):
     Appends to ``outcomes`` whether it loaded, for :func:`_check_coverage`.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mne's header warnings, hypnogram padding
+        warnings.simplefilter("ignore")  # mne's header warnings
         try:
             result = read(*args, **kwargs)
         except SleepSpindlesError:

@@ -18,8 +18,15 @@ import pandas as pd
 
 from ..hypnogram import Hypnogram
 from ..recording import Recording
-from .spectral import (epoch_band_powers, epoch_starts, mean_usable, reference_band, select_epochs, sigma_bands,
-                       sigma_table)
+from .spectral import (
+    epoch_band_powers,
+    epoch_starts,
+    mean_usable,
+    reference_band,
+    select_epochs,
+    sigma_bands,
+    sigma_table,
+)
 
 __all__ = ["EpochPowers", "epoch_powers", "shared_powers", "sigma_table_of"]
 

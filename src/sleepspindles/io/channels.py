@@ -235,15 +235,10 @@ def _as_recorded_choice(candidates: list[tuple[int, ChannelLabel]]) -> tuple[int
     chosen = min(candidates, key=rank)  # min is stable: ties keep file order
     # Signals with the same name and reference are not told apart by any rule: say which one is used.
     tied = sum(c.reference == chosen[1].reference for _, c in candidates) > 1
-    logger.log(
-        logging.WARNING if tied else logging.INFO,
-        "channel %s: using %r (signal %d of the file) among %s (as recorded, mastoid derivation preferred%s)",
-        chosen[1].name,
-        chosen[1].label,
-        chosen[0] + 1,
-        [c.label for _, c in candidates],
-        "; the others with the same name and reference are not analysed" if tied else "",
-    )
+    logger.log(logging.WARNING if tied else logging.INFO,
+               "channel %s: using %r (signal %d of the file) among %s (as recorded, mastoid derivation preferred%s)",
+               chosen[1].name, chosen[1].label, chosen[0] + 1, [c.label for _, c in candidates],
+               "; the others with the same name and reference are not analysed" if tied else "")
     return chosen
 
 

@@ -6,8 +6,9 @@ import hashlib
 from pathlib import Path
 
 from ..errors import file_error
+from ..records import InputFile
 
-__all__ = ["sha256_file"]
+__all__ = ["input_file", "sha256_file"]
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -20,3 +21,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     except OSError as exc:
         raise file_error(path, f"cannot read file ({exc.strerror})") from None
     return digest.hexdigest()
+
+
+def input_file(path: str | Path) -> InputFile:
+    """An input as ``run.json`` records it: its absolute path (a run folder is read from anywhere) and SHA-256."""
+    return InputFile(str(Path(path).resolve()), sha256_file(path))

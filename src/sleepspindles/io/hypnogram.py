@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -453,11 +452,8 @@ def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | N
         )
     if stages.size != n_fit:
         verb = "trimmed" if stages.size > n_fit else "padded with UNSCORED"
-        warnings.warn(
-            f"{where}: hypnogram of {stages.size} epochs ({end:g} s) {verb} to {n_fit} epochs to "
-            f"fit the {signal_duration:g} s signal",
-            stacklevel=2,
-        )
+        logger.warning("%s: hypnogram of %d epochs (%g s) %s to %d epochs to fit the %g s signal",
+                       where, stages.size, end, verb, n_fit, signal_duration)
         fitted = np.full(n_fit, Stage.UNSCORED, dtype=np.int8)
         keep = min(n_fit, stages.size)
         fitted[:keep] = stages[:keep]

@@ -178,7 +178,7 @@ def process_recording(
     RecordingResult
     """
     from ..io import load_recording
-    from ..io.checksum import sha256_file
+    from ..io.checksum import input_file
 
     config = config or Config()
     load = config.load
@@ -193,7 +193,7 @@ def process_recording(
         preload=load.preload,
         exclude=load.exclude,
     )
-    inputs = {"recording": InputFile(str(path), sha256_file(path))}
+    inputs = {"recording": input_file(path)}
     if hypnogram is not None:
-        inputs["hypnogram"] = InputFile(str(hypnogram), sha256_file(hypnogram))
+        inputs["hypnogram"] = input_file(hypnogram)
     return analyse_recording(recording, config, staging=staging, inputs=inputs)

@@ -114,11 +114,11 @@ def _folder_names(manifest_path: str, rows: tuple[ManifestRow, ...]) -> list[str
 
 def _inputs(task: Task) -> dict[str, InputFile]:
     """The inputs ``run.json`` must record for the task's outputs to be current."""
-    from ..io.checksum import sha256_file
+    from ..io.checksum import input_file
 
-    inputs = {"recording": InputFile(task.recording, sha256_file(task.recording))}
+    inputs = {"recording": input_file(task.recording)}
     if task.hypnogram is not None:
-        inputs["hypnogram"] = InputFile(task.hypnogram, sha256_file(task.hypnogram))
+        inputs["hypnogram"] = input_file(task.hypnogram)
     return inputs
 
 
