@@ -7,6 +7,7 @@ annotations, and a reviewer's corrected copy must become a table ``evaluate`` sc
 """
 
 import logging
+import re
 import shutil
 
 import edfio
@@ -21,7 +22,7 @@ from sleepspindles.evaluation.scoring import evaluate_files
 from sleepspindles.hypnogram import Hypnogram
 from sleepspindles.io.annotations import read_annotation_events
 from sleepspindles.io.results import read_run_tables
-from sleepspindles.output import RunFolder, write_edf
+from sleepspindles.output import RunFolder, write_csv, write_edf
 from sleepspindles.pipeline.bids_run import REVIEWED_FILES, export_run, review_file
 from sleepspindles.pipeline.run import process_recording
 from sleepspindles.synthetic import make_synthetic_night
@@ -149,3 +150,106 @@ def test_a_rerun_removes_the_earlier_exports_but_not_a_reviewers_table(run_dir, 
     again.finish(stored.record)
     assert not any(p.exists() for p in exported)
     assert reviewed.is_file() and (folder / "events.csv").is_file()
+
+
+# ----------------------------------------------------------------------------- a reviewer's file read into the run
+
+
+def _read_into_run(run_dir, path):
+    """A reviewer's file read as ``export --from`` reads it: matched to the run's channels and length."""
+    rec = read_run_tables(run_dir).record.recording
+    return read_annotation_events(path, sf=rec.sf, channels=rec.channels, duration=rec.duration_seconds)
+
+
+def _reviewer_csv(path, events, spelling, extra=()):
+    """The run's events as a reviewer's annotation CSV, each channel typed as ``spelling[channel]``."""
+    rows = [(s, e - s, f"spindle {spelling[c]}") for c, s, e in zip(events["channel"], events["start"], events["end"])]
+    pd.DataFrame([*rows, *extra], columns=["onset", "duration", "description"]).to_csv(path, index=False)
+    return path
+
+
+def test_reviewed_channels_are_matched_to_the_runs_spelling(run_dir, tmp_path):
+    """QA: 'spindle c3' gave channel 'c3', and evaluate missed every C3 detection (recall 0.47, not 1)."""
+    stored = read_run_tables(run_dir)
+    path = _reviewer_csv(tmp_path / "reviewed.csv", stored.events, {"C3": "c3", "C4": "EEG C4-M1"})
+    assert set(read_annotation_events(path)["spindles"]["channel"]) == {"c3", "EEG C4-M1"}  # no run: as typed
+    reviewed = _read_into_run(run_dir, path)["spindles"]
+    assert sorted(set(reviewed["channel"])) == ["C3", "C4"]
+    _assert_same_events(reviewed, stored.events)
+    table = write_csv(tmp_path / "reviewed_events.csv", reviewed)
+    scores = evaluate_files([table], run_dir / "events.csv", iou=0.2).pooled
+    n = len(stored.events)
+    assert (scores["n_ref"], scores["n_det"], scores["tp"], scores["recall"]) == (n, n, n, 1.0)
+
+
+def test_reviewed_channels_in_fif_ch_names_are_matched_too(run_dir, tmp_path):
+    stored = read_run_tables(run_dir)
+    events = stored.events
+    ann = mne.Annotations(events["start"].to_numpy(), (events["end"] - events["start"]).to_numpy(),
+                          ["spindle"] * len(events), ch_names=[(c.lower(),) for c in events["channel"]])
+    ann.save(tmp_path / "reviewed-annot.fif", verbose="error")
+    _assert_same_events(_read_into_run(run_dir, tmp_path / "reviewed-annot.fif")["spindles"], events)
+
+
+@pytest.mark.parametrize("stray, problem", [
+    ((5000.0, 1.0, "spindle C4"), r"'spindle C4' at 5000 s \(to 5001 s\) lies outside the recording"),
+    ((1019.5, 1.0, "spindle C3"), r"'spindle C3' at 1019.5 s \(to 1020.5 s\) lies outside the recording"),
+    ((-0.5, 1.0, "spindle C3"), r"'spindle C3' at -0.5 s \(to 0.5 s\) lies outside the recording"),
+    ((12.0, 1.0, "spindle Pz"), r"'spindle Pz' at 12 s: the run has no channel 'Pz'"),
+    ((12.0, 1.0, "spindle"), r"'spindle' at 12 s: names no channel \(write one, as in 'spindle C3'\)"),
+])
+def test_a_reviewed_annotation_the_run_cannot_hold_refuses_the_file(run_dir, tmp_path, stray, problem):
+    """QA: an event at 5000 s in a 2700 s night was kept and scored as a miss; one stray mark refuses the file."""
+    stored = read_run_tables(run_dir)
+    assert stored.record.recording.duration_seconds == 1020.0  # the 17-minute night of STAGES
+    path = _reviewer_csv(tmp_path / "reviewed.csv", stored.events, {"C3": "C3", "C4": "C4"}, [stray])
+    with pytest.raises(DataError, match=rf"^{re.escape(str(path))}: 1 event annotation\(s\) do not fit the "
+                                        rf"run \(channels C3, C4; 0 to 1020 s\), so none is read: {problem}$"):
+        _read_into_run(run_dir, path)
+
+
+def test_reviewed_annotations_at_the_recordings_edges_are_kept(run_dir, tmp_path):
+    edges = [(0.0, 0.5, "spindle C3"), (1019.0, 1.0, "spindle C4"), (1019.0, 1.004, "spindle C3")]  # < half a sample
+    path = _reviewer_csv(tmp_path / "reviewed.csv", read_run_tables(run_dir).events.iloc[:0], {}, edges)
+    reviewed = _read_into_run(run_dir, path)["spindles"]
+    assert list(zip(reviewed["channel"], reviewed["start"], reviewed["end"])) == [
+        ("C3", 0.0, 0.5), ("C3", 1019.0, 1020.0), ("C4", 1019.0, 1020.0)]
+
+
+def test_refused_reviewed_annotations_are_listed_on_one_line_at_most_ten(run_dir, tmp_path):
+    strays = [(2000.0 + i, 1.0, "spindle C3") for i in range(12)] + [(5.0, 1.0, "spindle O1")]
+    path = _reviewer_csv(tmp_path / "reviewed.csv", read_run_tables(run_dir).events, {"C3": "C3", "C4": "C4"},
+                         strays)
+    with pytest.raises(DataError) as caught:
+        _read_into_run(run_dir, path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{path}: 13 event annotation(s)")
+    assert message.count("lies outside the recording") == 10 and message.endswith("; and 3 more")
+
+
+def test_a_reviewed_edf_on_an_unknown_channel_is_refused(run_dir, tmp_path):
+    edf = edfio.read_edf(export_run(run_dir, "edf", out=tmp_path / "review.edf")["review.edf"])
+    edf.set_annotations([*edf.annotations, edfio.EdfAnnotation(30.0, 1.0, "spindle Fz")])
+    edf.write(tmp_path / "reviewed.edf")
+    with pytest.raises(DataError, match=r"reviewed\.edf: 1 event annotation.*'spindle Fz' at 30 s: the run has no "
+                                        r"channel 'Fz'$"):
+        _read_into_run(run_dir, tmp_path / "reviewed.edf")
+
+
+def test_reading_into_a_run_refuses_a_bad_run_description(tmp_path):
+    path = tmp_path / "reviewed.csv"
+    path.write_text("onset,duration,description\n1,1,spindle C3\n")
+    with pytest.raises(ConfigError, match="'duration' parameter must be the recording length"):
+        read_annotation_events(path, duration=-1.0)
+    with pytest.raises(ConfigError, match="'channels' parameter must be a sequence of channel names"):
+        read_annotation_events(path, channels="C3")
+
+
+def test_export_from_a_reviewers_file_reads_it_into_the_run(run_dir, tmp_path):
+    stored = read_run_tables(run_dir)
+    path = _reviewer_csv(tmp_path / "reviewed.csv", stored.events, {"C3": "c3", "C4": "C4"})
+    files = export_run(run_dir, "csv", source=path, out=tmp_path)
+    assert sorted(set(pd.read_csv(files["reviewed_events.csv"])["channel"])) == ["C3", "C4"]
+    _reviewer_csv(path, stored.events, {"C3": "C3", "C4": "C4"}, [(5000.0, 1.0, "spindle C4")])
+    with pytest.raises(DataError, match="'spindle C4' at 5000 s"):
+        export_run(run_dir, "csv", source=path, out=tmp_path)

@@ -227,11 +227,13 @@ def export_run(run_dir: str | Path, to: str, *, source: str | Path | None = None
     if to not in REVIEW_FORMATS:
         raise param_error("to", f"one of {REVIEW_FORMATS}", to)
     stored = read_run_tables(run_dir)
-    sf = stored.record.recording.sf
+    rec = stored.record.recording
+    sf = rec.sf
     if source is None:
         tables = {k.events.name: stored.tables[k.events.name] for k in EVENT_KINDS if k.events.name in stored.tables}
     else:
-        found = read_annotation_events(source, sf=sf)
+        # Matched to the run's channels (its spelling) and length: a mark the run cannot hold is refused.
+        found = read_annotation_events(source, sf=sf, channels=rec.channels, duration=rec.duration_seconds)
         tables = {k.events.name: found[k.name] for k in EVENT_KINDS}
         if to == "csv":
             folder = Path(out) if out is not None else run_dir

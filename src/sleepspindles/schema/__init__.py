@@ -340,7 +340,8 @@ STATUS = TableSchema(
         Column("night", "object"),
         Column("recording", "object", "-", "the recording file"),
         Column("status", "object", "-", "done (computed now), skipped (already complete and current) or failed"),
-        *(Column(k.count_column, "int64", "-", f"{k.noun}s detected (-1 when failed)") for k in EVENT_KINDS),
+        *(Column(k.count_column, "int64", "-", f"{k.noun}s detected (-1 when failed or not searched: the kind "
+                 "turned off)") for k in EVENT_KINDS),
         Column("seconds", "float64", "s", "wall time of the row"),
         Column("error", "object", "-", "why the row failed"),
         Column("out_dir", "object", "-", "the recording's output folder"),
