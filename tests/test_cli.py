@@ -187,3 +187,13 @@ def test_command_tunes_the_allocator_for_itself_and_its_workers_unless_the_user_
     main(["evaluate", "--reference", str(tmp_path / "none.csv"), "--detected", str(tmp_path / "none.csv")])
     assert os.environ["MALLOC_MMAP_THRESHOLD_"] == str(64 << 20)
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1000"
+
+
+def test_no_staging_with_a_hypnogram_or_stages_is_refused_before_any_work(edf_night, tmp_path, capsys):
+    path, _ = edf_night
+    for extra in (["--hypnogram", str(path)], ["--stages", "N2"]):
+        out = tmp_path / extra[0].strip("-")
+        assert main(["run", str(path), "--no-staging", *extra, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "'--no-staging' parameter must be used without --hypnogram or --stages" in err and extra[0] in err
+        assert not out.exists()

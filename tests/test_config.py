@@ -105,3 +105,13 @@ def test_fast_thresholds_out_of_range_are_refused(key, value):
     with pytest.raises(ConfigError, match=rf"'detection.fast.{key}' parameter must be .*; got {float(value)}"):
         load_config(None, {"detection": {"method": "fast", "fast": {key: value}}})
     load_config(None, {"detection": {"fast": {key: None}}})  # null turns the criterion off
+
+
+@pytest.mark.parametrize("key", ["detection.stages", "slow_oscillations.stages", "laterality.sigma_stages"])
+def test_unknown_stage_names_are_refused_when_the_config_is_read_naming_the_key(key):
+    section, name = key.split(".")
+    with pytest.raises(ConfigError, match=rf"'{key}' parameter must be a non-empty list of stages .*'XX'"):
+        load_config(None, {section: {name: ["N2", "XX"]}})
+    with pytest.raises(ConfigError, match=rf"'{key}'"):
+        load_config(None, {section: {name: []}})
+    assert load_config(None, {section: {name: ["n2", "N3"]}})  # labels as the hypnogram reads them

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from . import __version__
 from .config import HYPNOGRAM_SCHEMES, REFERENCE_MODES, REPORT_FORMATS, Config, load_config
-from .errors import SleepSpindlesError
+from .errors import SleepSpindlesError, param_error
 from .schema import SPINDLE_KIND
 
 __all__ = ["main", "build_parser"]
@@ -65,6 +65,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline.bids_run import bids_output
     from .pipeline.run import process_recording
 
+    contradicted = [flag for flag, value in (("--hypnogram", args.hypnogram), ("--stages", args.stages)) if value]
+    if args.no_staging and contradicted:  # the whole recording is searched, unstaged: they would be ignored
+        raise param_error("--no-staging", "used without --hypnogram or --stages (it searches the whole recording)",
+                          " and ".join(contradicted))
     config = _config(args)
     folder = RunFolder(args.out)  # a bad --out fails now, not after the detection
     result = process_recording(args.recording, args.hypnogram, config, staging=not args.no_staging)

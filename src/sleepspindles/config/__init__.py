@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, param_error
+from ..hypnogram import Stage, parse_stages
 from ..io.channels import REFERENCES
 from ..io.config_file import read_config_file
 from ..schema import engine_names
@@ -107,6 +108,14 @@ def _check_method(key: str, kind: str, method: str) -> None:
 def _check_range(key: str, span: tuple[float, float]) -> None:
     if not 0 < span[0] < span[1]:
         raise param_error(key, "(min, max) seconds with 0 < min < max", span)
+
+
+def _check_stages(key: str, stages) -> None:
+    """Refuse stage names the hypnogram does not have now, naming the key (not at detection time)."""
+    try:
+        parse_stages(stages)
+    except ConfigError:
+        raise param_error(key, f"a non-empty list of stages among {[s.name for s in Stage]}", stages) from None
 
 
 #: A7's published thresholds and durations (s) (``a7MainScript.m``, release 1.1.2), set by ``preset: reference``.
@@ -207,6 +216,7 @@ class DetectionConfig:
 
     def __post_init__(self) -> None:
         _check_method("detection.method", "spindles", self.method)
+        _check_stages("detection.stages", self.stages)
         _check_band("detection.band", self.band)
         _check_band("detection.broadband", self.broadband)
         _check_range("detection.duration", self.duration)
@@ -263,6 +273,7 @@ class SlowOscillationConfig:
 
     def __post_init__(self) -> None:
         _check_method("slow_oscillations.method", "slow_oscillations", self.method)
+        _check_stages("slow_oscillations.stages", self.stages)
         _check_band("slow_oscillations.band", self.band)
         _check_band("slow_oscillations.swa_band", self.swa_band)
         for name in ("crossing", "neg_duration", "pos_duration"):
@@ -342,6 +353,7 @@ class LateralityConfig:
 
     def __post_init__(self) -> None:
         _check_band("laterality.total_band", self.total_band)
+        _check_stages("laterality.sigma_stages", self.sigma_stages)
         for left, right in self.pairs:
             if not left or not right or left == right:
                 raise param_error("laterality.pairs", "(left, right) pairs of two distinct channels", (left, right))
