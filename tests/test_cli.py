@@ -197,3 +197,13 @@ def test_no_staging_with_a_hypnogram_or_stages_is_refused_before_any_work(edf_ni
         err = capsys.readouterr().err
         assert "'--no-staging' parameter must be used without --hypnogram or --stages" in err and extra[0] in err
         assert not out.exists()
+
+
+@pytest.mark.parametrize(("n_references", "extra", "flag"), [(1, ["--window", "1000", "0"], "--window"),
+                                                          (3, [], "--reference")])
+def test_evaluate_errors_name_the_flag(tmp_path, capsys, n_references, extra, flag):
+    events = tmp_path / "a.csv"
+    events.write_text("channel,start,end\nC3,1.0,2.0\n")
+    argv = ["evaluate", "--reference", *[str(events)] * n_references, "--detected", str(events), *extra]
+    assert main(argv) == 2
+    assert f"The '{flag}' parameter must be" in capsys.readouterr().err

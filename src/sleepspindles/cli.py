@@ -131,6 +131,11 @@ def _cmd_gather(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.scoring import evaluate_files
 
+    # The flags' own names in the message (the library names its parameters).
+    if len(args.reference) > 2:
+        raise param_error("--reference", "one or two files", " ".join(map(str, args.reference)))
+    if args.window is not None and not 0 <= args.window[0] < args.window[1]:
+        raise param_error("--window", "START END seconds with 0 <= START < END", " ".join(map(str, args.window)))
     result = evaluate_files(
         args.reference, args.detected, iou=args.iou, how=args.how, duration=args.duration, sf=args.sf,
         window=args.window,
