@@ -11,11 +11,14 @@ import mne
 import numpy as np
 import pytest
 
+from sleepspindles.config import Config
 from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
 from sleepspindles.io import load_recording
 from sleepspindles.io.edf_header import read_edf_header
 from sleepspindles.io.edf_source import EdfSource
+from sleepspindles.pipeline.run import analyse_recording
+from sleepspindles.records import RunRecord
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -614,19 +617,57 @@ def _discontinuous(tmp_path):
 
 def test_edf_plus_d_refused(tmp_path):
     path, _ = _discontinuous(tmp_path)
-    want = r"disc.edf: EDF\+D \(discontinuous\) file with 2 continuous segments; pass longest_segment=True"
+    # How to allow it from the config file (the CLI user) and from Python, on one line.
+    want = (r"disc.edf: EDF\+D \(discontinuous\) file with 2 continuous segments; set load.longest_segment: true "
+            r"in the config \(longest_segment=True in Python\) to analyse the longest one only$")
     with pytest.raises(DataError, match=want):
         load_recording(path)
 
 
-def test_edf_plus_d_longest_segment(tmp_path):
+def test_edf_plus_d_longest_segment(tmp_path, caplog):
     path, values = _discontinuous(tmp_path)
-    rec = load_recording(path, longest_segment=True, epoch_length=6)
+    with caplog.at_level(logging.WARNING, logger="sleepspindles.io.edf"):
+        rec = load_recording(path, longest_segment=True, epoch_length=6)
+    # Said, not only logged under -v: the file, the segment kept and the data discarded.
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.getMessage() == (
+        f"{path}: EDF+D file with 2 continuous segments: analysing the longest, 6 s from 104 s into the file "
+        "(records 4-9); 4 s of recorded data in the others discarded; times (events, stages) count from the "
+        "kept segment's start, 104 s into the file")
     assert rec.duration == 6.0
     np.testing.assert_allclose(rec.signal("C3"), values[400:], atol=0.01)
     assert rec.start_time == dt.datetime.combine(rec.start_time.date(), dt.time(22, 31, 44))
     # The annotation at 104 s of file time is the segment's first second.
     assert rec.hypnogram.offset == 0.0 and rec.hypnogram.stages.tolist() == [Stage.N2]
+
+
+def test_edf_plus_d_kept_segment_is_recorded_in_run_json(tmp_path):
+    path, _ = _discontinuous(tmp_path)  # records 0-3 at 0-4 s, 4-9 at 104-110 s
+    rec = load_recording(path, longest_segment=True, epoch_length=6)
+    assert (rec.segment_offset, rec.discarded_seconds) == (104.0, 4.0)
+    record = analyse_recording(rec, Config(), staging=False).record
+    info = record.recording
+    assert (info.segment_offset_seconds, info.discarded_seconds, info.duration_seconds) == (104.0, 4.0, 6.0)
+    # start_time is the kept segment's (file start 22:30:00 + 104 s): times count from there.
+    assert info.start_time.endswith("T22:31:44")
+    stored = record.to_json()
+    assert (stored["recording"]["segment_offset_seconds"], stored["recording"]["discarded_seconds"]) == (104.0, 4.0)
+    assert RunRecord.from_json(stored).recording == info
+    # A run.json written before these fields reads back as a continuous file's.
+    old = {**stored, "recording": {k: v for k, v in stored["recording"].items()
+                                   if k not in ("segment_offset_seconds", "discarded_seconds")}}
+    assert RunRecord.from_json(old).recording.segment_offset_seconds == 0.0
+    assert RunRecord.from_json(old).recording.discarded_seconds == 0.0
+
+
+def test_continuous_file_records_no_segment(tmp_path, caplog):
+    path = _c3_c4(tmp_path / "c.edf")
+    with caplog.at_level(logging.WARNING, logger="sleepspindles.io"):
+        rec = load_recording(path)
+    assert (rec.segment_offset, rec.discarded_seconds) == (0.0, 0.0)
+    assert "continuous segments" not in caplog.text
+    info = analyse_recording(rec, Config(), staging=False).record.recording
+    assert (info.segment_offset_seconds, info.discarded_seconds) == (0.0, 0.0)
 
 
 def test_bad_parameters(tmp_path):

@@ -8,6 +8,7 @@ import html as html_lib
 import re
 import sys
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -152,6 +153,16 @@ def test_bad_format_and_hand(result, tmp_path):
     with pytest.raises(ConfigError, match="'trained_hand'"):
         write_subject_report(result, tmp_path, trained_hand="both")
     assert not list(tmp_path.iterdir())
+
+
+def test_metadata_says_which_segment_of_an_edf_plus_d_file_was_analysed(result, tmp_path):
+    # As run.json records an EDF+D file's longest segment kept (load.longest_segment: true).
+    info = replace(result.record.recording, segment_offset_seconds=900.0, discarded_seconds=600.0)
+    html = render_html(replace(result, record=result.record.with_(recording=info)), tmp_path / "edfd")
+    metadata = html[html.index('<section id="metadata">'):]
+    assert ("analysed data: the longest continuous segment of the file, 1440 s from 900 s into it (600 s of "
+            "recorded data in its other segments discarded); event and stage times count from") in metadata
+    assert "longest continuous segment" not in render_html(result, tmp_path / "continuous")
 
 
 def test_unstaged_recording_report(tmp_path):

@@ -119,6 +119,13 @@ class Recording:
     checked : bool
         True when every channel already passed :func:`channel_problems` (the loader checks what
         it keeps), so :attr:`eeg_problems` need not read every sample again.
+    segment_offset : float
+        Seconds from the source file's start to the first sample: nonzero when only the longest
+        continuous segment of an EDF+D file was kept (every time of the recording counts from
+        that segment's start).
+    discarded_seconds : float
+        Seconds of recorded data in the source file that were left out (an EDF+D file's other
+        segments).
     """
 
     data: np.ndarray
@@ -132,6 +139,8 @@ class Recording:
     hypnogram: Hypnogram | None = None
     dropped: tuple[DroppedChannel, ...] = ()
     checked: bool = False
+    segment_offset: float = 0.0
+    discarded_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         data = self.data if is_source(self.data) else _frozen_array(self.data)

@@ -81,7 +81,14 @@ class InputFile:
 
 @dataclass(frozen=True)
 class RecordingInfo:
-    """What was loaded: rate, length, channels with their file labels, references and kinds."""
+    """What was loaded: rate, length, channels with their file labels, references and kinds.
+
+    ``segment_offset_seconds`` is where the analysed data begin, in seconds from the file's start:
+    nonzero for the longest continuous segment kept of an EDF+D file (``load.longest_segment``),
+    whose ``discarded_seconds`` of recorded data in the other segments were not analysed. Every
+    time in the outputs (events, stages) counts from ``start_time``, the kept data's start, not
+    the file's. Both are 0 for a continuous file (and in a ``run.json`` written before them).
+    """
 
     source: str | None
     sf: float
@@ -93,6 +100,8 @@ class RecordingInfo:
     start_time: str | None = None
     reference_mode: str = "auto"
     dropped_channels: Mapping[str, str] = field(default_factory=dict)
+    segment_offset_seconds: float = 0.0
+    discarded_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -198,7 +207,8 @@ class StatusRow:
     """One manifest row's outcome in a batch (``status.csv``: :data:`sleepspindles.schema.STATUS`).
 
     ``status`` is ``"done"`` (computed now), ``"skipped"`` (already complete and current) or
-    ``"failed"`` (with ``error``); ``counts`` holds the events found per kind (-1 when failed).
+    ``"failed"`` (with ``error``); ``counts`` holds the events found per kind (-1 when failed, or for a
+    kind the config turned off).
     """
 
     row: int

@@ -23,7 +23,8 @@ from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from ..recording import DroppedChannel, Recording, channel_problems, describe_problems
 from .channels import Derivation, apply_plan, normalise_channel, plan_channels
-from .edf_header import ANNOTATION_LABELS, EdfHeader, Segment, continuous_segment, read_edf_header, read_tal_annotations
+from .edf_header import (ANNOTATION_LABELS, EdfHeader, Segment, continuous_segments, read_edf_header,
+                         read_tal_annotations)
 from .edf_source import EdfSource, microvolts_per_unit
 from .hypnogram import align_hypnogram, read_hypnogram, reader_error, stages_from_annotations
 from .stage_codes import SCHEMES
@@ -264,12 +265,6 @@ def _usable(
     return kept, derive(kept) if reasons else data, dropped + more
 
 
-def _microvolts(raw, loaded: list[int], rows: list[int], header: EdfHeader) -> np.ndarray:
-    """The signals at file indices ``rows`` from mne's Raw, in microvolts."""
-    scales = [microvolts_per_unit(header.units[i]) / _mne_scale(header.units[i]) for i in rows]
-    return raw.get_data(picks=[loaded.index(i) for i in rows]) * np.array(scales)[:, np.newaxis]
-
-
 def _resampled_signals(
     path: Path, header: EdfHeader, segment: Segment, plan: list[Derivation], target: float, dropped: _Dropped,
 ) -> _Signals:  # fmt: skip
@@ -328,6 +323,29 @@ def _load_signals(
     return _resampled_signals(path, header, segment, plan, target, dropped)
 
 
+def _kept_segment(path: Path, header: EdfHeader, longest_segment: bool) -> Segment:
+    """Every data record, or an EDF+D file's longest continuous segment when ``longest_segment``.
+
+    Else an EDF+D file is refused. Keeping a segment of several is a logged warning: the file,
+    the segment (start in the file, length), the seconds of recorded data left out, and that the
+    recording's times count from the kept segment's start.
+    """
+    segments = continuous_segments(path, header)
+    if header.discontinuous and not longest_segment:
+        raise file_error(path, f"{header.variant} (discontinuous) file with {len(segments)} continuous segments; "
+                         "set load.longest_segment: true in the config (longest_segment=True in Python) "
+                         "to analyse the longest one only")
+    kept = max(segments, key=lambda s: s.stop - s.first)  # the first of equally long ones
+    rd = header.record_duration
+    if len(segments) > 1:
+        logger.warning("%s: %s file with %d continuous segments: analysing the longest, %g s from %g s into the "
+                       "file (records %d-%d); %g s of recorded data in the others discarded; times (events, "
+                       "stages) count from the kept segment's start, %g s into the file", path, header.variant,
+                       len(segments), (kept.stop - kept.first) * rd, kept.onset, kept.first, kept.stop - 1,
+                       (header.n_records - kept.stop + kept.first) * rd, kept.onset)
+    return kept
+
+
 _EXCLUDED = "marked bad (load.exclude: the config, the manifest's bad_channels or a BIDS _channels.tsv)"
 
 
@@ -378,8 +396,11 @@ def load_recording(
         Common sampling rate in Hz. Default: the highest rate among the kept EEG channels.
         Channels at other rates are resampled with mne (FFT-based, anti-aliased).
     longest_segment : bool
-        EDF+D (discontinuous) files are refused unless this is true; then only their longest
-        continuous run of data records is kept.
+        EDF+D (discontinuous) files are refused unless this is true (config:
+        ``load.longest_segment: true``); then only their longest continuous run of data records
+        is kept, with a logged warning of what is discarded, and every time of the recording
+        (start time, stages, events) counts from that segment's start (the recording's
+        ``segment_offset`` says where it is in the file, ``discarded_seconds`` what was left out).
     hypnogram_format : str, optional
         Format of the hypnogram file (default: detected).
     epoch_length : float, optional
@@ -428,7 +449,7 @@ def load_recording(
     if hypnogram_scheme not in SCHEMES:
         raise param_error("hypnogram_scheme", f"one of {SCHEMES}", hypnogram_scheme)
     header = read_edf_header(path)
-    segment = continuous_segment(path, header, longest_segment)
+    segment = _kept_segment(path, header, longest_segment)
     excluded = _excluded(header, exclude, path)
     signal_labels = [lab if header.is_data(i) and i not in excluded else "" for i, lab in enumerate(header.labels)]
     if channels and excluded:
@@ -453,6 +474,8 @@ def load_recording(
                    if normalise_channel(header.labels[i]).kind == "eeg"),
                  *(DroppedChannel(d.name, reason) for d, reason in signals.dropped if d.kind == "eeg")),
         checked=True,  # _usable dropped every channel channel_problems refuses
+        segment_offset=segment.onset,
+        discarded_seconds=(header.n_records - (segment.stop - segment.first)) * header.record_duration,
     )
     if hypnogram is None:
         hyp = _stage_annotations(signals.annotations, recording.duration, path, epoch_length)

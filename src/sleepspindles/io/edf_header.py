@@ -10,6 +10,7 @@ loader keeps the longest when asked to.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import logging
 import math
 import re
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..errors import DataError, file_error
 
-__all__ = ["EdfHeader", "read_edf_header", "read_tal_annotations"]
+__all__ = ["EdfHeader", "continuous_segments", "read_edf_header", "read_tal_annotations"]
 
 logger = logging.getLogger(__name__)
 
@@ -299,23 +300,17 @@ class Segment:
     onset: float
 
 
-def continuous_segment(path: Path, header: EdfHeader, longest_segment: bool) -> Segment:
-    """All records for continuous files; the longest gap-free run for EDF+D when allowed."""
+def continuous_segments(path: Path, header: EdfHeader) -> list[Segment]:
+    """The gap-free runs of data records of a file, in file order.
+
+    One segment of every record, starting at 0 s, for a continuous file (EDF, EDF+C, BDF). For
+    EDF+D/BDF+D, from the records' time-keeping annotations: a record that does not begin one
+    record duration after the previous one begins a new segment, whose ``onset`` is in seconds
+    from the file's start (its header start time).
+    """
     if not header.discontinuous:
-        return Segment(0, header.n_records, 0.0)
+        return [Segment(0, header.n_records, 0.0)]
     onsets = _record_onsets(path, header)
     gaps = np.flatnonzero(np.abs(np.diff(onsets) - header.record_duration) > 1e-6) + 1
-    bounds = np.concatenate([[0], gaps, [header.n_records]])
-    if not longest_segment:
-        raise file_error(
-            path,
-            f"{header.variant} (discontinuous) file with {len(bounds) - 1} continuous segments; "
-            "pass longest_segment=True to analyse the longest one only",
-        )
-    k = int(np.argmax(np.diff(bounds)))
-    first, stop = int(bounds[k]), int(bounds[k + 1])
-    logger.info(
-        "%s: EDF+D, keeping the longest continuous segment (records %d-%d of %d, from %g s)",
-        path, first, stop, header.n_records, onsets[first],
-    )  # fmt: skip
-    return Segment(first, stop, float(onsets[first]))
+    bounds = [0, *gaps.tolist(), header.n_records]
+    return [Segment(first, stop, float(onsets[first])) for first, stop in itertools.pairwise(bounds)]

@@ -110,6 +110,7 @@ def _record(context: RecordingContext, inputs: Mapping[str, InputFile]) -> RunRe
         source=rec.source, sf=rec.sf, duration_seconds=rec.duration, channels=rec.channels,
         original_names=rec.original_names, references=rec.references, kinds=rec.kinds, start_time=start,
         reference_mode=config.load.reference, dropped_channels={d.channel: d.reason for d in rec.dropped},
+        segment_offset_seconds=rec.segment_offset, discarded_seconds=rec.discarded_seconds,
     )  # fmt: skip
     staging = StagingInfo() if hyp is None else StagingInfo(hyp.source, hyp.path, hyp.epoch_length,
                                                             hyp.stage_minutes())

@@ -145,13 +145,23 @@ def subject_sections(result, trained_hand: str | None = None, *, subject: str = 
 
 
 def _run_metadata(result) -> dict[str, Any]:
-    """The run-metadata block of the report (input, config, versions, staging, exclusions)."""
+    """The run-metadata block of the report (input, config, versions, staging, exclusions).
+
+    Its notes say first, when the data are an EDF+D file's longest segment, where that segment
+    begins in the file and how much recorded data the other segments held.
+    """
     import yaml
 
     from .channels import order_channels
 
     record = result.record
     excluded = result.detection.excluded_seconds
+    info = record.recording
+    segment = []
+    if info.segment_offset_seconds or info.discarded_seconds:
+        segment = [(f"analysed data: the longest continuous segment of the file, {info.duration_seconds:g} s from "
+                    f"{info.segment_offset_seconds:g} s into it ({info.discarded_seconds:g} s of recorded data in "
+                    "its other segments discarded); event and stage times count from that segment's start")]
     return {
         "created": record.created,
         "inputs": record.inputs,
@@ -161,7 +171,7 @@ def _run_metadata(result) -> dict[str, Any]:
         "versions": record.versions,
         "config": yaml.safe_dump(dict(record.config), sort_keys=False, default_flow_style=None),
         "excluded": {ch: excluded[ch] for ch in order_channels(excluded) if excluded[ch] > 0},
-        "notes": list(result.detection.notes),
+        "notes": segment + list(result.detection.notes),
     }
 
 
