@@ -207,3 +207,16 @@ def test_evaluate_errors_name_the_flag(tmp_path, capsys, n_references, extra, fl
     argv = ["evaluate", "--reference", *[str(events)] * n_references, "--detected", str(events), *extra]
     assert main(argv) == 2
     assert f"The '{flag}' parameter must be" in capsys.readouterr().err
+
+
+def test_hypnogram_epoch_flag_reads_a_text_hypnogram_of_20_s_rows(edf_night, tmp_path, capsys):
+    path, night = edf_night  # 45 min: 135 rows of 20 s
+    rows = tmp_path / "hyp20.txt"
+    rows.write_text("\n".join(["W"] * 15 + ["N2"] * 120) + "\n")
+    base = ["run", str(path), "--hypnogram", str(rows), "--channels", "C3", "--no-report", "--no-slow-oscillations"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 2  # read as 30 s rows, the file is 67.5 min long
+    assert "load.hypnogram_epoch, --hypnogram-epoch" in capsys.readouterr().err
+    assert main([*base, "--hypnogram-epoch", "20", "--out", str(tmp_path / "b")]) == 0
+    staging = json.loads((tmp_path / "b" / "run.json").read_text())["staging"]
+    assert staging["epoch_length"] == 20.0 and staging["stage_minutes"]["N2"] == 40.0
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["config"]["load"]["hypnogram_epoch"] == 20.0

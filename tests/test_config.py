@@ -115,3 +115,9 @@ def test_unknown_stage_names_are_refused_when_the_config_is_read_naming_the_key(
     with pytest.raises(ConfigError, match=rf"'{key}'"):
         load_config(None, {section: {name: []}})
     assert load_config(None, {section: {name: ["n2", "N3"]}})  # labels as the hypnogram reads them
+
+
+def test_hypnogram_epoch_must_be_positive_seconds():
+    with pytest.raises(ConfigError, match=r"'load.hypnogram_epoch' parameter must be a positive number of seconds"):
+        load_config(None, {"load": {"hypnogram_epoch": 0}})
+    assert load_config(None, {"load": {"hypnogram_epoch": 20}}).load.loader_options()["epoch_length"] == 20.0

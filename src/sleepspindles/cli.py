@@ -34,6 +34,8 @@ def _config(args: argparse.Namespace) -> Config:
         overrides.setdefault("load", {})["reference"] = args.reference
     if getattr(args, "hypnogram_scheme", None):
         overrides.setdefault("load", {})["hypnogram_scheme"] = args.hypnogram_scheme
+    if getattr(args, "hypnogram_epoch", None) is not None:
+        overrides.setdefault("load", {})["hypnogram_epoch"] = args.hypnogram_epoch
     if getattr(args, "stream", False):
         overrides.setdefault("load", {})["preload"] = False
     if getattr(args, "method", None):
@@ -166,6 +168,8 @@ def _load_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hypnogram-scheme", dest="hypnogram_scheme", choices=[s for s in HYPNOGRAM_SCHEMES if s],
                    help="numeric codes of a text hypnogram: aasm = 0 W,1 N1,2 N2,3 N3,4 REM (as YASA); "
                         "rk = Rechtschaffen & Kales, 5 = REM; needed when the file has 0-4 without a 5")
+    p.add_argument("--hypnogram-epoch", dest="hypnogram_epoch", type=float, metavar="SECONDS",
+                   help="seconds per row of a text hypnogram (default 30; 5 for DREAMS); config load.hypnogram_epoch")
     p.add_argument("--stream", action="store_true",
                    help="read the signals from the file block by block instead of loading them (memory bounded "
                         "by block size, for high-density or very long nights; config load.preload: false)")

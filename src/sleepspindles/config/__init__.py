@@ -63,6 +63,9 @@ class LoadConfig:
     #: YASA), ``"rk"`` (Rechtschaffen & Kales: 3 and 4 are N3, 5 REM) or ``None`` (decided from
     #: the file when it can be: a 5 means R&K; codes 0-4 without a 5 are ambiguous, an error).
     hypnogram_scheme: str | None = None
+    #: Seconds per epoch of a hypnogram file (one stage per row of a text hypnogram); ``None``:
+    #: the format's own (30 s; 5 s for DREAMS; annotation files give their durations).
+    hypnogram_epoch: float | None = None
     #: Hold the signals in memory (``True``), read them from the file block by block while
     #: detecting (``False``: memory bounded by block and channel-group size, not by the night's
     #: length), or ``None``: in memory up to 512 MB of samples, streamed beyond. Identical
@@ -79,6 +82,14 @@ class LoadConfig:
             raise param_error("load.hypnogram_scheme", f"one of {HYPNOGRAM_SCHEMES}", self.hypnogram_scheme)
         if self.resample is not None and not self.resample > 0:
             raise param_error("load.resample", "a positive rate in Hz or null", self.resample)
+        if self.hypnogram_epoch is not None and not self.hypnogram_epoch > 0:
+            raise param_error("load.hypnogram_epoch", "a positive number of seconds or null", self.hypnogram_epoch)
+
+    def loader_options(self) -> dict[str, Any]:
+        """These settings as :func:`sleepspindles.io.load_recording`'s keyword arguments."""
+        return {"channels": list(self.channels) or None, "reference": self.reference, "resample": self.resample,
+                "longest_segment": self.longest_segment, "hypnogram_scheme": self.hypnogram_scheme,
+                "epoch_length": self.hypnogram_epoch, "preload": self.preload, "exclude": self.exclude}
 
 
 @dataclass(frozen=True)

@@ -448,7 +448,7 @@ def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | N
             where,
             f"the hypnogram covers {end:g} s ({stages.size} epochs of {length:g} s from "
             f"{hyp.offset:g} s) but the signal lasts {signal_duration:g} s: they differ by more "
-            "than one epoch (wrong hypnogram file or epoch length?)",
+            "than one epoch (wrong hypnogram file, or epoch length: load.hypnogram_epoch, --hypnogram-epoch)",
         )
     if stages.size != n_fit:
         verb = "trimmed" if stages.size > n_fit else "padded with UNSCORED"

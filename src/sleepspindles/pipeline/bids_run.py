@@ -167,13 +167,9 @@ def _signal(stored: RunTables, run_dir: Path):
     rec = stored.record
     if "recording" not in rec.inputs:
         raise file_error(run_dir / "run.json", "names no recording file: the signal cannot be exported")
-    load = _config_of(stored).load
     hyp = rec.inputs.get("hypnogram")
-    extra = {"exclude": tuple(load.exclude)} if getattr(load, "exclude", ()) else {}
     recording = load_recording(rec.inputs["recording"].path, hypnogram=hyp.path if hyp else None,
-                               channels=list(load.channels) or None, reference=load.reference,
-                               resample=load.resample, longest_segment=load.longest_segment,
-                               hypnogram_scheme=load.hypnogram_scheme, preload=True, **extra)
+                               **{**_config_of(stored).load.loader_options(), "preload": True})
     if tuple(recording.channels) != tuple(rec.recording.channels) or recording.sf != rec.recording.sf:
         raise file_error(rec.inputs["recording"].path, f"loads as channels {list(recording.channels)} at "
                          f"{recording.sf:g} Hz, but the run analysed {list(rec.recording.channels)} at "

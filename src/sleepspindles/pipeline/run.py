@@ -182,18 +182,7 @@ def process_recording(
     from ..io.checksum import input_file
 
     config = config or Config()
-    load = config.load
-    recording = load_recording(
-        path,
-        hypnogram=hypnogram,
-        channels=list(load.channels) or None,
-        reference=load.reference,
-        resample=load.resample,
-        longest_segment=load.longest_segment,
-        hypnogram_scheme=load.hypnogram_scheme,
-        preload=load.preload,
-        exclude=load.exclude,
-    )
+    recording = load_recording(path, hypnogram=hypnogram, **config.load.loader_options())
     inputs = {"recording": input_file(path)}
     if hypnogram is not None:
         inputs["hypnogram"] = input_file(hypnogram)
