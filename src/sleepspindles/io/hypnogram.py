@@ -92,7 +92,7 @@ def _events_to_stages(
             raise file_error(
                 path,
                 f"stage {name} at {onsets[k]:g} s (duration {durations[k]:g} s) is not a whole "
-                f"number of {epoch_length:g} s epochs; pass the right epoch_length",
+                f"number of {epoch_length:g} s epochs (epoch length: load.hypnogram_epoch, --hypnogram-epoch)",
             )
     n_epochs = float((np.round(starts) + np.round(counts)).max())
     if n_epochs > _MAX_EPOCHS:
