@@ -97,7 +97,7 @@ def test_notes_for_missing_pair_and_missing_score(cohort_run):
     # the sigma measures come from the stored sigma.csv of every folder, the others from their tables
     measures = set(result.laterality["measure"])
     assert {"sigma_abs", "sigma_rel", "so_density", "so_amplitude", "swa_abs", "coupled_density", "coupling_ppc",
-            "coupling_z", "coupling_phase", "train_density", "train_fraction", "spindle_density"} <= measures
+            "coupling_phase", "train_density", "train_fraction", "spindle_density"} <= measures
     windows = set(result.laterality["window"])
     assert {"night", "first 20 min N2"} <= windows and any(w.startswith("cycle ") for w in windows)
 

@@ -16,7 +16,6 @@ swa_abs           uV^2    ratio     swa.csv, NREM: slow-wave activity
 swa_rel           -       ratio     swa.csv, NREM: SWA / 0.5-30 Hz power
 coupled_density   1/min   rate      coupling.csv, N2+N3: SO-coupled spindles per analysed minute
 coupling_ppc      -       signed    coupling.csv, N2+N3: pairwise phase consistency (Vinck 2010)
-coupling_z        -       signed    coupling.csv, N2+N3: surrogate z of the coupling strength
 coupling_phase    deg     circular  coupling.csv, N2+N3: preferred SO phase of the coupled spindles
 train_density     1/min   rate      trains.csv, N2+N3: spindle trains per analysed minute
 train_fraction    -       ratio     trains.csv, N2+N3: share of the spindles that are in a train
@@ -28,12 +27,14 @@ Per window of ``windows.csv`` (``cycle 1``..., ``first 20 min N2``, ``first 60 m
 
 Kinds: a ``rate`` is a count per analysed minute (its minutes are kept, for the count models);
 ``ratio`` and ``rate`` values are non-negative, so the laterality index ``(C - I) / (C + I)`` is
-defined for them; ``signed`` values (PPC, z) can be negative and get no LI; a ``circular`` value
+defined for them; ``signed`` values (PPC) can be negative and get no LI; a ``circular`` value
 is an angle, compared as the circular difference (never D or LI of degrees). Coupling strength
-is PPC and the surrogate z, not the mean vector length: MVL grows as spindles get fewer, so a
-side with fewer spindles would look more strongly coupled. The surrogate z is the evidence of
-coupling, which grows with the number of coupled spindles as well as with their consistency:
-read a z difference together with ``coupled_density``.
+is PPC, whose expectation does not depend on the number of spindles. Neither the mean vector
+length (it grows as spindles get fewer, so a side with fewer spindles would look more strongly
+coupled) nor the surrogate z (the evidence of coupling on one channel, which grows with the
+square root of the number of coupled spindles: a side with more spindles and the same phase
+concentration would look more strongly coupled) is compared across hemispheres; both stay in
+``coupling.csv``.
 
 :class:`NightData` is what lateralisation needs from one subject's night, built from a run
 folder's stored tables (:func:`night_from_tables`) or from events and the signal
@@ -93,7 +94,6 @@ MEASURES: tuple[Measure, ...] = (
     Measure("swa_rel", "-", "ratio", "swa", "relative", (("window", "NREM"),)),
     Measure("coupled_density", "1/min", "rate", "coupling", "coupled_density", _N2N3),
     Measure("coupling_ppc", "-", "signed", "coupling", "ppc", _N2N3),
-    Measure("coupling_z", "-", "signed", "coupling", "surrogate_z", _N2N3),
     Measure("coupling_phase", "deg", "circular", "coupling", "phase_deg", _N2N3),
     Measure("train_density", "1/min", "rate", "trains", "train_density", _N2N3),
     Measure("train_fraction", "-", "ratio", "trains", "fraction_in_trains", _N2N3),

@@ -16,7 +16,7 @@ _MEASURE_WORDS = {
     "sigma_abs": "sigma power", "sigma_rel": "relative sigma power", "so_density": "SO density, N2+N3",
     "so_amplitude": "SO amplitude, N2+N3", "swa_abs": "slow-wave activity, NREM", "swa_rel": "relative SWA, NREM",
     "coupled_density": "SO-coupled spindle density", "coupling_ppc": "coupling strength (PPC)",
-    "coupling_z": "coupling z", "coupling_phase": "coupling phase", "train_density": "spindle-train density",
+    "coupling_phase": "coupling phase", "train_density": "spindle-train density",
     "train_fraction": "share of spindles in trains", "spindle_density": "spindle density",
 }
 
