@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from sleepspindles import DataError, Hypnogram, Recording
+from sleepspindles.hypnogram import Stage
 from sleepspindles.analysis.laterality import lateralise, night_data
 from sleepspindles.analysis.summary import summarize
 from sleepspindles.config import Config
@@ -176,3 +177,29 @@ def test_epoch_runs_are_those_of_the_per_sample_stage_rule(sf):
         expected = np.where((epoch >= 0) & (epoch < n_epochs), epoch, n_epochs)
         hyp = Hypnogram(np.full(n_epochs, 2), length, offset=offset)
         np.testing.assert_array_equal(_epoch_of(_epoch_edges(hyp, sf, n), t), expected)
+
+
+def test_api_refuses_a_hypnogram_of_another_length_as_the_loader_does():
+    """Half the stages, twice the stages or 20 s epochs read as 30 s: refused, not silently fewer N2 minutes."""
+    from sleepspindles import ConfigError
+
+    night = make_synthetic_night(duration_hours=0.5, sf=100.0, channels=("C3",), density=3.0, seed=3)
+    rec, hyp = night.recording, night.recording.hypnogram
+    stages = np.asarray(hyp.stages)
+    for wrong in (Hypnogram(stages[: stages.size // 2], 30.0), Hypnogram(np.tile(stages, 2), 30.0),
+                  Hypnogram(stages, 20.0)):
+        with pytest.raises(ConfigError, match=r"'hypnogram' parameter must be stages of the same night"):
+            detect_spindles(rec, wrong)
+    # within one epoch, or unscored epochs past the end (Sleep-EDF), still match
+    assert Hypnogram(stages[:-1], 30.0).matches(rec.duration)
+    assert Hypnogram(np.r_[stages, [int(Stage.UNSCORED)] * 50], 30.0).matches(rec.duration)
+    assert not Hypnogram(np.r_[stages, [int(Stage.N2)] * 2], 30.0).matches(rec.duration)
+    assert len(detect_spindles(rec, hyp)) > 0
+
+
+def test_summarize_refuses_what_is_not_an_events_table():
+    from sleepspindles import ConfigError
+
+    rec = Recording(np.zeros((1, 3000)), 100.0, ("C3",))
+    with pytest.raises(ConfigError, match="'events' parameter must be an events table"):
+        summarize(None, None, rec)

@@ -175,6 +175,24 @@ class Hypnogram:
         """Length covered by the epochs, in seconds."""
         return self.n_epochs * self.epoch_length
 
+    def epochs_on(self, signal_duration: float) -> tuple[int, int]:
+        """``(kept, fit)`` epochs on a signal of ``signal_duration`` s.
+
+        ``fit``: the whole epochs from ``offset`` that fit in the signal; ``kept``: all epochs,
+        but for unscored ones past the signal's end (Sleep-EDF files end with a long stretch
+        of ``Sleep stage ?`` after the PSG stops: not a mismatch). The hypnogram matches the
+        signal when ``offset + kept * epoch_length`` is within one epoch of its end.
+        """
+        fit = max(int(np.floor((signal_duration - self.offset) / self.epoch_length + 1e-6)), 0)
+        past = self.stages[fit:]
+        kept = fit if past.size and (past == Stage.UNSCORED).all() else self.n_epochs
+        return kept, fit
+
+    def matches(self, signal_duration: float) -> bool:
+        """Whether the epochs end within one epoch of a ``signal_duration`` s signal's end (:meth:`epochs_on`)."""
+        kept, _ = self.epochs_on(signal_duration)
+        return abs(self.offset + kept * self.epoch_length - signal_duration) <= self.epoch_length + 1e-6
+
     @property
     def labels(self) -> list[str]:
         """Stage names per epoch (``"W"``, ``"N2"``, ``"REM"``...)."""

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..config import Config, DetectionConfig, SummaryConfig
 from ..detection.coverage import Coverage
+from ..errors import param_error
 from ..hypnogram import Hypnogram, Stage, parse_stages
 from ..recording import Recording
 from ..schema import SPINDLE_SUMMARY
@@ -177,6 +178,9 @@ def summarize(
         when there is none; the means are NaN where there is no spindle; ``reference`` is the
         channel's reference (:data:`UNSTATED_REFERENCE` when the file names none).
     """
+    if not isinstance(events, pd.DataFrame):
+        raise param_error("events", "an events table (pandas.DataFrame, as detect_spindles returns)",
+                          type(events).__name__)
     config = config or Config()
     det: DetectionConfig = config.detection
     summ: SummaryConfig = config.summary

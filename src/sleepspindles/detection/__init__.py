@@ -204,6 +204,11 @@ def check_inputs(recording: Recording, hypnogram: Hypnogram | None) -> None:
         raise param_error("hypnogram", "a sleepspindles.Hypnogram or None", type(hypnogram).__name__)
     if not recording.eeg_channels and not recording.dropped:
         raise param_error("recording", "a recording with at least one EEG channel", recording.channels)
+    if hypnogram is not None and not hypnogram.matches(recording.duration):
+        # The loader refuses these; a hand-built pair must not silently lose or misplace stages.
+        raise param_error("hypnogram", f"stages of the same night, ending within one epoch of the recording's "
+                          f"end ({recording.duration:g} s)",
+                          f"{hypnogram.n_epochs} epochs of {hypnogram.epoch_length:g} s from {hypnogram.offset:g} s")
 
 
 def detect_spindles(

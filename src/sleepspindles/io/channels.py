@@ -422,7 +422,7 @@ def _plan_linked_mastoid(wanted, groups, refs, source) -> list[Derivation]:
             "referential channels plus both M1 and M2 (or A1 and A2), both X-M1 and X-M2, or X-M2 "
             "with an M1-M2 derivation. Mastoid signals present: "
             + (", ".join(repr(c.label) for _, c in refs) or "none")
-            + ". Use reference='as-recorded' or choose other channels.",
+            + ". Use reference as-recorded (--reference, load.reference) or choose other channels.",
         )
     return out
 
@@ -445,7 +445,7 @@ def _plan_average(wanted, groups, source) -> list[Derivation]:
             f"common reference, including every requested one; the largest such group "
             f"(reference {ref or 'device'}) is {sorted(pool)}"
             + (f" and lacks {absent}" if absent else "")
-            + ". Use reference='as-recorded'.",
+            + ". Use reference as-recorded (--reference, load.reference).",
         )
     weight = 1.0 / len(pool)
     out = []

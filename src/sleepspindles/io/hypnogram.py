@@ -437,13 +437,12 @@ def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | N
         raise param_error("duration", "a non-negative number of seconds", signal_duration)
     where = path if path is not None else hyp.path
     length = hyp.epoch_length
-    n_fit = max(int(np.floor((signal_duration - hyp.offset) / length + 1e-6)), 0)
-    stages = hyp.stages
-    if stages.size > n_fit and (stages[n_fit:] == Stage.UNSCORED).all():
-        logger.info("%s: dropping %d unscored epochs past the signal's end", where, stages.size - n_fit)
-        stages = stages[:n_fit]
+    kept, n_fit = hyp.epochs_on(signal_duration)
+    if kept < hyp.n_epochs:
+        logger.info("%s: dropping %d unscored epochs past the signal's end", where, hyp.n_epochs - kept)
+    stages = hyp.stages[:kept]
     end = hyp.offset + stages.size * length
-    if abs(end - signal_duration) > length + 1e-6:
+    if not hyp.matches(signal_duration):
         raise file_error(
             where,
             f"the hypnogram covers {end:g} s ({stages.size} epochs of {length:g} s from "
