@@ -315,3 +315,19 @@ def test_more_spindles_without_more_coupling_is_not_a_coupling_effect():
             rejected[name] += sps.ttest_1samp(d, 0).pvalue < 0.05
     assert rejected["ppc"] <= sps.binom.interval(0.999, 100, 0.05)[1], rejected
     assert rejected["mvl"] >= 50 and rejected["z"] >= 50, rejected  # why neither is a laterality measure
+
+
+def test_rows_of_one_subject_giving_different_gains_are_said(hand_night):
+    events, hyp, rec = hand_night
+
+    def night(subject, name, pre, post):
+        return night_data(events, hyp, rec, subject=subject, night=name, trained_hand="right", score_pre=pre,
+                          score_post=post)
+
+    nights = [night("S0", "baseline", 100, 110), night("S0", "post", 90, 130),  # 10 % vs 44.4 %
+              night("S1", "baseline", 90, 130), night("S1", "post", 90, 130)]  # the same scores twice: fine
+    result = lateralise(nights, Config().replace("laterality", n_boot=100, n_perm=100))
+    said = [p for p in result.problems if "give different gains" in p]
+    assert said == ["subject 'S0': its rows' scores give different gains (post 44.4%, baseline 10.0%); 44.4% (the "
+                    "first learning night's) is used: check the manifest"]
+    assert set(result.laterality.loc[result.laterality["subject"] == "S0", "gain"].round(1)) == {44.4}

@@ -338,8 +338,11 @@ def percent_gain(score_pre, score_post) -> np.ndarray:
 def _subject_gain(nights: Sequence[NightData], baseline: str) -> tuple[dict[str, float], list[str]]:
     """Percent gain per subject, from a learning night's scores (a baseline row's as fallback)."""
     gain: dict[str, float] = {}
+    given: dict[str, dict[str, float]] = {}  # subject -> night -> the gain its row's scores give
     for night in sorted(nights, key=lambda n: n.night == baseline):
         value = float(percent_gain(night.score_pre, night.score_post))
+        if not np.isnan(value):
+            given.setdefault(night.subject, {})[night.night] = value
         if night.subject not in gain or (np.isnan(gain[night.subject]) and not np.isnan(value)):
             gain[night.subject] = value
     notes = [
@@ -347,5 +350,12 @@ def _subject_gain(nights: Sequence[NightData], baseline: str) -> tuple[dict[str,
         "excluded from the correlations with gain"
         for s, g in gain.items()
         if np.isnan(g)
+    ]
+    notes += [
+        f"subject {s!r}: its rows' scores give different gains ("
+        + ", ".join(f"{n} {v:.1f}%" for n, v in by_night.items()) + f"); {gain[s]:.1f}% (the first learning night's) "
+        "is used: check the manifest"
+        for s, by_night in given.items()
+        if len(set(by_night.values())) > 1
     ]
     return gain, notes
