@@ -102,9 +102,13 @@ def test_staging_figure_has_the_hypnogram_and_the_minutes_per_stage(result):
     assert drawn == pytest.approx({k: v for k, v in result.hypnogram.stage_minutes().items() if k in drawn})
 
 
-def test_subject_html_without_hand_has_no_lateralisation(result, tmp_path):
+def test_subject_html_without_hand_says_why_there_is_no_lateralisation(result, tmp_path):
     html = write_subject_report(result, tmp_path).read_text(encoding="utf-8")
-    assert "lateralisation" not in sections_of(html)
+    found = sections_of(html)
+    assert list(found) == list(SUBJECT_SECTIONS)  # a one-line note in the panel's place
+    assert not png_sources(found["lateralisation"]) and "<table" not in found["lateralisation"]
+    assert "needs the trained hand" in found["lateralisation"] and "--trained-hand left|right" in found["lateralisation"]
+    assert "trained_hand" in found["lateralisation"]  # the manifest column of batch and cohort
     assert len(png_sources(html)) == sum(SUBJECT_FIGURES.values()) - 1
 
 
@@ -163,6 +167,22 @@ def test_metadata_says_which_segment_of_an_edf_plus_d_file_was_analysed(result, 
     assert ("analysed data: the longest continuous segment of the file, 1440 s from 900 s into it (600 s of "
             "recorded data in its other segments discarded); event and stage times count from") in metadata
     assert "longest continuous segment" not in render_html(result, tmp_path / "continuous")
+
+
+def test_metadata_says_a_value_shared_by_every_channel_once(result, tmp_path):
+    from sleepspindles.report.subject import collapsed
+
+    assert "<td>References</td><td>linked-mastoid (all 2 channels)</td>" in render_html(result, tmp_path / "known")
+    info = replace(result.record.recording, references=(None, None))  # an EDF that states no reference
+    html = render_html(replace(result, record=result.record.with_(recording=info)), tmp_path / "unknown")
+    metadata = sections_of(html)["metadata"]
+    assert metadata.count("not stated") == 1
+    assert "<td>References</td><td>not stated in the file (all 2 channels)</td>" in metadata
+    six = ("C3", "C4", "F3", "F4", "O1", "O2")
+    assert collapsed((None,) * 6, six, missing="not stated in the file") == "not stated in the file (all 6 channels)"
+    assert collapsed(("M2", "M1", "M2", None, "", "M2"), six, missing="not stated") == \
+        "M2 (C3, F3, O2); M1 (C4); not stated (F4, O1)"
+    assert collapsed(("Cz",), ("C3",)) == "Cz (C3)" and collapsed((), ()) == "none"
 
 
 def test_unstaged_recording_report(tmp_path):

@@ -191,3 +191,78 @@ def test_cohort_pdf_is_the_page_printed(cohort, status, tmp_path):
     for title in (b"Contralateral vs ipsilateral", b"Models of the asymmetry", b"Reference robustness", b"Recordings"):
         assert b"/Title (" + title + b")" in objects
     assert len(re.findall(rb"/Subtype\s*/Image", objects)) >= 5
+
+
+def _windows_cohort(effect: float, seed: int = 63) -> LateralityResult:
+    """A cohort of the motor pair: the main measure over the night, spindle density per cycle (``effect`` in cycle 1)."""
+    night = simulated_hemispheres(N_SUBJECTS, seed, effect=effect, measure="density_n2n3", counts=True)
+    windows = [simulated_hemispheres(N_SUBJECTS, seed + 1 + k, effect=effect if k == 0 else 0.0,
+                                     measure="spindle_density", counts=True).assign(window=f"cycle {k + 1}")
+               for k in range(2)]
+    lat = pd.concat([night, *windows], ignore_index=True)
+    stats = cohort_stats(lat, Config().replace("laterality", n_boot=100, n_perm=100))
+    return LateralityResult(lat, stats, specificity_table(stats), (), pd.DataFrame())
+
+
+def _window_rows(estimates, p_fdr, measure="spindle_density"):
+    """paired_t C-I rows of the motor pair per window, as cohort_stats.csv holds them."""
+    k = len(estimates)
+    return pd.DataFrame({"night": ["post"] * k, "pair": ["C3/C4"] * k, "measure": [measure] * k, "band": ["all"] * k,
+                         "window": [f"cycle {i + 1}" for i in range(k)], "test": ["paired_t"] * k,
+                         "variable": ["C-I"] * k, "n": [8] * k, "estimate": estimates,
+                         "ci_low": [e - 0.3 for e in estimates], "ci_high": [e + 0.3 for e in estimates],
+                         "p_value": [p / 2 for p in p_fdr], "p_fdr": p_fdr})
+
+
+def test_windows_text_says_what_the_numbers_show():
+    from sleepspindles.report.cohort_tables import windows_summary
+
+    null = windows_summary(_window_rows([0.05, -0.12, 0.02], [0.7, 0.4, 0.9]))
+    assert null.startswith("No window of any measure differs from 0.")
+    assert "spindle density (1/min): no window differs from 0 (largest |C-I|, in cycle 2: -0.12" in null
+    assert "p (FDR) = 0.4" in null and "effect" not in null
+    planted = windows_summary(pd.concat([_window_rows([0.9, 0.1], [0.002, 0.6]),
+                                         _window_rows([0.2, 0.1], [0.3, 0.5], measure="so_density")]))
+    assert not planted.startswith("No window")
+    assert "spindle density (1/min): 1 of 2 windows differ from 0; the largest |C-I| is in cycle 1: 0.9" in planted
+    assert "p = 0.001, p (FDR) = 0.002" in planted
+    assert "SO density (1/min): no window differs from 0" in planted  # each measure in its own unit
+
+
+@pytest.mark.parametrize("effect", [0.0, 0.8])
+def test_windows_section_asserts_no_effect_the_numbers_do_not_show(effect):
+    result = _windows_cohort(effect)
+    (section,) = [s for s in cohort_sections(result, pd.DataFrame()) if s.key == "windows"]
+    assert "lives early" not in section.text and len(section.figures) == 1
+    rows = result.stats.query("test == 'paired_t' and variable == 'C-I' and band == 'all' and window != 'night' "
+                              "and night != 'baseline'")  # the learning night and its change from baseline
+    differs = (rows["p_fdr"] < 0.05).any()
+    assert differs == bool(effect)  # the planted effect is found, the null is not
+    assert ("No window of any measure differs from 0" in section.text) == (not differs)
+    top = rows.loc[rows["estimate"].abs().idxmax()]
+    named = f"{top['window']} (night {top['night']}): {top['estimate']:.3g}\u00a0[{top['ci_low']:.3g},"
+    assert named in section.text and f"p (FDR) = {top['p_fdr']:.2g}" in section.text
+    assert ("2 of 4 windows differ from 0" in section.text) == differs  # cycle 1 of both nights, not cycle 2
+
+
+def test_every_measure_titles_fit_their_panels():
+    """Five panels a row: each title (measure, C-I [interval], p) stays inside the figure and off its neighbours."""
+    from sleepspindles.report.figures_cohort import measures_figure
+
+    measures = ("density_n2", "density_n2n3", "sigma_abs", "sigma_rel", "coupling_ppc")
+    rng = np.random.default_rng(0)
+    lat = pd.DataFrame([{"subject": f"S{s}", "measure": m, "trained_hand": "right", "contra": rng.normal(2, 0.1),
+                         "ipsi": rng.normal(1.5, 0.1)} for m in measures for s in range(6)])
+    stats = pd.DataFrame({"measure": measures, "test": "paired_t", "estimate": -0.0748, "ci_low": -0.133,
+                          "ci_high": -0.00797, "p_value": 0.0059})
+    fig = measures_figure(lat, stats, "post", "C3/C4")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert len(axes) == len(measures)
+    boxes = [ax.title.get_window_extent(renderer) for ax in axes]
+    for k, box in enumerate(boxes):
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, axes[k].get_title()
+        assert not any(box.overlaps(other) for j, other in enumerate(boxes) if j != k)
+        assert not any(box.overlaps(t.get_window_extent(renderer)) for t in (*fig.texts, *fig.legends))
+    assert all("p = 0.0059" in ax.get_title() for ax in axes)

@@ -7,7 +7,8 @@ measure           unit    kind      read from
 ================  ======  ========  ==============================================================
 density_n2        1/min   rate      summary.csv, N2: spindles per analysed minute
 density_n2n3      1/min   rate      summary.csv, N2+N3
-amplitude         uV      ratio     summary.csv, N2: mean peak-to-peak amplitude
+amplitude         uV      ratio     summary.csv, N2: mean peak-to-peak amplitude of the broadband signal
+                                    over each spindle (YASA's): background and slow waves included
 sigma_abs         uV^2    ratio     sigma.csv: sigma power over ``laterality.sigma_stages``
 sigma_rel         -       ratio     sigma.csv: sigma / broadband power
 so_density        1/min   rate      so_summary.csv, N2+N3: slow oscillations per analysed minute
@@ -24,6 +25,10 @@ train_fraction    -       ratio     trains.csv, N2+N3: share of the spindles tha
 Per window of ``windows.csv`` (``cycle 1``..., ``first 20 min N2``, ``first 60 min NREM``):
 ``spindle_density``, ``so_density`` and ``coupled_density`` (rates, from ``windows.csv``) and
 ``swa_abs`` / ``swa_rel`` (from ``swa.csv``, whose cycle and early windows are the same).
+
+``amplitude`` follows YASA's definition, so it carries the background under each spindle as well
+(on the demo about twice the planted spindle's size): the band-limited measure of sigma activity
+is ``sigma_abs``.
 
 Kinds: a ``rate`` is a count per analysed minute (its minutes are kept, for the count models);
 ``ratio`` and ``rate`` values are non-negative, so the laterality index ``(C - I) / (C + I)`` is

@@ -20,6 +20,7 @@ from ..config import Config
 from ..output import write_bytes, write_text
 from . import figures_cohort as FC
 from .cohort_tables import (
+    ALPHA,
     MODEL_TESTS,
     SMALL_N,
     STATUS_WORDS,
@@ -28,6 +29,7 @@ from .cohort_tables import (
     robustness_table,
     stats_table,
     status_table,
+    windows_summary,
 )
 from .render import Section, check_format, pdf_bytes, render
 from .tables import MAIN_MEASURE, measure_label
@@ -146,10 +148,10 @@ def _windows_section(c: _Cohort) -> Section | None:
     figure = FC.windows_figure(rows, c.motor)
     if figure is None:
         return None
-    return Section("windows", "Windows of the night",
-                   "The effect lives early in the night: contralateral minus ipsilateral in each NREM-REM cycle and "
-                   "over the first minutes of N2 / NREM sleep (windows.csv), mean and bootstrap 95% interval.",
-                   figures=(figure,))
+    text = (f"Motor pair {c.motor}: contralateral minus ipsilateral in each NREM-REM cycle and over the first "
+            "minutes of N2 / NREM sleep (windows.csv), mean and bootstrap 95% interval; a window differs from 0 when "
+            f"its paired-t p (FDR) < {ALPHA:g}. {windows_summary(rows)}")
+    return Section("windows", "Windows of the night", text.strip(), figures=(figure,))
 
 
 def _gain_section(c: _Cohort) -> Section:

@@ -15,6 +15,7 @@ from ..schema import EVENT_KINDS
 from .tables import measure_label, measure_unit
 
 __all__ = [
+    "ALPHA",
     "CORRELATION_TESTS",
     "MODEL_TESTS",
     "SMALL_N",
@@ -25,6 +26,8 @@ __all__ = [
     "robustness_table",
     "stats_table",
     "status_table",
+    "window_measure_label",
+    "windows_summary",
 ]
 
 #: Fewest subjects for a correlation to be read without a caveat: below it r's interval spans
@@ -36,6 +39,8 @@ CORRELATION_TESTS = ("pearson", "spearman", "partial_pearson", "steiger")
 MODEL_TESTS = ("mixedlm", "gee_poisson", "gee_negbin", "steiger", "circular")
 #: How a batch status reads in the report: "skipped" rows were complete from an earlier run.
 STATUS_WORDS = {"done": "done", "skipped": "reused", "failed": "failed"}
+#: A window "differs" from no asymmetry when its paired-t p (FDR) is below this.
+ALPHA = 0.05
 # Tests whose estimate is in the measure's own unit (a mean, median or model difference of C - I).
 _IN_MEASURE_UNIT = ("paired_t", "wilcoxon", "sign_flip", "motor_vs_control", "mixedlm", "circular")
 
@@ -229,3 +234,48 @@ def status_table(status: pd.DataFrame) -> pd.DataFrame:
     table["status"] = table["status"].map(lambda s: STATUS_WORDS.get(s, s))
     table = table.drop(columns=[c for c in ("out_dir",) if c in table])  # the folder is subject_night
     return table.rename(columns=names)
+
+
+def window_measure_label(measure: str) -> str:
+    """``"spindle density (1/min)"``: a measure's words without its stage group (a window has its own), its unit."""
+    words, unit = measure_label(measure, unit=False).split(",")[0], measure_unit(measure)
+    return words + (f" ({unit})" if unit != "-" else "")
+
+
+def windows_summary(rows: pd.DataFrame) -> str:
+    """What the windows' paired tests of C - I show, in words taken from the numbers, never more.
+
+    Per measure: the window with the largest |C - I| (its mean, bootstrap 95% interval, p and
+    p (FDR)) and how many windows differ from 0 at p (FDR) < :data:`ALPHA`; when none does in
+    any measure, a sentence says so first.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``paired_t`` rows (variable ``C-I``) of the windows other than the whole night.
+    """
+    if rows.empty:
+        return ""
+    rows = rows.reset_index(drop=True)
+    p_fdr = rows["p_fdr"] if "p_fdr" in rows else rows["p_value"]
+    differs = pd.Series(np.nan_to_num(p_fdr.to_numpy(float), nan=1.0) < ALPHA, index=rows.index)
+    several_nights = rows["night"].nunique() > 1
+    parts = []
+    for measure, group in rows.groupby("measure", sort=False):
+        label = window_measure_label(measure)
+        finite = group.loc[np.isfinite(group["estimate"].to_numpy(float))]
+        if finite.empty:
+            parts.append(f"{label}: no test (too few subjects).")
+            continue
+        top = finite.loc[finite["estimate"].abs().idxmax()]
+        where = f"{top['window']} (night {top['night']})" if several_nights else str(top["window"])
+        numbers = (f"{_interval(top['estimate'], top['ci_low'], top['ci_high'])}, p = {top['p_value']:.2g}, "
+                   f"p (FDR) = {p_fdr[top.name]:.2g}")
+        k = int(differs[group.index].sum())
+        if k:
+            parts.append(f"{label}: {k} of {len(group)} windows differ from 0; the largest |C-I| is in {where}: "
+                         f"{numbers}.")
+        else:
+            parts.append(f"{label}: no window differs from 0 (largest |C-I|, in {where}: {numbers}).")
+    verdict = "" if differs.any() else "No window of any measure differs from 0. "
+    return verdict + " ".join(parts)

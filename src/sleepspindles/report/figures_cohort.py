@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .canvas import FULL_WIDTH, figure_title, new_figure
-from .cohort_tables import SMALL_N
+from .cohort_tables import SMALL_N, window_measure_label
 from .tables import measure_label, measure_unit
 
 __all__ = ["HAND_COLOURS", "li_gain_figure", "measures_figure", "paired_figure", "scalp_maps_figure",
@@ -105,13 +105,16 @@ def _phase_panel(ax, rows: pd.DataFrame) -> None:
 
 
 def _test_line(stats: pd.DataFrame, measure: str) -> str:
-    """``"C-I 0.41 [0.12, 0.70], p = 0.012"`` from a measure's paired-t (or circular) row, "" without one."""
+    """``"C-I 0.41 [0.12, 0.70]\\np = 0.012"`` from a measure's paired-t (or circular) row, "" without one.
+
+    Two lines, so that a panel's title is no wider than the panel (five panels share a row).
+    """
     rows = stats.loc[(stats["measure"] == measure) & stats["test"].isin(["paired_t", "circular"])]
     if rows.empty or not np.isfinite(rows["estimate"].iloc[0]):
         return "no test (too few subjects)" if len(rows) else ""
     r = rows.iloc[0]
     interval = f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if np.isfinite(r["ci_low"]) else ""
-    return f"C-I {r['estimate']:.3g}{interval}, p = {r['p_value']:.2g}"
+    return f"C-I {r['estimate']:.3g}{interval}\np = {r['p_value']:.2g}"
 
 
 def measures_figure(laterality: pd.DataFrame, stats: pd.DataFrame, night: str, pair: str) -> Figure | None:
@@ -191,8 +194,7 @@ def windows_figure(stats: pd.DataFrame, pair: str) -> Figure | None:
                         capsize=2, lw=1, color=_NIGHT_COLOURS[k % len(_NIGHT_COLOURS)], label=night)
         ax.axhline(0, color="#888888", lw=0.8)
         ax.set_xticks(x, windows, rotation=35, ha="right", fontsize=7.5)
-        words, unit = measure_label(measure, unit=False).split(",")[0], measure_unit(measure)  # no stage: a window
-        ax.set_title(textwrap.fill(words + (f" ({unit})" if unit != "-" else ""), 24), fontsize=8.5)
+        ax.set_title(textwrap.fill(window_measure_label(measure), 24), fontsize=8.5)  # no stage: a window
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("C - I (measure's unit)", fontsize=8.5)

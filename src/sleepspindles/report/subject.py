@@ -26,12 +26,15 @@ from .tables import by_channel, channel_notes, searched_stage, with_units
 from .view import ReportView, report_view
 from .windows import MAX_EVENTS
 
-__all__ = ["subject_sections", "write_subject_report"]
+__all__ = ["NO_HAND", "subject_sections", "write_subject_report"]
 
 logger = logging.getLogger(__name__)
 
 _NOTHING = "Nothing to draw: {why}."
 _SUMMARY_NAMES = {"n_spindles": "spindles", "excluded_minutes": "excluded"}
+#: What stands in place of the lateralisation section when the trained hand was not given.
+NO_HAND = ("Not shown: lateralisation needs the trained hand (sleepspindles run --trained-hand left|right; in batch "
+           "or cohort, the manifest's trained_hand column; in Python, trained_hand=).")
 
 
 def _stage_table(result) -> pd.DataFrame:
@@ -133,8 +136,8 @@ def subject_sections(result, trained_hand: str | None = None, *, subject: str = 
     if view.capped:
         sections.append(view.montage_section(result))
     sections += _spindle_sections(result, view)
-    if trained_hand is not None:
-        sections.append(lateral_section(result, trained_hand, subject, night))
+    sections.append(lateral_section(result, trained_hand, subject, night) if trained_hand is not None
+                    else Section("lateralisation", "Lateralisation", NO_HAND))
     sections += so_sections(result, view)
     sections.append(Section(
         "tables", "Spindle summary table",
@@ -167,6 +170,7 @@ def _run_metadata(result) -> dict[str, Any]:
         "inputs": record.inputs,
         "source": result.recording.source or "<in-memory recording>",
         "recording": record.recording,
+        "references": collapsed(info.references, info.channels, missing="not stated in the file"),
         "staging": record.staging,
         "versions": record.versions,
         "config": yaml.safe_dump(dict(record.config), sort_keys=False, default_flow_style=None),
@@ -239,3 +243,19 @@ def _subject_facts(result) -> dict[str, str]:
     if unmeasurable:
         facts["Channels not measured"] = "; ".join(f"{c}: {r}" for c, r in unmeasurable.items())
     return facts
+
+
+def collapsed(values, channels, *, missing: str = "none") -> str:
+    """Per-channel values said once each: ``"not stated in the file (all 6 channels)"``, ``"M1 (C3, C4); A2 (F3)"``.
+
+    A falsy value (None, "") reads ``missing``.
+    """
+    groups: dict[str, list[str]] = {}
+    for value, channel in zip(values, channels):
+        groups.setdefault(str(value) if value else missing, []).append(channel)
+    if not groups:
+        return missing
+    if len(groups) == 1:
+        (value, names), = groups.items()
+        return f"{value} (all {len(names)} channels)" if len(names) > 1 else f"{value} ({names[0]})"
+    return "; ".join(f"{value} ({', '.join(names)})" for value, names in groups.items())
