@@ -150,6 +150,7 @@ def test_files_tables_and_report(cohort_run):
     assert "missing.edf: recording file not found" in html  # the status table carries the errors
     text = str(result)
     assert "cohort: 6 of 8 manifest rows analysed" in text and "FAILED row 8 (S7, post)" in text
+    assert "post C3/C4 density_n2n3 (whole night), paired_t of C-I: n=" in text  # the measure is named
 
 
 def test_stored_tables_give_the_cohort_table_and_swapping_the_hand_flips_the_sign(cohort_run):

@@ -122,7 +122,7 @@ class CohortResult:
         return self.n_rows - len(self.failed)
 
     def __str__(self) -> str:
-        """A short report for the terminal: counts, files, the motor pair's N2 density tests."""
+        """A short report for the terminal: counts, files, the motor pair's tests of the main measure (named)."""
         counts = self.status["status"].value_counts() if len(self.status) else pd.Series(dtype=int)
         lines = [f"cohort: {self.n_analysed} of {self.n_rows} manifest rows analysed in {self.seconds:.1f} s "
                  f"({counts.get('done', 0)} recording(s) processed, {counts.get('skipped', 0)} already complete)"]
@@ -135,8 +135,9 @@ class CohortResult:
                          & stats["test"].isin(["paired_t", "one_sample_t", "pearson"])
                          & stats["variable"].isin(["C-I", "LI", "D"])]
             for r in main.itertuples(index=False):
-                lines.append(f"  {r.night} {r.pair} {r.test} ({r.variable}): n={r.n} effect={r.effect_size:.3g} "
-                             f"p={r.p_value:.3g} p_fdr={r.p_fdr:.3g}")
+                lines.append(f"  {r.night} {r.pair} {r.measure} (whole night), {r.test} of {r.variable}: n={r.n} "
+                             f"estimate={r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}] "
+                             f"effect size={r.effect_size:.3g} p={r.p_value:.3g} p_fdr={r.p_fdr:.3g}")
         if len(self.clusters):
             found = self.clusters[self.clusters["p_value"] < 0.05]
             lines += [f"  cluster {r.night} {r.measure} ({r.sign}): {r.pairs} p={r.p_value:.3g}"
