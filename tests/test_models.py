@@ -99,6 +99,7 @@ def test_count_model_recovers_a_planted_rate_ratio():
             assert row.ci_low <= planted <= row.ci_high, (test, term, row.ci_low, row.ci_high)
         assert found["contra/ipsi"].ci_low <= 1.0 <= found["contra/ipsi"].ci_high
         assert found["contra/ipsi:post"].note.startswith("converged")
+        assert "few subjects" not in found["contra/ipsi"].note  # 30 subjects
     assert "alpha = " in _rows(rows, "gee_negbin")["contra/ipsi"].note
 
 
@@ -135,3 +136,57 @@ def test_null_false_positive_rates_over_200_cohorts(record_property):
     assert len(counts) == 12  # 3 models x 4 terms
     for key, k in counts.items():
         assert low <= k <= high, f"{key}: {k}/200 rejections under the null"
+
+
+def _small_null_gee(seed: int) -> list:
+    """(p with the normal reference, p as reported) of the GEE rows of one null cohort of 6 subjects."""
+    rows = count_models(simulated_hemispheres(6, 30_000 + seed, counts=True, nights=("post",)), "post", CONFIG)
+    return [(2 * sps.norm.sf(abs(r.statistic)), r.p_value, r.note) for r in rows if np.isfinite(r.p_value)]
+
+
+def test_gee_of_few_subjects_uses_the_bias_reduced_sandwich_with_t_and_says_so():
+    """6 subjects: GEE's robust sandwich and the normal reference reject a true null far above 5 %."""
+    import statsmodels.api as sm
+    from statsmodels.genmod.generalized_estimating_equations import GEE
+
+    frame = simulated_hemispheres(6, 31, counts=True, nights=("post",))
+    row = _rows(count_models(frame, "post", CONFIG), "gee_poisson")["contra/ipsi"]
+    assert "few subjects (n = 6 < 20): GEE p-values are approximate; prefer the paired test" in row.note
+    long = pd.concat([frame.assign(c=1.0, r=frame["contra"], m=frame["contra_minutes"]),
+                      frame.assign(c=0.0, r=frame["ipsi"], m=frame["ipsi_minutes"])], ignore_index=True)
+    exog = pd.DataFrame({"const": 1.0, "hand": np.where(long["trained_hand"] == "right", 1.0, -1.0)})
+    exog = pd.concat([exog, exog.mul(long["c"], axis=0).add_prefix("contra*")], axis=1)
+    model = GEE(np.round(long["r"] * long["m"]), exog, groups=long["subject"], offset=np.log(long["m"]),
+                family=sm.families.Poisson(), cov_struct=sm.cov_struct.Exchangeable())
+    b, robust_se = model.fit(cov_type="bias_reduced").params["contra*const"], model.fit().bse["contra*const"]
+    assert np.log(row.estimate) == pytest.approx(b)
+    assert row.statistic != pytest.approx(b / robust_se, rel=0.05)  # not the uncorrected sandwich
+    assert row.p_value == pytest.approx(2 * sps.t.sf(abs(row.statistic), 5))  # t with subjects - 1 df
+    assert row.ci_low == pytest.approx(np.exp(b - sps.t.ppf(0.975, 5) * b / row.statistic))
+    # over 120 null cohorts (4 GEE rows each) the normal reference rejects too often; t(5) is near 5 %
+    found = [r for rows in on_two_cores(_small_null_gee, range(120)) for r in rows]
+    normal, reported = (np.mean([f[i] < 0.05 for f in found]) for i in (0, 1))
+    assert len(found) > 400 and all("few subjects" in f[2] for f in found)
+    assert normal > 0.07 and 0.02 <= reported <= 0.07 and abs(reported - 0.05) < abs(normal - 0.05), (normal, reported)
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ConvergenceWarning")  # the raw lbfgs fit
+@pytest.mark.filterwarnings("ignore:Random effects covariance is singular")
+def test_degenerate_mixed_fit_is_flagged_not_reported_as_converged(monkeypatch):
+    """3 subjects where statsmodels' lbfgs puts the subject variance at 0 and returns contra-ipsi = 0, p = 1."""
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    from sleepspindles.analysis import models
+
+    frame = simulated_hemispheres(3, 118, hands=("right",), effect=0.5)
+    mean_baseline = frame.loc[frame["night"] == "baseline", "D"].mean()
+    exog, _, _ = design(frame, "baseline")
+    raw = MixedLM(frame["D"].to_numpy(), exog, groups=frame["subject"]).fit(reml=True, method=["lbfgs"])
+    assert raw.converged and raw.fe_params["const"] == 0.0 != mean_baseline  # the defect this test is about
+    found = _rows(mixed_model(frame, "baseline", CONFIG), "mixedlm")
+    assert found["contra-ipsi"].estimate == pytest.approx(mean_baseline, abs=1e-4)  # a sound optimiser's fit
+    assert "rejected lbfgs: degenerate" in found["contra-ipsi"].note
+    monkeypatch.setattr(models, "_OPTIMISERS", ("lbfgs",))  # no sound optimiser left: no finding
+    for row in mixed_model(frame, "baseline", CONFIG):
+        assert np.isnan(row.p_value) and np.isnan(row.estimate), row
+        assert row.note.startswith("degenerate fit, no estimate: lbfgs: degenerate"), row.note
