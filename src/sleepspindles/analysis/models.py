@@ -189,9 +189,10 @@ def _fit_mixedlm(y: np.ndarray, exog: pd.DataFrame, groups: np.ndarray):
             except (LinAlgError, ValueError) as exc:
                 failures.append(f"{method}: {exc}")
                 continue
+            finite = bool(np.all(np.isfinite(fit.bse_fe)))  # a negative variance gives NaN errors (and a warning)
         if not fit.converged:
             failures.append(f"{method}: not converged")
-        elif not np.all(np.isfinite(fit.bse_fe)):  # a negative variance gives NaN errors
+        elif not finite:
             failures.append(f"{method}: degenerate (non-finite standard errors)")
         elif (off := _gls_mismatch(fit, y, exog.to_numpy(float), groups)) > 1e-3 or _zero_variance(fit):
             failures.append(f"{method}: degenerate (fixed effects {off:.3g} SE off the GLS solution; "
