@@ -213,6 +213,16 @@ def _rows(tmp_path: Path, *rows: str) -> Path:
     return manifest
 
 
+def test_a_manifest_without_trained_hands_runs_as_a_batch(cohort, tmp_path):
+    """Batch processing (no laterality) needs no trained hand: the reports say how lateralisation would be had."""
+    manifest = tmp_path / "unlabelled.csv"
+    manifest.write_text(f"subject,night,recording\ns1,learning,{cohort / 's1.edf'}\n")
+    result = run_batch(manifest, tmp_path / "out", Config(), jobs=1, progress=False)
+    assert result.done == ["s1/learning"] and not result.failed
+    report = (tmp_path / "out" / "s1_learning" / "report.html").read_text(encoding="utf-8")
+    assert "lateralisation needs the trained hand" in report
+
+
 def test_folder_names_are_readable_stable_and_distinct(tmp_path):
     manifest = _rows(tmp_path, "A/B,post,a.edf,left", "A-B,post,b.edf,left", "s 01,night 1,c.edf,right")
     names = [Path(t.out_dir).name for t in make_tasks(manifest, tmp_path / "out", Config())]

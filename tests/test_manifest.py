@@ -92,3 +92,17 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_percent_gain_hand_computed():
     gain = percent_gain([10.0, 8.0, np.nan, 0.0, -4.0], [12.5, 6.0, 3.0, 2.0, -2.0])
     np.testing.assert_allclose(gain, [25.0, -25.0, np.nan, np.nan, 50.0])
+
+
+def test_a_batch_reads_rows_without_a_trained_hand_a_cohort_does_not(tmp_path):
+    no_column = _write(tmp_path, "S1,post,a.edf\nS2,post,b.edf\n", header="subject,night,recording\n")
+    assert [r.trained_hand for r in read_manifest(no_column, hand=False).rows] == [None, None]
+    with pytest.raises(DataError, match=r"lacks required column\(s\) \['trained_hand'\]"):
+        read_manifest(no_column)
+    empty = _write(tmp_path, "S1,post,a.edf,,,,,,\nS2,post,b.edf,,Left,,,,\n", name="empty.csv")
+    assert [r.trained_hand for r in read_manifest(empty, hand=False).rows] == [None, "left"]
+    with pytest.raises(DataError, match="row 1: field 'trained_hand' is empty"):
+        read_manifest(empty)
+    wrong = _write(tmp_path, "S1,post,a.edf,,lft,,,,\n", name="wrong.csv")  # a value given is still checked
+    with pytest.raises(DataError, match="must be 'left' or 'right'; got 'lft'"):
+        read_manifest(wrong, hand=False)

@@ -252,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("batch", help="process a manifest in parallel, resumable", description=(
         "Process every recording of a manifest with a local process pool or a Dask cluster; "
-        "completed recordings are skipped on rerun; failures are recorded, not fatal. On a cluster's job "
-        "array, each array task runs one --shard; 'gather' then writes the cohort tables."))
+        "completed recordings are skipped on rerun; failures are recorded, not fatal. The manifest's "
+        "trained_hand column is optional here (rows without one get reports without lateralisation). On a "
+        "cluster's job array, each array task runs one --shard; 'gather' then writes the cohort tables."))
     _manifest_args(p)
     p.add_argument("--shard", metavar="I/N",
                    help="process only shard I of N of the manifest rows (a job array: --array=1-N and --shard "

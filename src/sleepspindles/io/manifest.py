@@ -4,7 +4,9 @@ The manifest is a CSV file with a header::
 
     subject,night,recording,hypnogram,trained_hand,score_pre,score_post[,age,sex,...]
 
-* ``subject``, ``night``, ``recording`` and ``trained_hand`` are required and non-empty.
+* ``subject``, ``night``, ``recording`` and ``trained_hand`` are required and non-empty; a batch
+  (no laterality) reads the manifest with ``hand=False``, where ``trained_hand`` may be left out
+  or empty (its rows' reports then have no lateralisation section).
 * ``night`` is free text; the value of ``config.laterality.baseline_night`` (``"baseline"``)
   marks the no-training night that learning nights are contrasted against.
 * ``recording`` and ``hypnogram`` are paths, relative to the manifest's folder unless
@@ -72,8 +74,8 @@ class ManifestRow:
         Absolute path.
     hypnogram : str or None
         Absolute path, or None (stages in the EDF+ file, or automatic staging).
-    trained_hand : str
-        ``"left"`` or ``"right"``.
+    trained_hand : str or None
+        ``"left"`` or ``"right"``; None only in a manifest read with ``hand=False`` (a batch).
     score_pre, score_post : float
         NaN when missing.
     covariates : mapping of str to str
@@ -91,7 +93,7 @@ class ManifestRow:
     night: str
     recording: str
     hypnogram: str | None
-    trained_hand: str
+    trained_hand: str | None
     score_pre: float = math.nan
     score_post: float = math.nan
     covariates: Mapping[str, str] = field(default_factory=dict)
@@ -137,7 +139,7 @@ class Manifest:
         return table
 
 
-def read_manifest(path) -> Manifest:
+def read_manifest(path, *, hand: bool = True) -> Manifest:
     """Read and validate a cohort manifest.
 
     Parameters
@@ -146,6 +148,9 @@ def read_manifest(path) -> Manifest:
         The CSV file; or a BIDS dataset: its root folder, or a
         :class:`~sleepspindles.io.bids.BidsSource` (filters, column names), read by
         :func:`~sleepspindles.io.bids.read_bids`.
+    hand : bool
+        Whether every row needs its ``trained_hand`` (a cohort, which lateralises). A batch
+        passes False: the column may be absent or empty; a value given is still checked.
 
     Returns
     -------
@@ -173,7 +178,8 @@ def read_manifest(path) -> Manifest:
     if not records:
         raise file_error(path, "manifest is empty; expected a header line " + ",".join(MANIFEST_COLUMNS))
     header = [h.strip() for h in records[0]]
-    _check_header(path, header)
+    required = REQUIRED_COLUMNS if hand else tuple(c for c in REQUIRED_COLUMNS if c != "trained_hand")
+    _check_header(path, header, required)
     rows = []
     for number, cells in enumerate(records[1:], start=1):
         if len(cells) != len(header):
@@ -181,7 +187,7 @@ def read_manifest(path) -> Manifest:
                 f"{path.name} row {number}: has {len(cells)} fields but the header has {len(header)}"
             )
         raw = {name: cell.strip() for name, cell in zip(header, cells)}
-        rows.append(_parse_row(path, number, raw))
+        rows.append(_parse_row(path, number, raw, required))
     if not rows:
         raise file_error(path, "manifest has a header but no rows")
     covariates = tuple(h for h in header if h not in MANIFEST_COLUMNS + OPTIONAL_COLUMNS)
@@ -189,30 +195,27 @@ def read_manifest(path) -> Manifest:
     return Manifest(path=str(path), rows=tuple(rows), covariates=covariates)
 
 
-def _check_header(path: Path, header: list[str]) -> None:
-    """Refuse missing required columns, empty or duplicated column names."""
+def _check_header(path: Path, header: list[str], required: tuple[str, ...]) -> None:
+    """Refuse missing ``required`` columns, empty or duplicated column names."""
     if any(not h for h in header):
         raise file_error(path, "manifest header has an empty column name")
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise file_error(path, f"manifest header repeats column(s) {duplicated}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
-        raise file_error(
-            path,
-            f"manifest lacks required column(s) {missing}; the header must include "
-            + ",".join(REQUIRED_COLUMNS),
-        )
+        raise file_error(path, f"manifest lacks required column(s) {missing}; the header must include "
+                               + ",".join(required))
 
 
-def _parse_row(path: Path, number: int, raw: dict[str, str]) -> ManifestRow:
-    """Validate one data row and return it parsed."""
+def _parse_row(path: Path, number: int, raw: dict[str, str], required: tuple[str, ...]) -> ManifestRow:
+    """Validate one data row (``required`` fields non-empty) and return it parsed."""
     where = f"{path.name} row {number}"
-    for name in REQUIRED_COLUMNS:
+    for name in required:
         if not raw.get(name):
             raise DataError(f"{where}: field {name!r} is empty")
-    hand = raw["trained_hand"].lower()
-    if hand not in _HANDS:
+    hand = raw.get("trained_hand", "").lower() or None
+    if hand is not None and hand not in _HANDS:
         raise DataError(f"{where}: field 'trained_hand' must be 'left' or 'right'; got {raw['trained_hand']!r}")
     return ManifestRow(
         row=number,
@@ -252,7 +255,7 @@ def _number(where: str, name: str, value: str) -> float:
 def _check_consistency(path: Path, rows: list[ManifestRow]) -> None:
     """One row per subject and night; one trained hand per subject."""
     seen: dict[tuple[str, str], int] = {}
-    hands: dict[str, tuple[str, int]] = {}
+    hands: dict[str, tuple[str | None, int]] = {}
     for rec in rows:
         key = (rec.subject, rec.night)
         if key in seen:

@@ -68,14 +68,14 @@ def folder_name(subject: str, night: str) -> str:
 
 
 def make_tasks(manifest_path: str | Path, out_dir: str | Path, config: Config) -> list[Task]:
-    """One :class:`Task` per manifest row (the manifest is validated as for ``cohort``).
+    """One :class:`Task` per manifest row (validated as for ``cohort``, but a row may have no trained hand).
 
     Raises
     ------
     DataError
         When the manifest is invalid, or two rows would write to the same output folder.
     """
-    manifest = read_manifest(manifest_path)
+    manifest = read_manifest(manifest_path, hand=False)  # a batch does not lateralise
     out = Path(out_dir).resolve()
     return [
         Task(row=r.row, subject=r.subject, night=r.night, recording=r.recording, hypnogram=r.hypnogram,
