@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config import Config
 from ..hypnogram import Hypnogram
 from ..recording import Recording
 from .spectral import (
@@ -24,11 +25,11 @@ from .spectral import (
     mean_usable,
     reference_band,
     select_epochs,
-    sigma_bands,
+    sigma_power_bands,
     sigma_table,
 )
 
-__all__ = ["EpochPowers", "epoch_powers", "shared_powers", "sigma_table_of"]
+__all__ = ["EpochPowers", "epoch_powers", "shared_powers", "sigma_table_of", "swa_bands"]
 
 #: Key of the shared powers in :attr:`sleepspindles.detection.RecordingContext.shared`.
 _KEY = "epoch_powers"
@@ -57,7 +58,10 @@ class EpochPowers:
 
     def mean(self, bands: Sequence[tuple[float, float]], channels: Sequence[str], epochs: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean power of ``bands`` over the usable ones of ``epochs`` (among :attr:`epochs`): (n_bands, n_ch), counts."""
+        """Mean power of ``bands`` over the usable ones of ``epochs`` (among :attr:`epochs`).
+
+        Returns ``(n_bands, n_channels)`` powers and the per-channel counts of epochs used.
+        """
         rows = [self.channels.index(c) for c in channels]
         cols = np.searchsorted(self.epochs, epochs)
         picked = self.powers[np.ix_([self.bands.index(tuple(b)) for b in bands], rows)]
@@ -87,6 +91,13 @@ def shared_powers(context) -> EpochPowers:
     return context.shared[_KEY]
 
 
+def swa_bands(config: Config, sf: float) -> list[tuple[float, float]]:
+    """The bands SWA integrates: ``slow_oscillations.swa_band``, then its reference band (its low edge to
+    the top of ``laterality.total_band``, so the relative value is a fraction)."""
+    band = config.slow_oscillations.swa_band
+    return [band, reference_band((band[0], config.laterality.total_band[1]), sf)]
+
+
 def _night_powers(context) -> EpochPowers:
     recording, hypnogram, config = context.recording, context.hypnogram, context.config
     sf, n = recording.sf, recording.n_samples
@@ -94,10 +105,10 @@ def _night_powers(context) -> EpochPowers:
     stages, bands = [], []
     if "spindles" in context.detections and sf / 2 > config.detection.band[1]:
         stages.append(lat.sigma_stages)
-        bands += [*sigma_bands(config).values(), reference_band(lat.total_band, sf)]
+        bands += sigma_power_bands(config, sf)
     if "slow_oscillations" in context.detections and sf / 2 > so.swa_band[1]:
         stages.append(so.stages)
-        bands += [so.swa_band, reference_band((so.swa_band[0], lat.total_band[1]), sf)]
+        bands += swa_bands(config, sf)
     epochs = np.unique(np.concatenate([select_epochs(hypnogram, sf, n, s) for s in stages] or [np.zeros(0, np.int64)]))
     skipped = [set(found.coverage.unmeasurable) for found in context.detections.values() if found.coverage]
     unusable = set.intersection(*skipped) if skipped else set()

@@ -27,8 +27,8 @@ from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
 from ..recording import Recording
 from ..schema import SO_SUMMARY, SWA
-from .epoch_powers import EpochPowers, epoch_powers, shared_powers
-from .spectral import reference_band, resolves, select_epochs
+from .epoch_powers import EpochPowers, epoch_powers, shared_powers, swa_bands
+from .spectral import resolves, select_epochs
 from .summary import event_means, rate, stage_groups
 
 __all__ = ["so_summary_table", "swa_windows", "slow_wave_activity", "swa_table"]
@@ -166,7 +166,7 @@ def slow_wave_activity(
     if segment * low < 1.0:
         raise param_error("laterality.welch_window", f"at least {1 / low:g} s (and epochs as long) to resolve "
                           f"the SWA band's {low:g} Hz edge", segment)
-    bands = [so.swa_band, reference_band((low, lat.total_band[1]), recording.sf)]
+    bands = swa_bands(config, recording.sf)
     windows = swa_windows(hypnogram, so.stages, so.swa_first_minutes, recording.sf, recording.n_samples)
     if powers is None:  # every window's epochs are among the searched stages': one periodogram per epoch serves all
         every = np.unique(np.concatenate([epochs for _, _, epochs in windows]))

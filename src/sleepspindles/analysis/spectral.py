@@ -38,6 +38,7 @@ __all__ = [
     "band_power_reference",
     "sigma_power",
     "sigma_bands",
+    "sigma_power_bands",
     "sigma_table",
 ]
 
@@ -406,6 +407,11 @@ def sigma_bands(config: Config) -> dict[str, tuple[float, float]]:
     return {"all": (lo, hi), "fast": (split, hi), "slow": (lo, split)}
 
 
+def sigma_power_bands(config: Config, sf: float) -> list[tuple[float, float]]:
+    """The bands the sigma table integrates: :func:`sigma_bands`, then the reference (``laterality.total_band``)."""
+    return [*sigma_bands(config).values(), reference_band(config.laterality.total_band, sf)]
+
+
 def sigma_table(
     recording: Recording, hypnogram: Hypnogram | None, config: Config | None = None, skip: Sequence[str] = (),
     powers=None,
@@ -450,6 +456,6 @@ def sigma_table(
         return sigma_power(sub.data, sub.sf, sub.channels, hypnogram, bands=bands, total_band=lat.total_band,
                            stages=lat.sigma_stages, window=lat.welch_window)
     sf = recording.sf
-    power, used = powers.mean([*bands.values(), reference_band(lat.total_band, sf)], channels,
+    power, used = powers.mean(sigma_power_bands(config, sf), channels,
                               select_epochs(hypnogram, sf, recording.n_samples, lat.sigma_stages))
     return _sigma_frame(channels, bands, lat.sigma_stages, power, used)
