@@ -393,3 +393,14 @@ def test_a_table_with_clock_times_as_onsets_is_refused(tmp_path):
     clock.write_text("onset,stage\n22:10:00,W\n22:10:30,N1\n")
     with pytest.raises(DataError, match=r"clock.csv.*'onset' column must hold seconds.*'22:10:00'"):
         read_hypnogram(clock)
+
+
+def test_a_table_whose_rows_score_the_same_time_twice_is_refused(tmp_path):
+    twice = tmp_path / "twice.csv"  # rows 2 and 3 both score 30-60 s, with different stages
+    twice.write_text("onset,duration,stage\n0,30,W\n30,30,N2\n30,30,N3\n60,30,N2\n")
+    with pytest.raises(DataError, match=r"twice.csv.*rows 2 and 3 both score the time from 30 s"):
+        read_hypnogram(twice)
+    long = tmp_path / "long.csv"  # a 60 s row overlaps the next epoch's row
+    long.write_text("onset,duration,stage\n0,60,W\n30,30,N2\n")
+    with pytest.raises(DataError, match="rows 1 and 2 both score"):
+        read_hypnogram(long)

@@ -252,6 +252,14 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme:
     onsets = _seconds_column(path, rows, onset, header[onset])
     durations = (_seconds_column(path, rows, header.index("duration"), "duration") if "duration" in header
                  else np.full(len(rows), epoch))
+    # Two rows scoring the same time would leave one of them silently overwritten.
+    order = np.argsort(onsets, kind="stable")
+    ends = onsets + np.where(durations > 0, durations, epoch)  # a zero duration is one epoch
+    overlap = np.flatnonzero(onsets[order][1:] < ends[order][:-1] - _GRID_TOLERANCE * epoch)
+    if overlap.size:
+        first, second = sorted(int(order[k]) + 1 for k in (overlap[0], overlap[0] + 1))
+        raise file_error(path, f"hypnogram rows {first} and {second} both score the time from "
+                               f"{onsets[order][overlap[0] + 1]:g} s; each epoch must have one stage")
     return _events_to_stages(onsets, durations, stages, epoch, path)
 
 
