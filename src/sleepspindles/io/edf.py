@@ -323,8 +323,9 @@ def _load_signals(
     return _resampled_signals(path, header, segment, plan, target, dropped)
 
 
-def _kept_segment(path: Path, header: EdfHeader, longest_segment: bool) -> Segment:
-    """Every data record, or an EDF+D file's longest continuous segment when ``longest_segment``.
+def _kept_segment(path: Path, header: EdfHeader, longest_segment: bool) -> tuple[Segment, float]:
+    """Every data record, or an EDF+D file's longest continuous segment when ``longest_segment``;
+    and the seconds of recorded data left out.
 
     Else an EDF+D file is refused. Keeping a segment of several is a logged warning: the file,
     the segment (start in the file, length), the seconds of recorded data left out, and that the
@@ -337,13 +338,14 @@ def _kept_segment(path: Path, header: EdfHeader, longest_segment: bool) -> Segme
                          "to analyse the longest one only")
     kept = max(segments, key=lambda s: s.stop - s.first)  # the first of equally long ones
     rd = header.record_duration
+    discarded = (header.n_records - (kept.stop - kept.first)) * rd
     if len(segments) > 1:
         logger.warning("%s: %s file with %d continuous segments: analysing the longest, %g s from %g s into the "
                        "file (records %d-%d); %g s of recorded data in the others discarded; times (events, "
                        "stages) count from the kept segment's start, %g s into the file", path, header.variant,
                        len(segments), (kept.stop - kept.first) * rd, kept.onset, kept.first, kept.stop - 1,
-                       (header.n_records - kept.stop + kept.first) * rd, kept.onset)
-    return kept
+                       discarded, kept.onset)
+    return kept, discarded
 
 
 _EXCLUDED = "marked bad (load.exclude: the config, the manifest's bad_channels or a BIDS _channels.tsv)"
@@ -449,7 +451,7 @@ def load_recording(
     if hypnogram_scheme not in SCHEMES:
         raise param_error("hypnogram_scheme", f"one of {SCHEMES}", hypnogram_scheme)
     header = read_edf_header(path)
-    segment = _kept_segment(path, header, longest_segment)
+    segment, discarded = _kept_segment(path, header, longest_segment)
     excluded = _excluded(header, exclude, path)
     signal_labels = [lab if header.is_data(i) and i not in excluded else "" for i, lab in enumerate(header.labels)]
     if channels and excluded:
@@ -475,7 +477,7 @@ def load_recording(
                  *(DroppedChannel(d.name, reason) for d, reason in signals.dropped if d.kind == "eeg")),
         checked=True,  # _usable dropped every channel channel_problems refuses
         segment_offset=segment.onset,
-        discarded_seconds=(header.n_records - (segment.stop - segment.first)) * header.record_duration,
+        discarded_seconds=discarded,
     )
     if hypnogram is None:
         hyp = _stage_annotations(signals.annotations, recording.duration, path, epoch_length)
