@@ -103,6 +103,9 @@ def test_a_batch_reads_rows_without_a_trained_hand_a_cohort_does_not(tmp_path):
     assert [r.trained_hand for r in read_manifest(empty, hand=False).rows] == [None, "left"]
     with pytest.raises(DataError, match="row 1: field 'trained_hand' is empty"):
         read_manifest(empty)
+    mixed = _write(tmp_path, "S1,baseline,a.edf,,,,,,\nS1,post,b.edf,,left,,,,\n", name="mixed.csv")
+    with pytest.raises(DataError, match="row 2: field 'trained_hand' is 'left' but subject 'S1' has 'empty' in row 1"):
+        read_manifest(mixed, hand=False)  # one subject, one hand, also in a batch
     wrong = _write(tmp_path, "S1,post,a.edf,,lft,,,,\n", name="wrong.csv")  # a value given is still checked
     with pytest.raises(DataError, match="must be 'left' or 'right'; got 'lft'"):
         read_manifest(wrong, hand=False)

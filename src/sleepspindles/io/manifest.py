@@ -267,7 +267,7 @@ def _check_consistency(path: Path, rows: list[ManifestRow]) -> None:
         first = hands.setdefault(rec.subject, (rec.trained_hand, rec.row))
         if first[0] != rec.trained_hand:
             raise DataError(
-                f"{path.name} row {rec.row}: field 'trained_hand' is {rec.trained_hand!r} but subject "
-                f"{rec.subject!r} has {first[0]!r} in row {first[1]}; the trained hand must be the "
+                f"{path.name} row {rec.row}: field 'trained_hand' is {rec.trained_hand or 'empty'!r} but subject "
+                f"{rec.subject!r} has {first[0] or 'empty'!r} in row {first[1]}; the trained hand must be the "
                 "same on every night of a subject"
             )
