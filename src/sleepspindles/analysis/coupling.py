@@ -41,7 +41,7 @@ import pandas as pd
 
 from ..errors import ConfigError, param_error
 from ..schema import COUPLING
-from .circular import circular_mean, mvl, ppc, rayleigh, surrogate_test_of_resultants, unit_vectors
+from .circular import circular_mean, mvl, ppc, rayleigh, surrogate_test_of_resultants
 from .summary import StageGroup, rate, stage_groups
 
 if TYPE_CHECKING:
@@ -73,17 +73,12 @@ class _Annotated:
     in_band : dict of str to numpy.ndarray of bool
         Per band (``all``, ``fast``, ``slow``): the spindles in it.
     surrogate_row : numpy.ndarray of int
-        Per spindle: its row in its channel's ``SurrogatePhases.phases`` (-1 when uncoupled).
+        Per spindle: its row in its channel's ``SurrogatePhases.units`` (-1 when uncoupled).
     holder : numpy.ndarray of int
         Per spindle: index in :attr:`so_stage` of its channel of the SO holding its peak (-1 when uncoupled).
     so_stage : dict of str to numpy.ndarray
         Per channel: the stage of each of its SOs (at the negative peak), in start order.
     """
-
-    # The unit vectors of one channel's surrogate phases, (channel, array): each channel's
-    # coupled spindles are tested in every stage group and band, its rows one after the other,
-    # so the exponentials are computed once per channel and held for one channel at a time.
-    _units: tuple[str, np.ndarray] | None = None
 
     def __init__(self, spindles: pd.DataFrame, sos: pd.DataFrame, surrogates: Mapping[str, SurrogatePhases],
                  fast_threshold: float) -> None:
@@ -109,12 +104,10 @@ class _Annotated:
     def null_resultants(self, channel: str, coupled: np.ndarray) -> np.ndarray:
         """Per surrogate, the resultant of the coupled spindles at positions ``coupled`` of ``channel``.
 
-        The sum of their surrogate phases' unit vectors, in position order: the values
-        :func:`.circular.surrogate_test` computes from those phases.
+        The sum of their surrogate phases' unit vectors (accumulated in complex128), in position
+        order: the values :func:`.circular.surrogate_test` computes from those phases.
         """
-        if self._units is None or self._units[0] != channel:
-            self._units = (channel, unit_vectors(self.surrogates[channel].phases))
-        return self._units[1][self.surrogate_row[coupled]].sum(axis=0)
+        return self.surrogates[channel].units[self.surrogate_row[coupled]].sum(axis=0, dtype=np.complex128)
 
 
 def _surrogate_rows(channel: np.ndarray, coupled: np.ndarray, surrogates: Mapping[str, SurrogatePhases]) -> np.ndarray:

@@ -156,6 +156,7 @@ def epoch_band_powers(
     n_ch = data.shape[0]  # an array or a signal source: epochs are read chunk by chunk
     nperseg = min(int(round(window * sf)), int(epoch_samples))
     freqs = np.fft.rfftfreq(nperseg, 1.0 / sf)
+    freqs = freqs[: np.searchsorted(freqs, max(hi for _, hi in bands), side="right")]  # the bins any band reads
     sel = [(freqs >= lo) & (freqs <= hi) for lo, hi in bands]
     powers = np.zeros((len(bands), n_ch, len(starts)))
     usable = np.zeros((n_ch, len(starts)), dtype=bool)
@@ -163,7 +164,7 @@ def epoch_band_powers(
     pool: dict[str, np.ndarray] = {}  # every chunk's segments and power, in the same memory
     for first in range(0, len(starts), per_chunk):
         chunk_starts = np.asarray(starts[first : first + per_chunk])
-        psd = _segment_density(_segments(data, chunk_starts, int(epoch_samples), nperseg, pool), sf, pool)
+        psd = _segment_density(_segments(data, chunk_starts, int(epoch_samples), nperseg, pool), sf, pool, freqs.size)
         chunk = slice(first, first + chunk_starts.size)
         # A non-finite sample spoils an epoch's spectrum; a constant epoch has none once the mean is removed.
         usable[:, chunk] = np.isfinite(psd).all(axis=-1) & (psd.sum(axis=-1) > 0)
@@ -228,10 +229,13 @@ def welch_density(x: np.ndarray, sf: float, nperseg: int) -> np.ndarray:
     return _segment_density(segments[..., :: _step(nperseg), :].copy(), sf)
 
 
-def _segment_density(segments: np.ndarray, sf: float, pool: dict[str, np.ndarray] | None = None) -> np.ndarray:
+def _segment_density(segments: np.ndarray, sf: float, pool: dict[str, np.ndarray] | None = None,
+                     n_bins: int | None = None) -> np.ndarray:
     """:func:`welch_density` of float32 ``segments`` (..., n_segments, nperseg), overwritten on the way.
 
-    The power before the mean over segments is computed in ``pool``'s buffers when given.
+    Only the first ``n_bins`` frequencies when given (the bands' bins: the power of the others
+    would be computed for nothing). The power before the mean over segments is computed in
+    ``pool``'s buffers when given.
     """
     import scipy.fft
 
@@ -239,13 +243,14 @@ def _segment_density(segments: np.ndarray, sf: float, pool: dict[str, np.ndarray
     taper = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
     segments -= segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
     segments *= taper
-    spectrum = scipy.fft.rfft(segments, axis=-1, workers=1, overwrite_x=True)
-    # |X|^2 / (sf sum(taper^2)), in two buffers: the values of (re**2 + im**2) / scale
+    spectrum = scipy.fft.rfft(segments, axis=-1, workers=1, overwrite_x=True)[..., :n_bins]
+    # mean over segments of |X|^2, then / (sf sum(taper^2)) on the (n_segments times) smaller mean
     power = np.square(spectrum.real, out=_buffer(pool, "power", spectrum.shape, np.float32))
     power += np.square(spectrum.imag, out=_buffer(pool, "imag", spectrum.shape, np.float32))
-    power /= np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
-    power[..., 1 : (None if nperseg % 2 else -1)] *= 2.0  # one-sided: all but DC (and Nyquist)
-    return power.mean(axis=-2)
+    density = power.mean(axis=-2)
+    density /= np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
+    density[..., 1 : (None if nperseg % 2 else nperseg // 2)] *= 2.0  # one-sided: all but DC (and Nyquist)
+    return density
 
 
 def mean_usable(powers: np.ndarray, usable: np.ndarray, epochs: np.ndarray | slice = slice(None)
