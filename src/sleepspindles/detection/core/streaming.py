@@ -171,7 +171,7 @@ def _group(sf: float, unit_nat: int, summed_rate: float | None) -> int:
     """Native samples summed per group: the largest divisor of ``unit_nat`` keeping ``sf / D >= summed_rate``."""
     if summed_rate is None:
         return 1
-    return max(d for d in range(1, unit_nat + 1) if unit_nat % d == 0 and sf / d >= summed_rate)
+    return max(d for d in range(1, max(int(sf // summed_rate), 1) + 1) if unit_nat % d == 0)
 
 
 def _group_gain(group: int, l_nat: int, n_bins: int) -> np.ndarray:
@@ -343,11 +343,12 @@ def _native_segment(data: np.ndarray, rows: list[int], a: int, plan: Plan, work:
 def included(hypnogram: Hypnogram | None, codes: np.ndarray, g0: int, plan: Plan) -> np.ndarray:
     """Internal samples (global ``g0 ..``) inside the night and in the searched stages ``codes``."""
     inside = np.zeros(plan.l_int, dtype=np.bool_)
-    inside[max(-g0, 0) : max(plan.n_int - g0, 0)] = True
+    lo, hi = max(-g0, 0), min(max(plan.n_int - g0, 0), plan.l_int)
     if hypnogram is None:
-        return inside
-    idx = np.arange(g0, g0 + plan.l_int)
-    return inside & np.isin(hypnogram.stage_at(idx / plan.rate), codes)
+        inside[lo:hi] = True
+    elif hi > lo:  # the night's stage per internal sample is computed once (and cached by the hypnogram)
+        inside[lo:hi] = np.isin(hypnogram.to_samples(plan.rate, plan.n_int)[g0 + lo : g0 + hi], codes)
+    return inside
 
 
 def spectrum(data, rows, k: int, plan: Plan, keep: bool, work: Work | None = None) -> Spectrum:
