@@ -11,6 +11,7 @@ import pytest
 from sleepspindles.detection.core import kernels as K
 from sleepspindles.detection.core import kernels_numba as KN
 from sleepspindles.detection.core._numba import HAS_NUMBA
+from sleepspindles.errors import ConfigError
 
 PATHS = ["jit", "python"] if HAS_NUMBA else ["python"]
 
@@ -82,3 +83,12 @@ def test_prepare_rows_matches_numpy(path):
     seg, bad = np.empty((1, 29), np.float32), np.zeros((1, 29), bool)
     K.prepare_rows(x, [0], 0, 29, 0, 6, seg, bad)
     assert np.flatnonzero(bad[0]).tolist() == list(range(10, 19)) and seg[0, 18] == 0
+
+
+@pytest.mark.parametrize("group", [1, 2, 4, 5])
+def test_sum_groups_is_its_twin(path, group):
+    seg = np.random.default_rng(group).standard_normal((3, 40 * group)).astype(np.float32) * 100
+    out = np.empty((3, 40), np.float32)
+    np.testing.assert_array_equal(K.sum_groups(seg, group, out), K.sum_groups_ref(seg, group))
+    with pytest.raises(ConfigError, match="seg/out"):
+        K.sum_groups(seg[:, 1:], group if group > 1 else 2, out)

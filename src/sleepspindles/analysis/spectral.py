@@ -24,6 +24,7 @@ from ..errors import param_error
 from ..hypnogram import Hypnogram, parse_stages
 from ..recording import Recording, is_source
 from ..schema import SIGMA
+from .kernels_welch import detrended_segments, hann, power_mean
 
 __all__ = [
     "stage_epoch_starts",
@@ -157,20 +158,31 @@ def epoch_band_powers(
     nperseg = min(int(round(window * sf)), int(epoch_samples))
     freqs = np.fft.rfftfreq(nperseg, 1.0 / sf)
     freqs = freqs[: np.searchsorted(freqs, max(hi for _, hi in bands), side="right")]  # the bins any band reads
-    sel = [(freqs >= lo) & (freqs <= hi) for lo, hi in bands]
+    weights = _trapezoid_weights(freqs, bands)
     powers = np.zeros((len(bands), n_ch, len(starts)))
     usable = np.zeros((n_ch, len(starts)), dtype=bool)
     per_chunk = max(1, _CHUNK_VALUES // max(n_ch * int(epoch_samples), 1))
-    pool: dict[str, np.ndarray] = {}  # every chunk's segments and power, in the same memory
+    pool: dict[str, np.ndarray] = {}  # every chunk's segments, in the same memory
     for first in range(0, len(starts), per_chunk):
         chunk_starts = np.asarray(starts[first : first + per_chunk])
-        psd = _segment_density(_segments(data, chunk_starts, int(epoch_samples), nperseg, pool), sf, pool, freqs.size)
+        psd = _density(_segments(data, chunk_starts, int(epoch_samples), nperseg, pool), sf, freqs.size)
         chunk = slice(first, first + chunk_starts.size)
         # A non-finite sample spoils an epoch's spectrum; a constant epoch has none once the mean is removed.
         usable[:, chunk] = np.isfinite(psd).all(axis=-1) & (psd.sum(axis=-1) > 0)
-        for b, keep in enumerate(sel):
-            powers[b, :, chunk] = np.trapezoid(psd[..., keep], freqs[keep], axis=-1)
+        powers[:, :, chunk] = np.moveaxis(psd @ weights, -1, 0)
     return powers, usable
+
+
+def _trapezoid_weights(freqs: np.ndarray, bands: Sequence[tuple[float, float]]) -> np.ndarray:
+    """``(n_freqs, n_bands)`` weights: ``psd @ weights`` is the trapezoid rule over each band's bins
+    (``lo <= f <= hi``; 0 for a band holding fewer than two bins, as :func:`numpy.trapezoid`)."""
+    weights = np.zeros((freqs.size, len(bands)))
+    for b, (lo, hi) in enumerate(bands):
+        keep = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+        half = np.diff(freqs[keep]) / 2
+        weights[keep[:-1], b] += half
+        weights[keep[1:], b] += half
+    return weights
 
 
 def _step(nperseg: int) -> int:
@@ -195,25 +207,23 @@ def _buffer(pool: dict[str, np.ndarray] | None, name: str, shape: tuple[int, ...
 
 def _segments(data, starts: np.ndarray, epoch_samples: int, nperseg: int,
               pool: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """The Welch segments of the epochs beginning at ``starts``, float32 (n_ch, n_epochs, n_segments, nperseg).
+    """The tapered, mean-removed Welch segments of the epochs beginning at ``starts``, float32
+    (n_ch, n_epochs, n_segments, nperseg) (:func:`.kernels_welch.detrended_segments`).
 
-    Copied epoch by epoch from the night into one array (from ``pool``), which
-    :func:`_segment_density` then works in. A signal source is read once per run of adjacent
-    epochs, so only these epochs are read.
+    Gathered straight from the night into one array (from ``pool``). A signal source is read
+    once per run of adjacent epochs, so only these epochs are read.
     """
     step = _step(nperseg)
-    out = _buffer(pool, "segments", (data.shape[0], starts.size, (epoch_samples - nperseg) // step + 1, nperseg),
-                  np.float32)
-    if is_source(data):
-        breaks = np.flatnonzero(np.diff(starts) != epoch_samples) + 1
-        runs = [(run, data.read(range(data.shape[0]), int(starts[run[0]]), int(starts[run[-1]]) + epoch_samples))
-                for run in np.split(np.arange(starts.size), breaks) if run.size]
-    else:
-        runs = [([e], np.asarray(data)[:, start : start + epoch_samples]) for e, start in enumerate(starts)]
-    for run, span in runs:
-        for k, e in enumerate(run):
-            epoch = span[:, k * epoch_samples : (k + 1) * epoch_samples]
-            out[:, e] = np.lib.stride_tricks.sliding_window_view(epoch, nperseg, axis=-1)[..., ::step, :]
+    n_segments = (epoch_samples - nperseg) // step + 1
+    out = _buffer(pool, "segments", (data.shape[0], starts.size, n_segments, nperseg), np.float32)
+    if not is_source(data):
+        return detrended_segments(data, starts, n_segments, step, nperseg, out)
+    breaks = np.flatnonzero(np.diff(starts) != epoch_samples) + 1
+    for run in np.split(np.arange(starts.size), breaks):
+        if run.size:
+            first = int(starts[run[0]])
+            span = data.read(range(data.shape[0]), first, int(starts[run[-1]]) + epoch_samples)
+            detrended_segments(span, starts[run] - first, n_segments, step, nperseg, out[:, run[0] : run[-1] + 1])
     return out
 
 
@@ -225,30 +235,23 @@ def welch_density(x: np.ndarray, sf: float, nperseg: int) -> np.ndarray:
     reported to), computed as one batched FFT over every leading axis: about four times faster
     than scipy's general implementation on the hundreds of epochs of a night.
     """
-    segments = np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float32), nperseg, axis=-1)
-    return _segment_density(segments[..., :: _step(nperseg), :].copy(), sf)
+    x = np.asarray(x)
+    rows = x.reshape(-1, x.shape[-1])
+    step = _step(nperseg)
+    segments = detrended_segments(rows, [0], (x.shape[-1] - nperseg) // step + 1, step, nperseg)
+    return _density(segments, sf, nperseg // 2 + 1).reshape(*x.shape[:-1], -1)
 
 
-def _segment_density(segments: np.ndarray, sf: float, pool: dict[str, np.ndarray] | None = None,
-                     n_bins: int | None = None) -> np.ndarray:
-    """:func:`welch_density` of float32 ``segments`` (..., n_segments, nperseg), overwritten on the way.
-
-    Only the first ``n_bins`` frequencies when given (the bands' bins: the power of the others
-    would be computed for nothing). The power before the mean over segments is computed in
-    ``pool``'s buffers when given.
-    """
+def _density(segments: np.ndarray, sf: float, n_bins: int) -> np.ndarray:
+    """Welch density of the first ``n_bins`` frequencies from :func:`_segments`' segments (overwritten),
+    (n_rows, n_epochs, n_bins): the bands' bins only, as the power of the others would be computed for nothing."""
     import scipy.fft
 
     nperseg = segments.shape[-1]
-    taper = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
-    segments -= segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
-    segments *= taper
-    spectrum = scipy.fft.rfft(segments, axis=-1, workers=1, overwrite_x=True)[..., :n_bins]
+    spectrum = scipy.fft.rfft(segments, axis=-1, workers=1, overwrite_x=True)
     # mean over segments of |X|^2, then / (sf sum(taper^2)) on the (n_segments times) smaller mean
-    power = np.square(spectrum.real, out=_buffer(pool, "power", spectrum.shape, np.float32))
-    power += np.square(spectrum.imag, out=_buffer(pool, "imag", spectrum.shape, np.float32))
-    density = power.mean(axis=-2)
-    density /= np.float32(sf * np.sum(taper.astype(np.float64) ** 2))
+    density = power_mean(spectrum, n_bins)
+    density /= np.float32(sf * np.sum(hann(nperseg).astype(np.float64) ** 2))
     density[..., 1 : (None if nperseg % 2 else nperseg // 2)] *= 2.0  # one-sided: all but DC (and Nyquist)
     return density
 

@@ -2,9 +2,9 @@
 
 Holds the input checks shared by all kernel modules (:func:`as_vector`, :func:`as_strided_vector`),
 the preparation of a block's rows (:func:`prepare_rows`: float32 copy, non-finite and flat-run
-flags), flat-run detection (:func:`flat_mask`) and runs of a boolean mask (:func:`mask_runs`,
-:func:`merge_runs`). The method-specific kernels live with their engines:
-:mod:`sleepspindles.detection.spindles.kernels_yasa` (YASA's criteria),
+flags; :func:`sum_groups`: sums of consecutive samples), flat-run detection (:func:`flat_mask`)
+and runs of a boolean mask (:func:`mask_runs`, :func:`merge_runs`). The method-specific kernels
+live with their engines: :mod:`sleepspindles.detection.spindles.kernels_yasa` (YASA's criteria),
 :mod:`sleepspindles.detection.spindles.kernels_events` (per-spindle parameters),
 :mod:`sleepspindles.detection.spindles.kernels_a7` and
 :mod:`sleepspindles.detection.slow_oscillations.kernels`.
@@ -30,6 +30,8 @@ __all__ = [
     "as_events",
     "prepare_rows",
     "prepare_rows_ref",
+    "sum_groups",
+    "sum_groups_ref",
     "flat_mask",
     "flat_mask_ref",
     "mask_runs",
@@ -96,6 +98,25 @@ def prepare_rows_ref(src, rows, lo: int, hi: int, dst_off: int, min_flat: int, s
         # NaN differs from everything, itself included: it breaks runs as in the kernel.
         flat = flat_mask_ref(np.where(finite[i], row, np.nan), min_flat)
         bad[i, dst_off : dst_off + hi - lo] = ~finite[i] | flat
+
+
+def sum_groups(seg, group: int, out) -> np.ndarray:
+    """Sums of ``group`` consecutive samples of each row of float32 ``seg`` into ``out``
+    ``(n_rows, n_samples // group)``; ``n_samples`` must be a multiple of ``group``."""
+    if (seg.dtype != np.float32 or out.dtype != np.float32 or seg.ndim != 2 or group < 1
+            or seg.shape[1] % group or out.shape != (seg.shape[0], seg.shape[1] // group)):
+        raise param_error("seg/out", f"float32 arrays of shapes (n, m * {group}) and (n, m)", (seg.shape, out.shape))
+    _k.sum_groups(seg, int(group), out)
+    return out
+
+
+def sum_groups_ref(seg, group: int) -> np.ndarray:
+    """Numpy twin of :func:`sum_groups` (same order of additions)."""
+    groups = np.asarray(seg).reshape(seg.shape[0], -1, group)
+    total = groups[..., 0].copy()
+    for r in range(1, group):
+        total += groups[..., r]
+    return total
 
 
 def flat_mask(x, min_len: int) -> np.ndarray:

@@ -121,3 +121,16 @@ def merge_runs(starts, lasts, min_distance):  # pragma: no cover - compiled
             starts[k] = starts[i]
             lasts[k] = lasts[i]
     return k + 1
+
+
+@jit
+def sum_groups(seg, group, out):  # pragma: no cover - compiled
+    """``out[i, j] = sum(seg[i, j * group : (j + 1) * group])`` (left to right, in float32)."""
+    for i in range(out.shape[0]):
+        row = seg[i]
+        dest = out[i]
+        for j in range(dest.shape[0]):
+            total = row[j * group]
+            for r in range(1, group):
+                total += row[j * group + r]
+            dest[j] = total

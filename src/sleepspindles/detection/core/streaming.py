@@ -359,11 +359,8 @@ def spectrum(data, rows, k: int, plan: Plan, keep: bool, work: Work | None = Non
     work = (work or Work.new(len(rows), plan)).rows(len(rows))
     g0 = k * plan.hop - plan.margin
     seg, bad_nat = _native_segment(data, rows, g0 * plan.p // plan.q, plan, work)
-    if plan.group > 1:  # sums of plan.group samples (strided adds: much faster than a sum over a short axis)
-        groups = seg.reshape(seg.shape[0], -1, plan.group)
-        seg = np.add(groups[..., 0], groups[..., 1], out=work.summed)
-        for r in range(2, plan.group):
-            seg += groups[..., r]
+    if plan.group > 1:
+        seg = kernels.sum_groups(seg, plan.group, work.summed)
     full = sfft.rfft(seg, axis=1, workers=1)
     n_bins = plan.h_band.size
     if keep:

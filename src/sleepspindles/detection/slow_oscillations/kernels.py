@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import param_error
-from ..core.kernels import as_vector
+from ..core.kernels import as_strided_vector, as_vector
 from . import kernels_numba as _k
 
 __all__ = [
@@ -126,7 +126,10 @@ class DurationRules:
 
 
 def _check_signal(x, valid, sf: float) -> tuple[np.ndarray, np.ndarray]:
-    x = as_vector(x, "x", np.float64)
+    # Not copied: the engine passes the real part of its analytic signal, a strided float32 view.
+    x = as_strided_vector(x, "x")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
     valid = as_vector(valid, "valid", np.bool_)
     if valid.shape != x.shape:
         raise param_error("valid", f"{x.size} booleans (one per sample of x)", valid.size)
