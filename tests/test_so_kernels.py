@@ -196,3 +196,25 @@ def test_agrees_with_yasa_sw_detect(planted):
     # it: exactly one sample apart on every matched cycle.
     for ours, theirs in ((so.start, "Start"), (so.end, "End")):
         np.testing.assert_array_equal(ours[keep][m.det] - np.round(sw[theirs].to_numpy()[m.ref] * SF), 1)
+
+
+@pytest.mark.parametrize("numba_path", ["jit", "python"])
+def test_phase_units_are_the_twins(numba_path, monkeypatch):
+    if numba_path == "python":
+        monkeypatch.setattr(KN, "phase_units", getattr(KN.phase_units, "py_func", KN.phase_units))
+    rng = np.random.default_rng(3)
+    analytic = (rng.standard_normal(500) + 1j * rng.standard_normal(500)).astype(np.complex64)
+    analytic[123] = 0  # phase 0 there, as numpy.angle gives
+    times = rng.uniform(1000.0, 1499.4, (6, 40))
+    times[2, 5] = 1123.2
+    times[0, 0] = 1000.2  # the block's first sample
+    got, expected = np.full((4, 40), np.nan, np.complex64), np.full((4, 40), np.nan, np.complex64)
+    K.phase_units(analytic, times, 1000, [0, 2, 5], [3, 0, 1], got)
+    K.phase_units_ref(analytic, times, 1000, [0, 2, 5], [3, 0, 1], expected)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert np.isnan(got[2]).all() and got[0, 5] == 1
+    np.testing.assert_allclose(np.abs(got[[0, 1, 3]]), 1, rtol=1e-6)
+    with pytest.raises(ConfigError, match="'times'"):
+        K.phase_units(analytic, times, 1001, [0], [0], got)  # 1000.2 -> sample 1000, before the block
+    with pytest.raises(ConfigError, match="'src/dst'"):
+        K.phase_units(analytic, times, 1000, [6], [0], got)

@@ -228,8 +228,7 @@ class Hypnogram:
         numpy.ndarray of int8, shape (n_samples,)
         """
         key = (float(sf), int(n_samples))
-        out = self._cache.get(key)  # read once: another thread may replace the entry meanwhile
-        if out is None:
+        if key not in self._cache:
             t = np.arange(n_samples, dtype=np.float64) / sf - self.offset
             idx = np.floor(t / self.epoch_length).astype(np.int64)
             out = np.full(n_samples, Stage.UNSCORED, dtype=np.int8)
@@ -238,7 +237,7 @@ class Hypnogram:
             out.flags.writeable = False
             self._cache.clear()
             self._cache[key] = out
-        return out
+        return self._cache[key]
 
     def stage_at(self, times) -> np.ndarray:
         """Stage code at each time (seconds from the signal start); ``UNSCORED`` outside."""

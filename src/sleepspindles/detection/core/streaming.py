@@ -346,8 +346,8 @@ def included(hypnogram: Hypnogram | None, codes: np.ndarray, g0: int, plan: Plan
     lo, hi = max(-g0, 0), min(max(plan.n_int - g0, 0), plan.l_int)
     if hypnogram is None:
         inside[lo:hi] = True
-    elif hi > lo:  # the night's stage per internal sample is computed once (and cached by the hypnogram)
-        inside[lo:hi] = np.isin(hypnogram.to_samples(plan.rate, plan.n_int)[g0 + lo : g0 + hi], codes)
+    elif hi > lo:  # block by block: a whole night's per-sample stages would cost more in fresh pages
+        inside[lo:hi] = np.isin(hypnogram.stage_at(np.arange(g0 + lo, g0 + hi) / plan.rate), codes)
     return inside
 
 

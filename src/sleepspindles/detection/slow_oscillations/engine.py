@@ -44,7 +44,14 @@ from ...recording import Recording
 from ...schema import SLOW_OSCILLATIONS, SPINDLES
 from .. import DetectionResult, RecordingContext
 from ..core import streaming as st
-from .kernels import DurationRules, SlowOscillations, amplitude_mask, find_slow_oscillations, relative_thresholds
+from .kernels import (
+    DurationRules,
+    SlowOscillations,
+    amplitude_mask,
+    find_slow_oscillations,
+    phase_units,
+    relative_thresholds,
+)
 
 __all__ = ["detect", "SurrogatePhases"]
 
@@ -80,11 +87,6 @@ class SurrogatePhases:
         """The surrogate phases in radians, ``(n_rows, n_surrogates)``."""
         return np.angle(self.units)
 
-
-def _unit(values: np.ndarray) -> np.ndarray:
-    """``values / abs(values)``; 1 (phase 0, as :func:`numpy.angle` gives) where a value is 0."""
-    size = np.abs(values)
-    return np.divide(values, size, out=np.ones_like(values), where=size > 0)
 
 
 @dataclass
@@ -152,18 +154,21 @@ def _run_channel_block(blk: st.Block, j: int, peaks: np.ndarray, setup: _Setup, 
         # One draw for every (candidate, peak) pair: the generator fills row after row, so the
         # stream is that of one draw of n_surrogates per pair in this order, whatever is kept.
         times = rng.uniform(so.start[k, None], so.end[k, None], (k.size, setup.n_surrogates))
+        # Phases are read only where the criterion can keep the candidate (the rest stay NaN).
         read = np.ones(k.size, bool) if setup.limits is None else amplitude_mask(
             so.val_neg[k], so.ptp[k], neg_max=setup.limits[0], ptp_min=setup.limits[1])
-        phases = np.full(times.shape, np.nan, np.complex64)  # NaN: a candidate the criterion drops
-        phases[read] = _unit(analytic[np.rint(times[read]).astype(np.int64) - blk.g0])
         # A peak held by an earlier candidate (a previous block's, or the pair before in this
         # one: the previous candidate ends on the sample this one starts at) is shared.
         own = state.holder[i] < 0
         own[1:] &= i[1:] != i[:-1]
-        state.surrogates[i[own]] = phases[own]
+        write = np.flatnonzero(own & read)
+        phase_units(analytic, times, blk.g0, write, i[write], state.surrogates)
         state.holder[i[own]] = state.n_candidates + k[own]
         for pair in np.flatnonzero(~own):
-            state.shared[int(i[pair])] = (state.n_candidates + int(k[pair]), phases[pair])
+            units = np.full((1, setup.n_surrogates), np.nan, np.complex64)
+            if read[pair]:
+                phase_units(analytic, times, blk.g0, [pair], [0], units)
+            state.shared[int(i[pair])] = (state.n_candidates + int(k[pair]), units[0])
     state.n_candidates += len(so)
 
 

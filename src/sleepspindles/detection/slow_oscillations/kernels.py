@@ -31,6 +31,8 @@ __all__ = [
     "find_slow_oscillations_ref",
     "amplitude_mask",
     "relative_thresholds",
+    "phase_units",
+    "phase_units_ref",
 ]
 
 # Tolerance when a rule in seconds is turned into samples: 0.3 s * 100 Hz is 30.000000000000004.
@@ -266,3 +268,40 @@ def relative_thresholds(val_neg, ptp, percentile: float) -> tuple[float, float]:
     if val_neg.size == 0:
         return math.nan, math.nan
     return float(np.percentile(val_neg, percentile)), float(np.percentile(ptp, 100 - percentile))
+
+
+def phase_units(analytic, times, offset: int, src, dst, out) -> None:
+    """Write the SO phases' unit vectors at random times: ``out[dst[m]]`` from ``times[src[m]]``.
+
+    Parameters
+    ----------
+    analytic : numpy.ndarray of complex64, shape (n,)
+        One channel's analytic SO-band signal over a block; sample ``t`` of the night is
+        ``analytic[t - offset]``.
+    times : numpy.ndarray of float, shape (n_rows, n_times)
+        Times in samples of the night (rounded to the nearest sample).
+    src, dst : array-like of int
+        Rows of ``times`` to read and the rows of ``out`` they fill.
+    out : numpy.ndarray of complex64, shape (n_out, n_times)
+        ``analytic / abs(analytic)`` there (1, phase 0, where the signal is exactly 0), in place.
+    """
+    src = np.ascontiguousarray(src, dtype=np.int64)
+    dst = np.ascontiguousarray(dst, dtype=np.int64)
+    if analytic.ndim != 1 or analytic.dtype != np.complex64 or out.dtype != np.complex64 or out.ndim != 2:
+        raise param_error("analytic/out", "a complex64 vector and a complex64 matrix", (analytic.shape, out.shape))
+    if src.shape != dst.shape or times.ndim != 2 or times.shape[1] != out.shape[1]:
+        raise param_error("src/dst/times", f"rows of times ({times.shape}) for rows of out ({out.shape})",
+                          (src.size, dst.size))
+    if src.size and (min(src.min(), dst.min()) < 0 or src.max() >= times.shape[0] or dst.max() >= out.shape[0]):
+        raise param_error("src/dst", "row indices inside times and out", (src.max(), dst.max()))
+    outside = _k.phase_units(analytic, times, int(offset), src, dst, out)
+    if outside:  # checked in the loop: a pass of its own would cost a third of the work
+        raise param_error("times", f"sample times inside the {analytic.size} samples from {offset}",
+                          f"{outside} outside")
+
+
+def phase_units_ref(analytic, times, offset: int, src, dst, out) -> None:
+    """Numpy twin of :func:`phase_units`."""
+    values = analytic[np.rint(times[np.asarray(src, dtype=np.int64)]).astype(np.int64) - offset]
+    size = np.abs(values)
+    out[np.asarray(dst, dtype=np.int64)] = np.divide(values, size, out=np.ones_like(values), where=size > 0)

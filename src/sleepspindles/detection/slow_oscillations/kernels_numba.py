@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..core._numba import jit
 
 
@@ -70,3 +72,23 @@ def find_candidates(x, valid, limits, idx, val):  # pragma: no cover - compiled
             i_max = t
         was_neg = neg
     return n_found
+
+
+@jit
+def phase_units(analytic, times, offset, src, dst, out):  # pragma: no cover - compiled
+    """``out[dst[m], j]`` = the unit vector of ``analytic`` at sample ``rint(times[src[m], j]) - offset``
+    (1 where the signal is exactly 0); returns how many times fell outside ``analytic`` (left unwritten)."""
+    n = analytic.shape[0]
+    outside = 0
+    for m in range(src.shape[0]):
+        row = times[src[m]]
+        dest = out[dst[m]]
+        for j in range(row.shape[0]):
+            t = np.int64(np.rint(row[j])) - offset
+            if t < 0 or t >= n:
+                outside += 1
+                continue
+            v = analytic[t]
+            size = math.sqrt(v.real * v.real + v.imag * v.imag)
+            dest[j] = v / size if size > 0 else 1.0
+    return outside
