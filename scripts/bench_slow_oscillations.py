@@ -14,10 +14,11 @@ kernels, YASA's imports), then on the night. The parent stays small: on Linux a 
   has no SWA table). It receives float64 (its own conversion is not timed) and the per-sample
   hypnogram it requires.
 
-Each child times ``--repeat`` runs (default 3; min and median reported, the ratio of the minima
-judged); our child runs once before YASA's and once after it, so that the two engines' runs,
-ours taking seconds and YASA's a minute, sample the shared machine's slower and quieter spells
-alike. Both children run under the glibc allocator settings the ``sleepspindles`` command
+YASA runs ``--repeat`` times (default 3), each in its own child, and our child (``--repeat`` runs)
+before, between and after them: ours takes a second and YASA a quarter of a minute, so the
+alternation lets both engines' runs span the same minutes of the shared machine, its slower spells
+and its quieter ones alike; min and median over each engine's runs are reported, the ratio of
+the minima judged. Both children run under the glibc allocator settings the ``sleepspindles`` command
 sets for itself (``--allocator command``, the default; ``default`` for glibc's own), so the
 reference gets the same reuse of freed block-sized buffers as our command.
 
@@ -280,10 +281,10 @@ def _prepare(folder: Path, args) -> None:
           f"stages {rec.hypnogram.stage_minutes()} min")
 
 
-def _command(engine: str, folder: Path, args) -> list[str]:
+def _command(engine: str, folder: Path, args, repeat: int = 1) -> list[str]:
     return [sys.executable, __file__, "--child", engine, "--folder", str(folder), "--out", str(folder / f"{engine}.json"),
             "--hours", str(args.hours), "--channels", str(args.channels), "--sf", str(args.sf), "--threads",
-            str(args.threads), "--repeat", str(args.repeat)]
+            str(args.threads), "--repeat", str(repeat)]
 
 
 def _allocator(args) -> dict[str, str]:
@@ -295,12 +296,12 @@ def _allocator(args) -> dict[str, str]:
     return {name: os.environ.get(name, str(value)) for name, (_, value) in _ALLOCATOR.items()}
 
 
-def _run(engine: str, folder: Path, args) -> dict:
+def _run(engine: str, folder: Path, args, repeat: int) -> dict:
     env = dict(os.environ)
     threads = "1" if engine == "yasa" else str(args.threads)
     env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
                NUMBA_NUM_THREADS=threads, **_allocator(args))
-    subprocess.run(_command(engine, folder, args), check=True, env=env)
+    subprocess.run(_command(engine, folder, args, repeat), check=True, env=env)
     return _summarised(json.loads((folder / f"{engine}.json").read_text()))
 
 
@@ -354,11 +355,15 @@ def _parent(args) -> int:
         folder = Path(tmp)
         # in a subprocess too: a child's ru_maxrss starts at its parent's RSS when forked
         subprocess.run(_command("prepare", folder, args), check=True)
-        # Ours runs in a few seconds, YASA in a minute: ours runs before and after YASA, so that
-        # both engines' runs sample the shared machine's slower and quieter spells alike.
-        first = _run("ours", folder, args)
-        ref = _run("yasa", folder, args)
-        ours = _summarised(first, _run("ours", folder, args))
+        # A run of ours takes a second, one of YASA's a quarter of a minute: the children alternate
+        # (ours, YASA, ours, ..., ours) so that both engines' runs span the same minutes of this
+        # shared machine, its slower spells and its quieter ones alike.
+        ours = _run("ours", folder, args, args.repeat)
+        ref = None
+        for _ in range(args.repeat):
+            one = _run("yasa", folder, args, 1)
+            ref = one if ref is None else _summarised(ref, one)
+            ours = _summarised(ours, _run("ours", folder, args, args.repeat))
         _report("ours", ours)
         _report("yasa", ref)
     wall, cpu = ref["seconds"] / ours["seconds"], ref["cpu_seconds"] / ours["cpu_seconds"]

@@ -10,6 +10,8 @@ the tests compare against.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..errors import param_error
@@ -18,9 +20,12 @@ from . import kernels_welch_numba as _k
 __all__ = ["hann", "detrended_segments", "detrended_segments_ref", "power_mean", "power_mean_ref"]
 
 
+@lru_cache(maxsize=8)
 def hann(nperseg: int) -> np.ndarray:
-    """The periodic Hann taper of ``nperseg`` samples (scipy's ``get_window("hann", n)``), float32."""
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
+    """The periodic Hann taper of ``nperseg`` samples (scipy's ``get_window("hann", n)``), float32, read-only."""
+    taper = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nperseg) / nperseg)).astype(np.float32)
+    taper.setflags(write=False)  # shared by every call (cached)
+    return taper
 
 
 def _check_segments(x: np.ndarray, starts: np.ndarray, n_segments: int, step: int, nperseg: int) -> None:
