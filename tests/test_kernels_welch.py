@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from test_kernels import path_fixture
 
 from sleepspindles.analysis import kernels_welch as K
 from sleepspindles.analysis import kernels_welch_numba as KN
 from sleepspindles.errors import ConfigError
-from test_kernels import path_fixture
 
 path = path_fixture(KN)
 

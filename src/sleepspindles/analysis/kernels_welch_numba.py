@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..detection.core._numba import jit
 
-
 # Sums may be reordered (vectorised): NaN and infinities still propagate (no "nnan"/"ninf").
 _REORDER = {"reassoc", "nsz", "contract"}
 

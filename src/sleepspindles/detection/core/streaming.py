@@ -99,7 +99,7 @@ class StreamSpec:
         block grid with ``sf / D >= summed_rate``; the groups' boxcar response is divided out of
         the band's. The first FFT then costs ``D`` times less. Only frequencies within the band's
         reach of a multiple of ``sf / D`` alias into it, attenuated by the boxcar (by at least
-        24 dB for a band edge below ``sf / D / 25``, 27 dB for ``D >= 4``; a mains frequency at
+        24 dB for a band edge below ``sf / D / 25``, 26.8 dB for ``D >= 4``; a mains frequency at
         such a multiple is nulled). ``None`` (the default): the whole native spectrum is used.
     """
 

@@ -3,9 +3,10 @@
 Method. The night is filtered once into the SO band (``slow_oscillations.band``, 0.3-1.5 Hz;
 zero-phase FIR with 0.2 Hz transitions, as ``yasa.sw_detect``), as an analytic signal at the
 stream's internal rate (:mod:`sleepspindles.detection.core.streaming`), from the native samples
-summed in groups down to a rate of at least 40 Hz and 25 times the band's top
-(``StreamSpec.summed_rate``: 4 times less transform at 256 Hz; the band signal stays within
-0.3 % of the unsummed one with 10 uV of white EMG, ``tests/test_streaming.py``). An SO is one cycle
+summed in groups down to a rate of at least 40 Hz and 25 times the band's top edge plus its
+transition (42.5 Hz by default; ``StreamSpec.summed_rate``: 4 times less transform at 256 Hz;
+the band signal stays within 0.3 % of the unsummed one with 10 uV of white EMG,
+``tests/test_streaming.py``). An SO is one cycle
 between two consecutive positive-to-negative zero crossings (``crossing``, 0.8-2 s apart) with
 half-wave durations inside ``neg_duration`` and ``pos_duration``
 (:func:`~sleepspindles.detection.slow_oscillations.kernels.find_slow_oscillations`), wholly
@@ -61,7 +62,8 @@ _TRANSITION = 0.2  # Hz, both sides of the SO band (yasa.sw_detect's)
 _CONTEXT_SECONDS = 2.5  # beyond the filter: the longest SO and a little more
 _BLOCK_SECONDS = 600.0  # long blocks: the SO filter is ~16 s long
 # The native signal is summed in groups down to a rate of at least this many times the band's
-# top (and 40 Hz) before the first FFT (StreamSpec.summed_rate): 4x less FFT at 256 Hz.
+# top edge plus its transition (and 40 Hz) before the first FFT (StreamSpec.summed_rate): 4x less
+# FFT at 256 Hz.
 _SUMMED_PER_HZ = 25.0
 _SUMMED_MIN = 40.0
 _FLAT_SECONDS = 1.0  # runs of identical samples this long are unusable (as detection.flat_seconds)
