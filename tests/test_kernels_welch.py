@@ -36,6 +36,13 @@ def test_a_non_finite_sample_spoils_only_its_segments(path):
     assert spoiled == [s for s in range(6) if s * 128 <= 300 < s * 128 + 256] == [1, 2]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_constant_segment_is_exactly_zero(path, dtype):
+    """How a flat epoch (a disconnected electrode at a constant value) is recognised: it has no power at all."""
+    x = np.full((1, 2000), 7.1, dtype=dtype)  # 7.1 has no exact binary value: a float64 mean would leave a residue
+    assert not K.detrended_segments(x, [0, 700], 7, 128, 256).any()
+
+
 def test_power_mean_is_the_twin(path):
     rng = np.random.default_rng(1)
     spectrum = (rng.standard_normal((2, 3, 5, 33)) + 1j * rng.standard_normal((2, 3, 5, 33))).astype(np.complex64)

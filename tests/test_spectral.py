@@ -5,6 +5,7 @@ import pytest
 
 from sleepspindles.analysis.spectral import (
     band_power_reference,
+    epoch_band_powers,
     sigma_power,
     stage_epoch_starts,
     welch_band_power,
@@ -114,3 +115,12 @@ def test_welch_density_is_scipys_welch(signals, nperseg):
     epochs = data[:, : 3 * 3000].reshape(2, 3, 3000)
     expected = welch(epochs, fs=SF, window="hann", nperseg=nperseg, axis=-1)[1]
     np.testing.assert_allclose(welch_density(epochs, SF, nperseg), expected, rtol=0, atol=2e-6 * expected.max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_flat_epoch_is_not_usable_whatever_the_sample_type(dtype):
+    """A constant epoch at a value without an exact binary form (7.1 uV), float64 too, is skipped, not averaged in."""
+    data = (np.random.default_rng(0).standard_normal((2, 4 * 3000)) * 30).astype(dtype)
+    data[1, 3000:6000] = 7.1
+    _, usable = epoch_band_powers(data, 100.0, np.arange(4) * 3000, 3000, [(0.5, 4.5)])
+    assert usable[0].all() and usable[1].tolist() == [True, False, True, True]

@@ -55,7 +55,8 @@ def detrended_segments(x, starts, n_segments: int, step: int, nperseg: int, out:
     Returns
     -------
     numpy.ndarray of float32, shape (n_rows, n_epochs, n_segments, nperseg)
-        Means are taken in float64; a non-finite sample makes its segments non-finite.
+        Samples are taken as float32, their means summed in float64: a constant segment gives
+        exactly 0 (a flat epoch has no power); a non-finite sample makes its segments non-finite.
     """
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
@@ -73,10 +74,11 @@ def detrended_segments(x, starts, n_segments: int, step: int, nperseg: int, out:
 
 def detrended_segments_ref(x, starts, n_segments: int, step: int, nperseg: int) -> np.ndarray:
     """Numpy twin of :func:`detrended_segments`."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x).astype(np.float32)
     index = np.asarray(starts, np.int64)[:, None, None] + step * np.arange(n_segments)[:, None] + np.arange(nperseg)
     segments = x[:, index]
-    return ((segments - segments.mean(axis=-1, keepdims=True)) * hann(nperseg)).astype(np.float32)
+    means = segments.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    return (segments - means) * hann(nperseg)
 
 
 def power_mean(spectrum: np.ndarray, n_bins: int) -> np.ndarray:

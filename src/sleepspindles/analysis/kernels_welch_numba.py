@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..detection.core._numba import jit
 
 # Sums may be reordered (vectorised): NaN and infinities still propagate (no "nnan"/"ninf").
@@ -12,7 +14,9 @@ _REORDER = {"reassoc", "nsz", "contract"}
 def detrended_segments(x, starts, step, taper, out):  # pragma: no cover - compiled
     """``out[c, e, s] = (segment - its mean) * taper`` for the segment at ``starts[e] + s * step`` of row ``c``.
 
-    The mean is summed in float64; the subtraction and the taper are in ``out``'s float32.
+    Samples are taken as ``out``'s float32 first, their mean summed in float64 and rounded back:
+    the sum of a few thousand equal float32 values is exact, so a constant segment (of float32 or
+    float64 samples) gives exactly 0, which is how a flat epoch is recognised.
     """
     nperseg = taper.shape[0]
     for c in range(out.shape[0]):
@@ -22,11 +26,11 @@ def detrended_segments(x, starts, step, taper, out):  # pragma: no cover - compi
                 segment = row[starts[e] + s * step : starts[e] + s * step + nperseg]
                 total = 0.0
                 for t in range(nperseg):
-                    total += segment[t]
-                mean = out.dtype.type(total / nperseg)
+                    total += np.float64(np.float32(segment[t]))
+                mean = np.float32(total / nperseg)
                 dest = out[c, e, s]
                 for t in range(nperseg):
-                    dest[t] = (segment[t] - mean) * taper[t]
+                    dest[t] = (np.float32(segment[t]) - mean) * taper[t]
 
 
 @jit(fastmath=_REORDER)
