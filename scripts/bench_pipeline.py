@@ -11,7 +11,9 @@ EDF+ night with its scored hypnogram inside, alternating which goes first:
 
 Prints min and median wall and CPU seconds of each and their ratios (CPU time is what a loaded
 machine distorts least), the machine's load beside them, and
-a breakdown of where our time goes (one more cold process, timed phase by phase).
+a breakdown of where our time goes (one more cold process, timed phase by phase), and the start-up:
+seconds from a fresh process to our first spindle detection, beside what a process needs for
+the libraries alone (numpy, numba's set-up and one cached kernel, scipy.fft, pandas).
 
     python scripts/bench_pipeline.py                       # 8 h x 6 channels at 256 Hz, 3 repeats
     python scripts/bench_pipeline.py --hours 4 --channels 4 --repeats 5
@@ -120,6 +122,58 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
+# Start-up: the epoch time at which ``sleepspindles run`` enters its first spindle detection (the
+# EDF read, the stages and the coverage scan before it), then stop.
+REACH_SCRIPT = r'''
+import sys, time
+import sleepspindles.detection.spindles.a7 as a7
+def reached(*args, **kwargs):
+    print(time.time())
+    raise SystemExit(0)
+a7.detect = reached
+from sleepspindles import cli
+cli.main(sys.argv[1:])
+'''
+
+# The libraries' own floor: what any process using them pays before its first compiled call.
+LIBS_MODULE = '''
+import time
+import numpy as np
+from numba import njit
+
+@njit(cache=True, nogil=True)
+def total(x):
+    s = 0.0
+    for v in x:
+        s += v
+    return s
+
+total(np.zeros(8, np.float32))  # numba's one-time set-up and one cached kernel
+import scipy.fft
+import pandas
+print(time.time())
+'''
+
+
+def startup(ours_cmd: list[str], folder: Path, repeats: int) -> None:
+    """Print seconds from process start to our first detection, and to the libraries' first kernel call."""
+    libs = folder / "startup_libs.py"
+    libs.write_text(LIBS_MODULE)
+    subprocess.run([sys.executable, str(libs)], check=True, capture_output=True)  # numba's cache filled once
+    reach = [sys.executable, "-c", REACH_SCRIPT, *ours_cmd[1:]]
+    found = {"libraries": [], "ours": []}
+    for _ in range(repeats):
+        for name, cmd in (("libraries", [sys.executable, str(libs)]), ("ours", reach)):
+            t0 = time.time()
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            found[name].append(float(out.split()[-1]) - t0)
+    lib, our = found["libraries"], found["ours"]
+    print(f"start-up, {repeats} fresh processes each (load average {os.getloadavg()[0]:.2f}):\n"
+          f"  the libraries alone (interpreter, numpy, numba and one cached kernel call, scipy.fft, pandas): "
+          f"min {min(lib):.2f} s, median {statistics.median(lib):.2f} s\n"
+          f"  `sleepspindles run` entering its first spindle detection: min {min(our):.2f} s, median "
+          f"{statistics.median(our):.2f} s (ours beyond the libraries, min to min: {min(our) - min(lib):.2f} s)")
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -156,6 +210,7 @@ def main(argv=None) -> int:
     out = subprocess.run([sys.executable, "-c", PHASES_SCRIPT, str(night), str(args.dir / "phases"),
                           "none" if args.no_report else "report"], capture_output=True, text=True, check=True)
     print(out.stdout.rstrip())
+    startup(ours_cmd, args.dir, max(args.repeats, 5))
     return 0
 
 
