@@ -250,10 +250,11 @@ def _annotation_records(path: Path, header: EdfHeader) -> list[bytes]:
     start = sum(header.samples_per_record[:index]) * width
     stop = start + header.samples_per_record[index] * width
     records = np.memmap(path, np.uint8, "r", header.header_bytes, (header.n_records, header.record_bytes))
-    try:
-        return [bytes(records[r, start:stop]) for r in range(header.n_records)]
+    try:  # one strided copy, then plain bytes slices (a memmap slice per record costs 10x more)
+        column = records[:, start:stop].tobytes()
     finally:
         del records  # unmapped at once: a night's records need not stay in memory
+    return [column[r * (stop - start) : (r + 1) * (stop - start)] for r in range(header.n_records)]
 
 
 def _record_onsets(path: Path, header: EdfHeader) -> np.ndarray:
