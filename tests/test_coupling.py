@@ -129,6 +129,16 @@ def test_counts_rates_and_statistics_are_those_of_the_annotated_spindles(nights)
                 assert (row.surrogate_z, row.surrogate_p) == pytest.approx(surrogate_test(phases, null)[:2])
 
 
+def test_a_channel_s_surrogate_p_values_do_not_depend_on_the_other_channels_run(nights):
+    """C4 alone gives the p-values C4 gets beside C3: its surrogates are seeded by its name, not its position."""
+    night, detections, _ = nights[2.0]
+    alone = night.recording.pick(["C4"])
+    together = _table(night.recording, detections).query("channel == 'C4'").reset_index(drop=True)
+    by_itself = _table(alone, detect_all(alone, HYPNOGRAM, CONFIG)).reset_index(drop=True)
+    assert together.n_coupled.sum() > 20
+    pd.testing.assert_frame_equal(by_itself, together)
+
+
 def test_surrogate_rows_are_read_as_positions_and_a_resorted_table_is_refused(nights):
     night, detections, _ = nights[8.0]
     rec, spindles = night.recording, detections["spindles"]

@@ -19,8 +19,9 @@ its sigma amplitude envelope; its ``peak``, the most prominent broadband peak, w
 SO's own crest) lies inside an SO of its channel (start to end). Its ``so_phase`` is the phase
 of the SO-band analytic signal there (:data:`sleepspindles.schema.PHASE_CONVENTION`); uncoupled
 spindles have none (a phase taken without an SO measures nothing). For the surrogate test each
-coupled spindle's peak is moved to ``n_surrogates`` uniform random times within its own SO, with a generator seeded by
-``(seed, channel index)``; the phases there are returned for :mod:`sleepspindles.analysis.coupling`.
+coupled spindle's peak is moved to ``n_surrogates`` uniform random times within its own SO, with a
+generator seeded by ``(seed, channel name)``, so a channel's surrogates do not depend on which other
+channels run; the phases there are returned for :mod:`sleepspindles.analysis.coupling`.
 
 Polarity. A channel recorded upside down moves every phase by 180 degrees. SOs are largely
 global, so each channel's SO troughs should fall on the other channels' troughs: a channel
@@ -191,13 +192,14 @@ def _held_peaks(peaks: np.ndarray, so: SlowOscillations) -> tuple[np.ndarray, np
     return candidate, peak
 
 
-def _run_group(data, rows: list[int], peaks: list[np.ndarray], setup: _Setup, hyp, seeds: list[int]) -> list[_State]:
+def _run_group(data, rows: list[int], peaks: list[np.ndarray], setup: _Setup, hyp, names: list[str]) -> list[_State]:
     """Candidates, spindle phases and surrogates of one channel group, block by block."""
     plan = setup.plan
     work = st.Work.new(len(rows), plan)
     states = [_State(phase=np.full(p.size, np.nan), holder=np.full(p.size, -1),
                      surrogates=np.full((p.size, setup.n_surrogates), np.nan, np.complex64)) for p in peaks]
-    rngs = [np.random.default_rng([setup.seed, s]) for s in seeds]
+    # Seeded by the channel's name, not its position: rerunning a subset of channels reproduces their p-values.
+    rngs = [np.random.default_rng([setup.seed, *name.encode("utf-8")]) for name in names]
     for k in range(plan.n_blocks):
         include = st.included(hyp, setup.codes, k * plan.hop - plan.margin, plan)
         c0, c1 = plan.core(k)
@@ -358,7 +360,7 @@ def detect(recording: Recording, hypnogram: Hypnogram | None, cfg: SlowOscillati
     rows, peaks = _spindle_peaks(spindles, names, rate)
 
     def run(group: list[int]) -> list[_State]:
-        return _run_group(recording.data, group, [peaks[i] for i in group], setup, hypnogram, group)
+        return _run_group(recording.data, group, [peaks[i] for i in group], setup, hypnogram, [names[i] for i in group])
 
     states = [s for group in st.run_groups(len(names), run, context.config.detection.n_jobs) for s in group]
     found = dict(zip(names, states))
