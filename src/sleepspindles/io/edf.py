@@ -23,8 +23,8 @@ from ..errors import file_error, param_error
 from ..hypnogram import Hypnogram
 from ..recording import DroppedChannel, Recording, channel_problems, describe_problems
 from .channels import Derivation, apply_plan, normalise_channel, plan_channels
-from .edf_header import (ANNOTATION_LABELS, EdfHeader, Segment, continuous_segments, read_edf_header,
-                         read_tal_annotations)
+from .edf_header import (ANNOTATION_LABELS, EdfHeader, Segment, continuous_segments, first_record_onset,
+                         read_edf_header, read_tal_annotations)
 from .edf_source import EdfSource, microvolts_per_unit
 from .hypnogram import align_hypnogram, read_hypnogram, reader_error, stages_from_annotations
 from .stage_codes import SCHEMES
@@ -154,8 +154,9 @@ def _annotations(raw, path: Path, header: EdfHeader, segment: Segment) -> _Annot
         ann = mne.read_annotations(path) if header.discontinuous else raw.annotations
     except Exception as exc:  # mne raises assorted errors on damaged annotation signals
         raise reader_error(path, "the EDF+ annotations", exc) from exc
+    # mne counts onsets from the first data record; segments count from the header's start time.
     return _Annotations(
-        np.asarray(ann.onset, dtype=float) - segment.onset,
+        np.asarray(ann.onset, dtype=float) + first_record_onset(path, header) - segment.onset,
         np.asarray(ann.duration, dtype=float),
         np.array([str(d) for d in ann.description], dtype=object),
     )

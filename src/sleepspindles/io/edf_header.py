@@ -241,20 +241,35 @@ def read_edf_header(path: str | Path) -> EdfHeader:
     return header
 
 
-def _annotation_records(path: Path, header: EdfHeader) -> list[bytes]:
-    """The bytes of the (first) annotation signal in each data record (EDF+/BDF+ only)."""
+def _annotation_records(path: Path, header: EdfHeader, stop: int | None = None) -> list[bytes]:
+    """The bytes of the (first) annotation signal in each data record (EDF+/BDF+ only), up to record ``stop``."""
     index = next((i for i, lab in enumerate(header.labels) if lab in ANNOTATION_LABELS), None)
     if index is None:
         raise file_error(path, f"{header.variant} file without an annotation signal (no record times)")
     width = 3 if header.bdf else 2
     start = sum(header.samples_per_record[:index]) * width
-    stop = start + header.samples_per_record[index] * width
-    records = np.memmap(path, np.uint8, "r", header.header_bytes, (header.n_records, header.record_bytes))
+    end = start + header.samples_per_record[index] * width
+    n = header.n_records if stop is None else min(stop, header.n_records)
+    records = np.memmap(path, np.uint8, "r", header.header_bytes, (n, header.record_bytes))
     try:  # one strided copy, then plain bytes slices (a memmap slice per record costs 10x more)
-        column = records[:, start:stop].tobytes()
+        column = records[:, start:end].tobytes()
     finally:
         del records  # unmapped at once: a night's records need not stay in memory
-    return [column[r * (stop - start) : (r + 1) * (stop - start)] for r in range(header.n_records)]
+    return [column[r * (end - start) : (r + 1) * (end - start)] for r in range(n)]
+
+
+def first_record_onset(path: Path, header: EdfHeader) -> float:
+    """Seconds from the header's start time to the first data record (0 for plain EDF/BDF).
+
+    EDF+ puts the first record at its time-keeping annotation (``+0.X``: a fraction of a second
+    after the header's start, which counts whole seconds; some writers put whole minutes there)
+    and counts every annotation's onset from the header's start. A first record without a
+    time-keeping annotation starts at 0, as mne takes it.
+    """
+    if all(map(header.is_data, range(len(header.labels)))):
+        return 0.0
+    match = _TAL_ONSET.match(_annotation_records(path, header, 1)[0])
+    return float(match.group(1)) if match else 0.0
 
 
 def _record_onsets(path: Path, header: EdfHeader) -> np.ndarray:
@@ -304,13 +319,14 @@ class Segment:
 def continuous_segments(path: Path, header: EdfHeader) -> list[Segment]:
     """The gap-free runs of data records of a file, in file order.
 
-    One segment of every record, starting at 0 s, for a continuous file (EDF, EDF+C, BDF). For
+    One segment of every record for a continuous file (EDF, EDF+C, BDF), starting at the first
+    record's time-keeping onset (0 for plain EDF/BDF, see :func:`first_record_onset`). For
     EDF+D/BDF+D, from the records' time-keeping annotations: a record that does not begin one
     record duration after the previous one begins a new segment, whose ``onset`` is in seconds
     from the file's start (its header start time).
     """
     if not header.discontinuous:
-        return [Segment(0, header.n_records, 0.0)]
+        return [Segment(0, header.n_records, first_record_onset(path, header))]
     onsets = _record_onsets(path, header)
     gaps = np.flatnonzero(np.abs(np.diff(onsets) - header.record_duration) > 1e-6) + 1
     bounds = [0, *gaps.tolist(), header.n_records]
