@@ -73,3 +73,22 @@ def test_plain_edf_starts_at_the_header_s_time(tmp_path):
               recording=edfio.Recording(startdate=START.date()), starttime=START.time()).write(path)
     assert first_record_onset(path, read_edf_header(path)) == 0.0
     assert load_recording(path).start_time == START
+
+
+# The stages at 15, 45 and 135 s of the PSG when the hypnogram file starts ``delay`` s after it.
+PLACED = {30.0: [Stage.UNSCORED, Stage.N1, Stage.REM],  # scores from 30 s: epoch 0 unscored
+          -30.0: [Stage.N1, Stage.N2, Stage.UNSCORED],  # its first epoch is before the PSG; it ends at 120 s
+          0.0: [Stage.W, Stage.N1, Stage.REM]}
+
+
+@pytest.mark.parametrize("delay", PLACED)
+def test_a_separate_edf_hypnogram_is_placed_by_its_start_time(tmp_path, delay):
+    psg = tmp_path / "psg.edf"
+    edfio.Edf([edfio.EdfSignal(_eeg(150, 100, 0), 100, label="EEG C3", physical_dimension="uV")],
+              recording=edfio.Recording(startdate=START.date()), starttime=START.time()).write(psg)
+    hyp = tmp_path / "hyp.edf"
+    scored = STAGES[1:] if delay > 0 else STAGES
+    start = START + dt.timedelta(seconds=delay)
+    edfio.Edf([], annotations=[edfio.EdfAnnotation(30.0 * k, 30.0, s) for k, s in enumerate(scored)],
+              recording=edfio.Recording(startdate=start.date()), starttime=start.time()).write(hyp)
+    assert load_recording(psg, hyp).hypnogram.stage_at(np.array([15.0, 45.0, 135.0])).tolist() == PLACED[delay]

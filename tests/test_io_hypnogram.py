@@ -121,6 +121,31 @@ def refusal(path, **kwargs) -> str:
     return str(info.value)
 
 
+
+@pytest.mark.parametrize("name, text, message", [
+    ("blank.txt", "W\nN2\n\nN3\n\n", r"blank.txt: line 3 is blank between stage lines"),
+    ("blank.csv", "epoch,stage\n1,W\n\n2,N2\n", r"blank.csv: line 3 is blank between stage lines"),
+    ("shuffled.csv", "epoch,stage\n3,N3\n1,W\n2,N2\n", r"shuffled.csv: data row 2 is epoch 1 after epoch 3"),
+    ("gap.csv", "epoch,stage\n1,W\n2,N2\n4,N3\n", r"gap.csv: data row 3 is epoch 4 after epoch 2"),
+])
+def test_rows_placed_in_order_refuse_what_would_shift_later_stages(tmp_path, name, text, message):
+    """A blank line or an epoch column out of order would move every later stage: refused, not read by order."""
+    path = tmp_path / name
+    path.write_text(text)
+    assert re.search(message, refusal(path))
+
+
+def test_trailing_blank_lines_and_an_epoch_column_counting_from_zero_are_read(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text("epoch,stage\n0,W\n1,N2\n2,N3\n\n\n")
+    assert read_hypnogram(path).stages.tolist() == [W, N2, N3]
+
+
+def test_dreams_blank_line_between_codes_is_refused(tmp_path):
+    path = tmp_path / "HypnogramAASM_excerpt9.txt"
+    path.write_text("[Hypnogram]\n5\n\n2\n")
+    assert "line 3 is blank between stage lines" in refusal(path)
+
 AMBIGUOUS = (
     "numeric stage codes 0-4 without a 5 are ambiguous: 4 is REM in AASM/YASA numbering and stage 4 "
     "(N3) in Rechtschaffen & Kales; pass hypnogram_scheme='aasm' or 'rk' (config load.hypnogram_scheme, "

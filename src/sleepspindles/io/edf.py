@@ -487,6 +487,6 @@ def load_recording(
     else:
         hyp = read_hypnogram(
             hypnogram, format=hypnogram_format, epoch_length=epoch_length, duration=recording.duration,
-            scheme=hypnogram_scheme,
+            scheme=hypnogram_scheme, start_time=recording.start_time,
         )  # fmt: skip
     return recording.with_hypnogram(hyp)

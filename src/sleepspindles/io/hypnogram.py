@@ -11,6 +11,7 @@ knows are errors, never silently unscored.
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -21,6 +22,8 @@ import numpy as np
 
 from ..errors import DataError, file_error, param_error
 from ..hypnogram import Hypnogram, Stage
+from .edf_header import first_record_onset, read_edf_header
+from .hypnogram_align import align_hypnogram, delayed
 from .stage_codes import (
     DREAMS_CODES,
     NSRR_CODES,
@@ -33,7 +36,7 @@ from .stage_codes import (
     stage_code,
 )
 
-__all__ = ["read_hypnogram", "align_hypnogram", "stages_from_annotations", "FORMATS"]
+__all__ = ["FORMATS", "align_hypnogram", "read_hypnogram", "stages_from_annotations"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +182,7 @@ def _epoch_length(value: float | None, default: float) -> float:
     return float(value)
 
 
-def _read_edf(path: Path, epoch_length: float | None) -> Hypnogram:
+def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime | None) -> Hypnogram:
     import mne
 
     try:
@@ -193,10 +196,30 @@ def _read_edf(path: Path, epoch_length: float | None) -> Hypnogram:
     if hyp is None:
         found = sorted(set(annotations.description))[:10]
         raise file_error(path, f"no sleep-stage annotations found (annotations present: {found})")
-    return hyp
+    header = read_edf_header(path)
+    if start_time is None or header.start is None:
+        return hyp
+    # mne counts onsets from the file's first data record: place that on the recording's clock.
+    first = header.start + _dt.timedelta(seconds=first_record_onset(path, header))
+    return delayed(hyp, (first - start_time).total_seconds(), path)
+
+
+def _interior_blank(path: Path, lines: list[str], first: int = 1) -> DataError | None:
+    """The error for a blank line between stage lines (rows placed in order would shift), or None.
+
+    ``first`` is the file's line number of ``lines[0]``.
+    """
+    filled = [n for n, line in enumerate(lines) if line.strip()]
+    blank = next((n for n in range(filled[0], filled[-1]) if not lines[n].strip()), None) if filled else None
+    if blank is None:
+        return None
+    return file_error(path, f"line {blank + first} is blank between stage lines: stages are placed in line order, so "
+                            "a missing epoch would shift every later one (write its stage, '?' when unscored)")
 
 
 def _read_dreams(path: Path, lines: list[str], epoch_length: float | None) -> Hypnogram:
+    if (blank := _interior_blank(path, lines[1:], first=2)) is not None:
+        raise blank
     codes = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
@@ -245,7 +268,11 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme:
         raise file_error(path, "the hypnogram file has no stage labels")
     epoch = _epoch_length(epoch_length, _EPOCH_S)
     onset = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None) if named is not None else None
-    if onset is None:
+    if onset is None:  # rows in file order: nothing may be missing or out of order
+        if (blank := _interior_blank(path, lines)) is not None:
+            raise blank
+        if named is not None and "epoch" in header:
+            _check_consecutive(path, rows, header.index("epoch"))
         return Hypnogram(np.array(stages, dtype=np.int8), epoch, 0.0, "scored", str(path))
     # A table with onsets places each stage at its onset (not by row order): a first epoch
     # scored at 30 s, or a missing row, must not shift every later stage.
@@ -261,6 +288,19 @@ def _read_text(path: Path, lines: list[str], epoch_length: float | None, scheme:
         raise file_error(path, f"hypnogram rows {first} and {second} both score the time from "
                                f"{onsets[order][overlap[0] + 1]:g} s; each epoch must have one stage")
     return _events_to_stages(onsets, durations, stages, epoch, path)
+
+
+def _check_consecutive(path: Path, rows: list[list[str]], column: int) -> None:
+    """Refuse an ``epoch`` column that does not count up by one from row to row (rows are placed in order)."""
+    try:
+        numbers = [int(float(r[column])) for r in rows]
+    except (ValueError, IndexError):
+        raise file_error(path, "the 'epoch' column holds a value that is not an epoch number") from None
+    step = next((k for k in range(1, len(numbers)) if numbers[k] != numbers[k - 1] + 1), None)
+    if step is not None:
+        raise file_error(path, f"data row {step + 1} is epoch {numbers[step]} after epoch {numbers[step - 1]}: "
+                               "stages are placed in row order (sort the rows, score every epoch, or give an "
+                               "'onset' column in seconds)")
 
 
 def _seconds_column(path: Path, rows: list[list[str]], column: int, name: str) -> np.ndarray:
@@ -330,6 +370,7 @@ def read_hypnogram(
     epoch_length: float | None = None,
     duration: float | None = None,
     scheme: str | None = None,
+    start_time: _dt.datetime | None = None,
 ) -> Hypnogram:
     """Read a scored hypnogram.
 
@@ -361,6 +402,11 @@ def read_hypnogram(
         NSRR ``EventConcept`` codes are always R&K's; EDF+ annotations use labels, whose
         digits are R&K stages (``Sleep stage 4`` is N3). Labels in text files (W, N1, N2, N3,
         N4, R, REM, ?, MT, ``Stage 4``...) are read the same under every scheme.
+    start_time : datetime.datetime, optional
+        The recording's start: the stages of an EDF+ hypnogram file whose own start time (its
+        header's, plus its first record's onset) differs are moved by the difference (with a
+        warning), before ``duration`` is checked. Ignored when either has no date, and by the
+        formats that carry no clock time.
 
     Returns
     -------
@@ -397,7 +443,7 @@ def read_hypnogram(
             raise file_error(path, "no sleep-stage rows (trial_type 'Sleep stage N2', 'N2'...) in this BIDS "
                                    "events file")
     elif fmt == "edf":
-        hyp = _read_edf(path, epoch_length)
+        hyp = _read_edf(path, epoch_length, start_time)
     elif fmt == "xml":
         hyp = _read_xml(path, epoch_length)
     else:
@@ -408,63 +454,3 @@ def read_hypnogram(
             hyp = _read_text(path, lines, epoch_length, scheme)
     logger.info("%s: %d epochs of %g s (%s format)", path, hyp.n_epochs, hyp.epoch_length, fmt)
     return hyp if duration is None else align_hypnogram(hyp, duration, path)
-
-
-def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | None = None) -> Hypnogram:
-    """Fit a hypnogram to a signal of ``signal_duration`` seconds.
-
-    Epochs past the end of the signal that are all ``UNSCORED`` are dropped silently: Sleep-EDF
-    hypnograms routinely end with a long ``Sleep stage ?`` stretch after the PSG stops, which
-    is not a mismatch. Then the scored part must end within one epoch of the signal's end:
-    the last epochs are trimmed to the whole epochs that fit in the signal, or padded with
-    ``UNSCORED`` up to them, with a warning. A larger difference is an error.
-
-    Parameters
-    ----------
-    hyp : Hypnogram
-        The hypnogram (its ``offset`` counts: epochs start at ``offset`` seconds).
-    signal_duration : float
-        Length of the signal in seconds.
-    path : str or Path, optional
-        The hypnogram file, for messages.
-
-    Returns
-    -------
-    Hypnogram
-
-    Raises
-    ------
-    DataError
-        When the hypnogram is longer or shorter than the signal by more than one epoch (the
-        message states both lengths in seconds).
-    ConfigError
-        A negative or non-finite ``signal_duration``.
-    """
-    real = isinstance(signal_duration, (int, float, np.number))
-    if not (real and np.isfinite(signal_duration) and signal_duration >= 0):
-        raise param_error("duration", "a non-negative number of seconds", signal_duration)
-    where = path if path is not None else hyp.path
-    length = hyp.epoch_length
-    kept, n_fit = hyp.epochs_on(signal_duration)
-    if kept < hyp.n_epochs:
-        logger.info("%s: dropping %d unscored epochs past the signal's end", where, hyp.n_epochs - kept)
-    stages = hyp.stages[:kept]
-    end = hyp.offset + stages.size * length
-    if not hyp.matches(signal_duration):
-        raise file_error(
-            where,
-            f"the hypnogram covers {end:g} s ({stages.size} epochs of {length:g} s from "
-            f"{hyp.offset:g} s) but the signal lasts {signal_duration:g} s: they differ by more "
-            "than one epoch (wrong hypnogram file, or epoch length: load.hypnogram_epoch, --hypnogram-epoch)",
-        )
-    if stages.size != n_fit:
-        verb = "trimmed" if stages.size > n_fit else "padded with UNSCORED"
-        logger.warning("%s: hypnogram of %d epochs (%g s) %s to %d epochs to fit the %g s signal",
-                       where, stages.size, end, verb, n_fit, signal_duration)
-        fitted = np.full(n_fit, Stage.UNSCORED, dtype=np.int8)
-        keep = min(n_fit, stages.size)
-        fitted[:keep] = stages[:keep]
-        stages = fitted
-    if stages.size == hyp.n_epochs:
-        return hyp
-    return Hypnogram(stages, length, hyp.offset, hyp.source, hyp.path)
