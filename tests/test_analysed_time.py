@@ -92,7 +92,7 @@ def test_all_nan_recording_built_by_hand_is_refused():
 
 def test_volts_scaled_recording_built_by_hand_is_refused():
     rec = Recording(_noise() * 1e-6, 100.0, ("C3", "C4"))
-    with pytest.raises(DataError, match=r"median absolute deviation .* below 0.1 uV"):
+    with pytest.raises(DataError, match=r"median absolute deviation .* below 1 uV"):
         detect_spindles(rec)
 
 

@@ -386,7 +386,7 @@ def test_no_usable_eeg_channel_lists_each_with_its_reason(tmp_path):
         load_recording(path)
     message = str(info.value)
     assert message.startswith(f"{path}: no usable EEG channel: channel 'C3': flat (constant 6.99")
-    assert "; channel 'C4': median absolute deviation" in message and "below 0.1 uV" in message
+    assert "; channel 'C4': median absolute deviation" in message and "below 1 uV" in message
     assert "\n" not in message
 
 
@@ -408,7 +408,7 @@ def test_unusable_eog_and_emg_are_dropped_without_failing(tmp_path, caplog):
 
 def test_volts_labelled_as_microvolts(tmp_path):
     path = _write(tmp_path / "volts.edf", [_signal("C3-M2", _eeg(10, 100) * 1e-6, 100, unit="uV")])
-    want = (r"volts.edf: no usable EEG channel: channel 'C3': median absolute deviation .* below 0.1 uV: "
+    want = (r"volts.edf: no usable EEG channel: channel 'C3': median absolute deviation .* below 1 uV: "
             r"not plausible .* \[header physical dimension 'uV', scaled x1 to uV; physical range ")
     with pytest.raises(DataError, match=want):
         load_recording(path)

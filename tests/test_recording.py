@@ -51,7 +51,7 @@ def test_check_signal_accepts_plausible_eeg():
     [
         (lambda x: x.__setitem__(1, np.nan), "channel 'C4': no finite samples (all NaN or inf)"),
         (lambda x: x.__setitem__(0, 3.0), "channel 'C3': flat (constant 3)"),
-        (lambda x: x.__imul__(1e-6), "below 0.1 uV: not plausible scalp EEG in microvolts (volts or millivolts"),
+        (lambda x: x.__imul__(1e-6), "below 1 uV: not plausible scalp EEG in microvolts (volts or millivolts"),
         (lambda x: x.__imul__(1e5), "above 500 uV: not plausible scalp EEG in microvolts (microvolts labelled"),
     ],
 )
@@ -81,10 +81,20 @@ def test_channel_problems_both_ways_and_only_for_bad_channels():
     data[3, :600] = 2.0  # a dead electrode with glitches: MAD 0
     problems = channel_problems(data, ["C3", "C4", "F3", "F4"])
     assert list(problems) == ["C4", "F3", "F4"]
-    assert "below 0.1 uV" in problems["C4"] and "above 500 uV" in problems["F3"]
+    assert "below 1 uV" in problems["C4"] and "above 500 uV" in problems["F3"]
     assert problems["F4"].startswith("almost flat (at least half of the samples equal 2")
     # Other kinds: only unusable (non-finite, flat) counts, whatever the amplitude.
     assert channel_problems(data, ["C3", "E1", "EMG", "X"], ["eeg", "eog", "emg", "emg"]) == {}
+
+
+def test_a_dead_electrode_s_amplifier_noise_is_not_plausible_eeg():
+    """0.3 uV of noise (MAD ~0.2 uV) passed as EEG and gave a contralateral density of 0 and LI = 1."""
+    data = _noise(2, n=30000)
+    data[1] *= 0.3 / 20.0
+    problems = channel_problems(data, ["C3", "C4"])
+    assert list(problems) == ["C4"] and "below 1 uV" in problems["C4"] and "dead electrode" in problems["C4"]
+    data[1] *= 10  # 3 uV of noise (MAD ~2 uV): quiet, but plausible
+    assert channel_problems(data, ["C3", "C4"]) == {}
 
 
 def test_channel_problems_partial_nan_uses_the_finite_samples():

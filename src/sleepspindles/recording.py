@@ -30,7 +30,7 @@ KINDS = ("eeg", "eog", "emg")
 # Sleep EEG has a median absolute deviation of a few to a few tens of microvolts; volts or
 # millivolts read as microvolts fall orders of magnitude below, microvolts read as millivolts
 # orders of magnitude above.
-_MIN_PLAUSIBLE_UV = 0.1
+_MIN_PLAUSIBLE_UV = 1.0  # an amplifier's noise floor: a dead or disconnected electrode sits below
 _MAX_PLAUSIBLE_UV = 500.0
 _UNIT_CHECK_SAMPLES = 1 << 18
 _BLOCK_VALUES = 1 << 23  # values per block read from a source (64 MB of float64)
@@ -420,7 +420,7 @@ def _row_problem(row: np.ndarray, kind: str) -> str | None:
     if spread < _MIN_PLAUSIBLE_UV:
         return (
             f"median absolute deviation {spread:.3g} uV, below {_MIN_PLAUSIBLE_UV:g} uV: not plausible "
-            "scalp EEG in microvolts (volts or millivolts labelled as microvolts?)"
+            "scalp EEG in microvolts (volts or millivolts labelled as microvolts, or a dead electrode?)"
         )
     if spread > _MAX_PLAUSIBLE_UV:
         return (

@@ -182,7 +182,8 @@ def _epoch_length(value: float | None, default: float) -> float:
     return float(value)
 
 
-def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime | None) -> Hypnogram:
+def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime | None,
+              duration: float | None) -> Hypnogram:
     import mne
 
     try:
@@ -197,11 +198,11 @@ def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime |
         found = sorted(set(annotations.description))[:10]
         raise file_error(path, f"no sleep-stage annotations found (annotations present: {found})")
     header = read_edf_header(path)
-    if start_time is None or header.start is None:
+    if start_time is None or header.start is None or duration is None:
         return hyp
     # mne counts onsets from the file's first data record: place that on the recording's clock.
     first = header.start + _dt.timedelta(seconds=first_record_onset(path, header))
-    return delayed(hyp, (first - start_time).total_seconds(), path)
+    return delayed(hyp, (first - start_time).total_seconds(), path, duration)
 
 
 def _interior_blank(path: Path, lines: list[str], first: int = 1) -> DataError | None:
@@ -405,8 +406,10 @@ def read_hypnogram(
     start_time : datetime.datetime, optional
         The recording's start: the stages of an EDF+ hypnogram file whose own start time (its
         header's, plus its first record's onset) differs are moved by the difference (with a
-        warning), before ``duration`` is checked. Ignored when either has no date, and by the
-        formats that carry no clock time.
+        warning), before ``duration`` is checked. Ignored when either has no date, without
+        ``duration``, when the clocks would put the hypnogram wholly outside the signal (not
+        comparable: a default or anonymised time, with a warning), and by the formats that carry
+        no clock time.
 
     Returns
     -------
@@ -443,7 +446,7 @@ def read_hypnogram(
             raise file_error(path, "no sleep-stage rows (trial_type 'Sleep stage N2', 'N2'...) in this BIDS "
                                    "events file")
     elif fmt == "edf":
-        hyp = _read_edf(path, epoch_length, start_time)
+        hyp = _read_edf(path, epoch_length, start_time, duration)
     elif fmt == "xml":
         hyp = _read_xml(path, epoch_length)
     else:

@@ -16,16 +16,22 @@ __all__ = ["align_hypnogram", "delayed"]
 logger = logging.getLogger(__name__)
 
 
-def delayed(hyp: Hypnogram, delay: float, path: Path) -> Hypnogram:
-    """``hyp`` moved ``delay`` seconds later (earlier when negative); epochs before 0 s are dropped."""
+def delayed(hyp: Hypnogram, delay: float, path: Path, duration: float) -> Hypnogram:
+    """``hyp`` moved ``delay`` seconds later (earlier when negative); epochs before 0 s are dropped.
+
+    Clocks that put the hypnogram wholly outside the signal's ``duration`` seconds are not
+    comparable (a default or anonymised start time): ``hyp`` is then left at the signal's start.
+    """
     if abs(delay) < 1e-3:
+        return hyp
+    if not -hyp.n_epochs * hyp.epoch_length < delay < duration:
+        logger.warning("%s: the hypnogram file's start time is %g s %s the recording's, so they would not "
+                       "overlap: start times ignored, stages placed from the recording's start", path,
+                       abs(delay), "after" if delay > 0 else "before")
         return hyp
     logger.warning("%s: the hypnogram file starts %g s %s the recording (their EDF start times): its stages "
                    "are placed there", path, abs(delay), "after" if delay > 0 else "before")
     n_drop = max(0, math.ceil(-(hyp.offset + delay) / hyp.epoch_length - 1e-6))
-    if n_drop >= hyp.n_epochs:
-        raise file_error(path, f"the hypnogram file ends before the recording starts (it starts {-delay:g} s "
-                               "before it, by their EDF start times)")
     return Hypnogram(hyp.stages[n_drop:], hyp.epoch_length, hyp.offset + delay + n_drop * hyp.epoch_length,
                      hyp.source, hyp.path)
 
