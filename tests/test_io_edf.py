@@ -676,3 +676,17 @@ def test_bad_parameters(tmp_path):
         load_recording(path, reference="laplacian")
     with pytest.raises(ConfigError, match="'resample' parameter"):
         load_recording(path, resample=-5)
+
+
+def test_label_and_unit_fields_padded_with_nul_are_read(tmp_path):
+    """Some writers pad header text with NUL bytes instead of spaces: 'uV\\x00...' is still microvolts."""
+    path = _c3_c4(tmp_path / "nul.edf")
+    expected = load_recording(path).data
+    blob = bytearray(path.read_bytes())
+    for field, signal, text in (("label", 0, b"C3"), ("unit", 1, b"uV")):
+        start, stop = field_span(blob, field, signal)
+        blob[start:stop] = text.ljust(stop - start, b"\x00")
+    path.write_bytes(bytes(blob))
+    rec = load_recording(path)
+    assert rec.channels == ("C3", "C4")
+    np.testing.assert_array_equal(rec.data, expected)

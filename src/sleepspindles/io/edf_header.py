@@ -147,8 +147,8 @@ def _signal_fields(block: bytes, n_signals: int, path: Path) -> dict[str, tuple]
         start = offset * n_signals
         return [block[start + i * width : start + (i + 1) * width] for i in range(n_signals)]
 
-    labels = tuple(b.strip().decode("latin-1") for b in column(0, 16))
-    fields = {"labels": labels, "units": tuple(b.strip().decode("latin-1") for b in column(96, 8))}
+    labels = tuple(map(_field_text, column(0, 16)))
+    fields = {"labels": labels, "units": tuple(map(_field_text, column(96, 8)))}
     # Offsets of each column in units of n_signals bytes (EDF specification).
     for name, offset, what in (("physical_min", 104, "physical minimum"),
                                ("physical_max", 112, "physical maximum"),
