@@ -100,7 +100,9 @@ def test_rerun_replaces_the_outputs_as_a_set(edf_night, tmp_path):
     out.mkdir()
     for name in ("report.html", ".events.csv.a1b2c3d4.part", "notes.txt"):
         (out / name).write_text("from an earlier run")
-    assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--out", str(out)]) == 0
+    assert main(["run", str(edf_night[0]), "--channels", "C3", "--no-report", "--trained-hand", "right",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / "run.json").read_text())["trained_hand"] == "right"  # provenance of the laterality
     tables = sorted(t.file for t in expected_tables(Config()))
     assert tables == ["coupling.csv", "events.csv", "sigma.csv", "slow_oscillations.csv", "so_summary.csv",
                       "summary.csv", "swa.csv", "trains.csv", "windows.csv"]
@@ -111,6 +113,7 @@ def test_rerun_replaces_the_outputs_as_a_set(edf_night, tmp_path):
                  "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["events.csv", "notes.txt", "run.json", "sigma.csv",
                                                      "summary.csv", "trains.csv", "windows.csv"]
+    assert json.loads((out / "run.json").read_text())["trained_hand"] is None
 
 
 def _manifest(tmp_path):

@@ -7,6 +7,7 @@ printed as one line naming the file or parameter and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -79,7 +80,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         folder.add(write_subject_report(result, folder.path, trained_hand=args.trained_hand))
     folder.write_tables(result.tables)
-    files = folder.finish(result.record)
+    files = folder.finish(dataclasses.replace(result.record, trained_hand=args.trained_hand))
     _print_bids(bids_output(args, folder.path))
     found = ", ".join(f"{len(d.events)} {name.replace('_', ' ')}" for name, d in result.detections.items())
     print(f"{found} on {len(result.recording.eeg_channels)} channel(s); staging: {result.record.staging.source}; "
