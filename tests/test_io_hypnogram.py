@@ -11,7 +11,7 @@ import pytest
 
 from sleepspindles.errors import ConfigError, DataError
 from sleepspindles.hypnogram import Hypnogram, Stage
-from sleepspindles.io import align_hypnogram, read_hypnogram
+from sleepspindles.io import align_hypnogram, load_recording, read_hypnogram
 
 W, N1, N2, N3, REM, ART, UNS = (int(s) for s in (Stage.W, Stage.N1, Stage.N2, Stage.N3, Stage.REM,
                                                   Stage.ARTEFACT, Stage.UNSCORED))  # fmt: skip
@@ -325,6 +325,28 @@ def test_annotations_starting_late_set_the_offset(tmp_path, caplog):
     assert "padded with UNSCORED to 3 epochs" in caplog.text
     assert hyp.offset == 60.0 and hyp.stages.tolist() == [N2, N2, UNS]
     assert hyp.stage_at([59.0, 60.0, 149.0]).tolist() == [UNS, N2, UNS]
+
+
+def _marks(path, marks, seconds=300):
+    """A PSG EDF+ whose stage annotations (onset, label) have no duration."""
+    signal = edfio.EdfSignal(np.random.default_rng(0).normal(0, 20, seconds * 100), 100, label="EEG C3-M2",
+                             physical_dimension="uV")
+    edfio.Edf([signal], annotations=[edfio.EdfAnnotation(t, None, d) for t, d in marks]).write(path)
+
+
+def test_stage_changes_without_durations_last_until_the_next(tmp_path, caplog):
+    """Marks only where the stage changes: read as one epoch each, N2 was 1 epoch of the 6 it lasts."""
+    path = tmp_path / "changes.edf"
+    _marks(path, [(0, "Sleep stage W"), (60, "Sleep stage N2"), (240, "Sleep stage N3")])
+    assert load_recording(path).hypnogram.stages.tolist() == [W, W, N2, N2, N2, N2, N2, N2, N3, N3]
+    assert "read as stage changes" in caplog.text
+
+
+def test_one_mark_per_epoch_without_durations_keeps_its_gaps_unscored(tmp_path):
+    path = tmp_path / "per_epoch.edf"
+    labels = ["Sleep stage W", "Sleep stage W", "Sleep stage N2", "Sleep stage N2"]
+    _marks(path, [(30 * k, d) for k, d in enumerate(labels)] + [(180, "Sleep stage N2"), (270, "Sleep stage N3")])
+    assert load_recording(path).hypnogram.stages.tolist() == [W, W, N2, N2, UNS, UNS, N2, UNS, UNS, N3]
 
 
 def test_unknown_stage_annotations_are_reported_not_unscored(tmp_path):

@@ -169,7 +169,7 @@ def _stage_annotations(
     inside = (ann.onset >= -1e-6) & (ann.onset < duration)
     hyp = stages_from_annotations(
         np.maximum(ann.onset[inside], 0.0), ann.duration[inside], ann.description[inside],
-        epoch_length=epoch_length, path=path,
+        epoch_length=epoch_length, path=path, end=duration,
     )  # fmt: skip
     if hyp is None:
         return None

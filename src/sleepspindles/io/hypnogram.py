@@ -67,10 +67,26 @@ def _unknown_labels_error(path, unknown: dict[str, str], understood: str) -> Dat
     )
 
 
+def _stage_changes(onsets: np.ndarray, durations: np.ndarray, stages: Sequence[Stage], epoch_length: float) -> bool:
+    """Whether sorted zero-duration stage annotations mark changes: gaps longer than an epoch, no stage twice in a row.
+
+    One zero-duration annotation per epoch repeats stages; a missing one is an unscored gap.
+    """
+    if onsets.size < 2 or (durations > 0).any():
+        return False
+    repeats = any(a == b for a, b in zip(stages, stages[1:]))
+    return not repeats and bool(np.diff(onsets).max() > epoch_length * (1 + _GRID_TOLERANCE))
+
+
 def _events_to_stages(
-    onsets: np.ndarray, durations: np.ndarray, stages: Sequence[Stage], epoch_length: float, path
+    onsets: np.ndarray, durations: np.ndarray, stages: Sequence[Stage], epoch_length: float, path,
+    end: float | None = None,
 ) -> Hypnogram:
-    """Expand scored intervals (onset, duration, stage) to one stage per epoch."""
+    """Expand scored intervals (onset, duration, stage) to one stage per epoch.
+
+    ``end`` (seconds, when known: the signal's length) is where the last of a series of stage
+    changes ends (see :func:`_stage_changes`).
+    """
     onsets, durations = np.asarray(onsets, float), np.asarray(durations, float)
     damaged = ~(np.isfinite(onsets) & np.isfinite(durations) & (durations >= 0))
     if damaged.any():
@@ -86,7 +102,12 @@ def _events_to_stages(
     if offset < 0:
         raise file_error(path, f"a stage starts before the recording (onset {offset:g} s)")
     starts = (onsets - offset) / epoch_length
-    # A zero duration (some exports) means one epoch.
+    if _stage_changes(onsets, durations, stages, epoch_length):
+        last = epoch_length if end is None else max(np.floor((end - onsets[-1]) / epoch_length), 1) * epoch_length
+        logger.warning("%s: stage annotations without durations, more than an epoch apart and each a new "
+                       "stage: read as stage changes (each lasting until the next; the last %g s)", path, last)
+        durations = np.append(np.diff(onsets), last)
+    # Otherwise a zero duration (some exports) means one epoch.
     counts = np.where(durations > 0, durations / epoch_length, 1.0)
     for name, values in (("onset", starts), ("duration", counts)):
         off_grid = np.abs(values - np.round(values)) > _GRID_TOLERANCE
@@ -117,6 +138,7 @@ def stages_from_annotations(
     *,
     epoch_length: float | None = None,
     path: str | Path | None = None,
+    end: float | None = None,
 ) -> Hypnogram | None:
     """Build a hypnogram from EDF+ annotations (``Sleep stage W/1/2/3/4/R/?``, ``N1/N2/N3``).
 
@@ -133,6 +155,10 @@ def stages_from_annotations(
         Epoch length in seconds (default 30). Variable-length annotations are split into epochs.
     path : str or Path, optional
         The file, for messages and :attr:`Hypnogram.path`.
+    end : float, optional
+        The signal's length (s): annotations without durations that mark stage changes
+        (more than an epoch apart, each a new stage) each last until the next, the last until
+        ``end`` (one epoch when not given).
 
     Returns
     -------
@@ -163,7 +189,7 @@ def stages_from_annotations(
     if not picked:
         return None
     on, du, st = zip(*picked)
-    return _events_to_stages(np.array(on), np.array(du), st, epoch, path)
+    return _events_to_stages(np.array(on), np.array(du), st, epoch, path, end)
 
 
 def reader_error(path, what: str, exc: Exception) -> DataError:
@@ -192,7 +218,7 @@ def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime |
         raise reader_error(path, "EDF+ annotations", exc) from exc
     hyp = stages_from_annotations(
         annotations.onset, annotations.duration, annotations.description,
-        epoch_length=epoch_length, path=path,
+        epoch_length=epoch_length, path=path, end=duration,
     )  # fmt: skip
     if hyp is None:
         found = sorted(set(annotations.description))[:10]
