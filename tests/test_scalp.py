@@ -120,3 +120,7 @@ def test_scalp_clusters_table_and_maps(scalp_laterality):
     # too few pairs: a note instead of a test
     two = scalp_clusters(scalp_laterality[scalp_laterality["pair"].isin(["C3/C4", "F3/F4"])], config)
     assert len(two) == 1 and "at least 3 pairs" in two["note"].iloc[0] and np.isnan(two["p_value"].iloc[0])
+    assert (clusters["note"] == "").all()  # 16 subjects can reach any p
+    # 4 subjects with the same planted region: its p cannot go below 2/16, and the rows say so
+    few = scalp_clusters(scalp_laterality[scalp_laterality["subject"] < "S04"], config)
+    assert few["p_value"].min() >= 0.125 and few["note"].str.contains("cannot be below 0.125").all()

@@ -147,6 +147,18 @@ def test_too_few_subjects_and_constant_input_give_notes_not_errors():
     assert "undefined" in corr[("partial_pearson", "D")]["note"]
 
 
+@pytest.mark.parametrize("n, floor", [(3, 0.25), (5, 0.0625), (6, None)])
+def test_sign_flip_rows_say_when_too_few_subjects_can_reach_significance(n, floor):
+    """Every subject 10 units more contralateral: the smallest p the test has, and a note when it exceeds 0.05."""
+    rows = _by_test(asymmetry_tests(np.full(n, 12.0) + np.arange(n), np.full(n, 2.0), np.full(n, 0.5), FAST))
+    flip = rows[("sign_flip", "C-I")]
+    if floor is None:
+        assert flip["note"] == "" and flip["p_value"] < 0.05
+    else:
+        assert flip["p_value"] == pytest.approx(floor)
+        assert f"cannot be below {floor:.3g}" in flip["note"] and st.p_floor_note(n) == flip["note"]
+
+
 def test_gain_tests_match_scipy_and_pingouin_and_drop_missing_gain():
     rng = np.random.default_rng(5)
     d = rng.normal(size=12)

@@ -31,6 +31,7 @@ from scipy import stats as sps
 from ..config import Config
 from ..schema import CLUSTERS
 from .measures import NIGHT, measure_kind
+from .stats_tests import p_floor_note
 
 __all__ = ["TOLERANCE_MM", "MONTAGES", "pick_montage", "positions", "homologous_pairs", "pair_adjacency",
            "pair_values", "cluster_test", "scalp_clusters"]
@@ -225,7 +226,7 @@ def scalp_clusters(laterality: pd.DataFrame, config: Config | None = None) -> pd
         t, clusters, threshold = cluster_test(values.to_numpy(float)[:, keep], pair_adjacency([pairs[i] for i in keep]),
                                               lat.n_cluster_perm, lat.seed)
         common = {**head, "n": len(values), "n_permutations": lat.n_cluster_perm, "threshold": threshold,
-                  "note": dropped}
+                  "note": "; ".join(filter(None, [dropped, p_floor_note(len(values))]))}
         rows += [{**common, "cluster": k + 1, "sign": "+" if mass > 0 else "-", "pairs": ";".join(labels[idx]),
                   "n_pairs": idx.size, "statistic": mass, "p_value": p}
                  for k, (idx, mass, p) in enumerate(clusters)]

@@ -62,6 +62,7 @@ from .stats_tests import (
     bootstrap_ci,
     circular_test,
     cohen_dz,
+    p_floor_note,
     partial_pearson_rows,
     pearson_rows,
     rank_biserial,
@@ -119,7 +120,7 @@ def asymmetry_tests(contra: np.ndarray, ipsi: np.ndarray, li: np.ndarray, config
             n_resamples=lat.n_perm, rng=np.random.default_rng(lat.seed),
         )
         rows.append(stats_row("sign_flip", "C-I", d.size, statistic=float(d.mean()), p_value=float(perm.pvalue),
-                            **common))
+                            note=p_floor_note(d.size), **common))
     rows.append(_li_test(np.asarray(li, float), config))
     return rows
 

@@ -151,6 +151,19 @@ def stats_row(test: str, variable: str, n: int, **values) -> StatsRow:
                                                                 for k, v in values.items()})
 
 
+def p_floor_note(n: int, alpha: float = 0.05) -> str:
+    """A note when ``n`` subjects cannot give a two-sided sign-flip p below ``alpha`` ("" otherwise).
+
+    Every one of the ``2**n`` sign patterns, the observed one and its mirror included, is as
+    likely under the null, so the smallest two-sided p is ``2 / 2**n``: 0.25 for 3 subjects,
+    0.0625 for 5. A non-significant result there is no evidence of absence.
+    """
+    floor = 2.0 / 2.0**n
+    if floor <= alpha:
+        return ""
+    return f"with {n} subjects a sign-flip p cannot be below {floor:.3g} (2 / 2^{n}): not significant at {alpha:g} whatever the data"
+
+
 def too_few(tests: list[tuple[str, str]], n: int, need: int) -> list[StatsRow]:
     """Rows of tests not run for lack of subjects, with a note saying so."""
     note = f"only {n} subject(s) with finite values; at least {need} needed"
@@ -225,4 +238,6 @@ def circular_test(contra_deg: np.ndarray, ipsi_deg: np.ndarray, config: Config) 
     return stats_row("circular", "C-I", d.size, statistic=float(s.mean()), p_value=float(perm.pvalue),
                      estimate=math.degrees(centre), ci_low=math.degrees(centre + low),
                      ci_high=math.degrees(centre + high), effect_size=float(cohen_dz(s)), effect_ci_low=dz[0],
-                     effect_ci_high=dz[1], note="sign-flip test of mean sin(contra - ipsi phase); degrees")
+                     effect_ci_high=dz[1],
+                     note="; ".join(filter(None, ["sign-flip test of mean sin(contra - ipsi phase); degrees",
+                                                  p_floor_note(d.size)])))
