@@ -24,16 +24,16 @@ def delayed(hyp: Hypnogram, delay: float, path: Path, duration: float) -> Hypnog
     """
     if abs(delay) < 1e-3:
         return hyp
-    if not -hyp.n_epochs * hyp.epoch_length < delay < duration:
+    first = hyp.offset + delay  # the first epoch's start on the signal's clock
+    if not (first < duration and first + hyp.n_epochs * hyp.epoch_length > 0):
         logger.warning("%s: the hypnogram file's start time is %g s %s the recording's, so they would not "
                        "overlap: start times ignored, stages placed from the recording's start", path,
                        abs(delay), "after" if delay > 0 else "before")
         return hyp
     logger.warning("%s: the hypnogram file starts %g s %s the recording (their EDF start times): its stages "
                    "are placed there", path, abs(delay), "after" if delay > 0 else "before")
-    n_drop = max(0, math.ceil(-(hyp.offset + delay) / hyp.epoch_length - 1e-6))
-    return Hypnogram(hyp.stages[n_drop:], hyp.epoch_length, hyp.offset + delay + n_drop * hyp.epoch_length,
-                     hyp.source, hyp.path)
+    n_drop = max(0, math.ceil(-first / hyp.epoch_length - 1e-6))
+    return Hypnogram(hyp.stages[n_drop:], hyp.epoch_length, first + n_drop * hyp.epoch_length, hyp.source, hyp.path)
 
 
 def align_hypnogram(hyp: Hypnogram, signal_duration: float, path: str | Path | None = None) -> Hypnogram:
