@@ -104,6 +104,20 @@ def test_every_measure_panel_names_its_measure_and_test(cohort):
     assert any(f"p = {motor['p_value']:.2g}" in t for t in titles if t.startswith("spindle density, N2 "))
 
 
+def test_every_measure_panel_says_its_p_is_uncorrected_and_gives_the_fdr_p(cohort):
+    """A panel's bare p is uncorrected: it is labelled so, with cohort_stats.csv's p_fdr beside it."""
+    result, _, config = cohort
+    section = next(s for s in cohort_sections(result, pd.DataFrame(), config=config) if s.key == "measures")
+    titles = [ax.get_title() for ax in section.figures[0].axes if ax.get_title()]
+    motor = result.stats.query("pair == 'C3/C4' and night == 'post' and band == 'all' and window == 'night' "
+                               "and test == 'paired_t' and measure == 'density_n2'").iloc[0]
+    assert motor["p_fdr"] != motor["p_value"]
+    (title,) = [t for t in titles if t.startswith("spindle density, N2 ")]
+    assert f"uncorr. p = {motor['p_value']:.2g} (FDR {motor['p_fdr']:.2g})" in title
+    assert all("uncorr. p = " in t and "(FDR " in t for t in titles)
+    assert "uncorrected" in section.text and "p_fdr" in section.text
+
+
 def test_li_gain_figure_names_its_night_and_measure_and_flags_a_small_n():
     fig = li_gain_figure(np.linspace(-0.2, 0.2, 8), np.linspace(0, 30, 8) + [0, 3, -2, 1, 0, -3, 2, 1], pair="C3/C4",
                          measure="spindle density, N2+N3", night="post")
@@ -193,10 +207,10 @@ def test_cohort_pdf_is_the_page_printed(cohort, status, tmp_path):
     assert len(re.findall(rb"/Subtype\s*/Image", objects)) >= 5
 
 
-def _windows_cohort(effect: float, seed: int = 63) -> LateralityResult:
+def _windows_cohort(effect: float, seed: int = 63, n: int = N_SUBJECTS) -> LateralityResult:
     """A cohort of the motor pair: the main measure over the night, spindle density per cycle (``effect`` in cycle 1)."""
-    night = simulated_hemispheres(N_SUBJECTS, seed, effect=effect, measure="density_n2n3", counts=True)
-    windows = [simulated_hemispheres(N_SUBJECTS, seed + 1 + k, effect=effect if k == 0 else 0.0,
+    night = simulated_hemispheres(n, seed, effect=effect, measure="density_n2n3", counts=True)
+    windows = [simulated_hemispheres(n, seed + 1 + k, effect=effect if k == 0 else 0.0,
                                      measure="spindle_density", counts=True).assign(window=f"cycle {k + 1}")
                for k in range(2)]
     lat = pd.concat([night, *windows], ignore_index=True)
@@ -245,6 +259,18 @@ def test_windows_section_asserts_no_effect_the_numbers_do_not_show(effect):
     assert ("2 of 4 windows differ from 0" in section.text) == differs  # cycle 1 of both nights, not cycle 2
 
 
+def test_windows_of_too_few_subjects_say_no_window_could_be_tested_and_draw_no_empty_axes():
+    """Two subjects: no window has a test, so neither "no window differs" nor a figure of empty axes."""
+    result = _windows_cohort(0.8, n=2)
+    rows = result.stats.query("test == 'paired_t' and window != 'night'")
+    assert len(rows) and rows["estimate"].isna().all()  # the real statistics refused every window
+    (section,) = [s for s in cohort_sections(result, pd.DataFrame()) if s.key == "windows"]
+    assert section.figures == ()
+    assert "No window of any measure could be tested even in the window with the most subjects: only 2 subject(s)" \
+        in section.text
+    assert "differs from 0." not in section.text and "no test (too few subjects)" not in section.text
+
+
 def test_every_measure_titles_fit_their_panels():
     """Five panels a row: each title (measure, C-I [interval], p) stays inside the figure and off its neighbours."""
     from sleepspindles.report.figures_cohort import measures_figure
@@ -254,7 +280,7 @@ def test_every_measure_titles_fit_their_panels():
     lat = pd.DataFrame([{"subject": f"S{s}", "measure": m, "trained_hand": "right", "contra": rng.normal(2, 0.1),
                          "ipsi": rng.normal(1.5, 0.1)} for m in measures for s in range(6)])
     stats = pd.DataFrame({"measure": measures, "test": "paired_t", "estimate": -0.0748, "ci_low": -0.133,
-                          "ci_high": -0.00797, "p_value": 0.0059})
+                          "ci_high": -0.00797, "p_value": 0.0059, "p_fdr": 0.0177})
     fig = measures_figure(lat, stats, "post", "C3/C4")
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -265,4 +291,4 @@ def test_every_measure_titles_fit_their_panels():
         assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, axes[k].get_title()
         assert not any(box.overlaps(other) for j, other in enumerate(boxes) if j != k)
         assert not any(box.overlaps(t.get_window_extent(renderer)) for t in (*fig.texts, *fig.legends))
-    assert all("p = 0.0059" in ax.get_title() for ax in axes)
+    assert all("uncorr. p = 0.0059 (FDR 0.018)" in ax.get_title() for ax in axes)

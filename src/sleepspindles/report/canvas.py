@@ -7,6 +7,7 @@ twice and measures every text; fixed margins draw it once, which is most of the 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ from matplotlib.figure import Figure
 from .channels import ChannelStyle
 
 __all__ = ["FULL_WIDTH", "STAGE_COLOURS", "channel_lines", "figure_title", "grouped_bars", "new_figure",
-           "non_negative"]
+           "non_negative", "title_height", "title_lines"]
 
 #: Width (inches) of a figure spanning the page (1100 px at the report's 100 dpi).
 FULL_WIDTH = 11.0
@@ -25,6 +26,11 @@ FULL_WIDTH = 11.0
 STAGE_COLOURS = {"W": "#e3b23c", "N1": "#9ecae1", "N2": "#4292c6", "N3": "#08306b", "REM": "#cb4b4b",
                  "N2+N3": "#7b6fb0"}
 _MANY_LINES = 8  # more channels than this: their median and spread instead of one line each
+# A 10-pt title: DejaVu Sans averages 0.07 in per character of a sentence, capitals more; a line is 0.19 in.
+_TITLE_CHAR = 0.08
+_TITLE_LINE = 0.19
+_TITLE_X = 0.12  # inches from the left edge (and at least as much kept free on the right)
+_TITLE_Y = 0.08  # inches from the top edge
 
 
 def new_figure(width: float, height: float, *, left: float = 0.75, right: float = 0.2, top: float = 0.4,
@@ -37,10 +43,26 @@ def new_figure(width: float, height: float, *, left: float = 0.75, right: float 
     return fig
 
 
+def title_lines(text: str, width: float) -> list[str]:
+    """The lines of a figure title ``width`` inches wide: each line of ``text`` wrapped at words to fit.
+
+    Counted in characters, not measured (measuring text costs a draw): a narrow single-panel
+    figure would otherwise cut a full-width title off at its right edge.
+    """
+    chars = max(int((width - 2 * _TITLE_X) / _TITLE_CHAR), 20)
+    return [part for line in text.split("\n") for part in textwrap.wrap(line, chars) or [""]]
+
+
+def title_height(text: str, width: float) -> float:
+    """Inches from the top of a figure ``width`` inches wide to the bottom of its title ``text``."""
+    return _TITLE_Y + _TITLE_LINE * len(title_lines(text, width))
+
+
 def figure_title(fig: Figure, text: str) -> None:
-    """``text`` at the top left of the figure (one or two lines)."""
+    """``text`` at the top left of the figure, wrapped to its width (:func:`title_lines`)."""
     width, height = fig.get_size_inches()
-    fig.text(0.12 / width, 1 - 0.08 / height, text, ha="left", va="top", fontsize=10)
+    fig.text(_TITLE_X / width, 1 - _TITLE_Y / height, "\n".join(title_lines(text, width)), ha="left", va="top",
+             fontsize=10)
 
 
 def non_negative(ax, values) -> None:

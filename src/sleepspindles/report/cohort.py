@@ -132,8 +132,10 @@ def _measures_section(c: _Cohort) -> Section | None:
     stats = stats.loc[(stats["pair"] == c.motor) & (stats["night"] == c.learning)] if len(stats) else stats
     return Section("measures", "Every measure",
                    f"Motor pair {c.motor}, night {c.learning}: one panel per measure (values in its unit), with the "
-                   "paired test of contra - ipsi beneath its name (the circular test for a phase). The statistics of "
-                   "every measure, pair and night are in cohort_stats.csv.",
+                   "paired test of contra - ipsi beneath its name (the circular test for a phase): uncorr. p is the "
+                   "uncorrected p (p_value of cohort_stats.csv), FDR the Benjamini-Hochberg corrected p across pairs "
+                   "and bands (p_fdr), the one to cite. The statistics of every measure, pair and night are in "
+                   "cohort_stats.csv.",
                    figures=(FC.measures_figure(rows, stats, c.learning, c.motor),))
 
 
@@ -145,13 +147,13 @@ def _windows_section(c: _Cohort) -> Section | None:
     rows = stats.loc[(stats["test"] == "paired_t") & (stats["variable"] == "C-I") & (stats["pair"] == c.motor)
                      & (stats["band"] == "all") & (stats["window"] != _NIGHT)]
     rows = rows.loc[rows["night"] != c.config.laterality.baseline_night] if c.contrast else rows
-    figure = FC.windows_figure(rows, c.motor)
-    if figure is None:
+    if rows.empty:
         return None
+    figure = FC.windows_figure(rows, c.motor)  # None when no window could be tested: no empty axes
     text = (f"Motor pair {c.motor}: contralateral minus ipsilateral in each NREM-REM cycle and over the first "
             "minutes of N2 / NREM sleep (windows.csv), mean and bootstrap 95% interval; a window differs from 0 when "
             f"its paired-t p (FDR) < {ALPHA:g}. {windows_summary(rows)}")
-    return Section("windows", "Windows of the night", text.strip(), figures=(figure,))
+    return Section("windows", "Windows of the night", text.strip(), figures=(figure,) if figure is not None else ())
 
 
 def _gain_section(c: _Cohort) -> Section:

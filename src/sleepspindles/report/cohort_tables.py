@@ -247,7 +247,8 @@ def windows_summary(rows: pd.DataFrame) -> str:
 
     Per measure: the window with the largest |C - I| (its mean, bootstrap 95% interval, p and
     p (FDR)) and how many windows differ from 0 at p (FDR) < :data:`ALPHA`; when none does in
-    any measure, a sentence says so first.
+    any measure, a sentence says so first. When no window of any measure has a test, one sentence
+    says so with the tests' notes (too few subjects...): "none differs" would claim a result.
 
     Parameters
     ----------
@@ -257,6 +258,10 @@ def windows_summary(rows: pd.DataFrame) -> str:
     if rows.empty:
         return ""
     rows = rows.reset_index(drop=True)
+    if not np.isfinite(rows["estimate"].to_numpy(float)).any():
+        best = rows.loc[rows["n"].idxmax()]  # its note ("only 2 subject(s)...") bounds every other window's
+        why = f" even in the window with the most subjects: {best['note']}" if isinstance(best["note"], str) else ""
+        return f"No window of any measure could be tested{why}."
     p_fdr = rows["p_fdr"] if "p_fdr" in rows else rows["p_value"]
     differs = pd.Series(np.nan_to_num(p_fdr.to_numpy(float), nan=1.0) < ALPHA, index=rows.index)
     several_nights = rows["night"].nunique() > 1

@@ -7,6 +7,8 @@ processes and the caller decides how to embed them. A function given nothing to 
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -14,6 +16,7 @@ from matplotlib.figure import Figure
 from ..hypnogram import Hypnogram, Stage
 from .canvas import FULL_WIDTH, STAGE_COLOURS, channel_lines, figure_title, grouped_bars, new_figure, non_negative
 from .channels import ChannelStyle, homologous_groups
+from .tables import of_stage, stage_label
 from .windows import LockedAverage
 
 __all__ = [
@@ -87,7 +90,8 @@ def density_figure(table: pd.DataFrame, channels: list[str], ylabel: str, title:
     for group in dict.fromkeys(table["stage"]):
         values = table[table["stage"] == group].set_index("channel")["density"].reindex(channels)
         if values.notna().any():
-            series.append((group, values.to_numpy(dtype=float), STAGE_COLOURS.get(group, "#777777")))
+            label = textwrap.fill(stage_label(group), 12)  # "whole recording (not staged)" fits the margin
+            series.append((label, values.to_numpy(dtype=float), STAGE_COLOURS.get(group, "#777777")))
     if not series:
         return None
     fig = new_figure(FULL_WIDTH, 2.9, right=1.1, bottom=0.75 if len(channels) > 10 else 0.45)
@@ -106,7 +110,7 @@ def fast_slow_figure(summary: pd.DataFrame, stage: str, fast_threshold: float, c
         return None
     fig = new_figure(FULL_WIDTH, 2.7, right=1.5, bottom=0.75 if len(channels) > 10 else 0.45)
     grouped_bars(fig.add_subplot(), channels, series, "Spindles / min")
-    figure_title(fig, f"Fast vs slow spindles ({stage})")
+    figure_title(fig, of_stage("Fast vs slow spindles", stage))
     return fig
 
 

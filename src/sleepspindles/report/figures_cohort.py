@@ -105,16 +105,20 @@ def _phase_panel(ax, rows: pd.DataFrame) -> None:
 
 
 def _test_line(stats: pd.DataFrame, measure: str) -> str:
-    """``"C-I 0.41 [0.12, 0.70]\\np = 0.012"`` from a measure's paired-t (or circular) row, "" without one.
+    """``"C-I 0.41 [0.12, 0.70]\\nuncorr. p = 0.027 (FDR 0.082)"`` from a measure's paired-t (or circular) row.
 
-    Two lines, so that a panel's title is no wider than the panel (five panels share a row).
+    "" without a row. The uncorrected ``p_value`` is named so and ``p_fdr`` (Benjamini-Hochberg,
+    as in cohort_stats.csv) stands beside it: a panel shows many measures at once, and the bare
+    p of one of them is not the one to cite. Two lines, so that a panel's title is no wider than
+    the panel (five panels share a row).
     """
     rows = stats.loc[(stats["measure"] == measure) & stats["test"].isin(["paired_t", "circular"])]
     if rows.empty or not np.isfinite(rows["estimate"].iloc[0]):
         return "no test (too few subjects)" if len(rows) else ""
     r = rows.iloc[0]
     interval = f" [{r['ci_low']:.3g}, {r['ci_high']:.3g}]" if np.isfinite(r["ci_low"]) else ""
-    return f"C-I {r['estimate']:.3g}{interval}\np = {r['p_value']:.2g}"
+    fdr = f" (FDR {r['p_fdr']:.2g})" if np.isfinite(r["p_fdr"]) else " (FDR n/a)"
+    return f"C-I {r['estimate']:.3g}{interval}\nuncorr. p = {r['p_value']:.2g}{fdr}"
 
 
 def measures_figure(laterality: pd.DataFrame, stats: pd.DataFrame, night: str, pair: str) -> Figure | None:
@@ -126,7 +130,7 @@ def measures_figure(laterality: pd.DataFrame, stats: pd.DataFrame, night: str, p
         Rows of one pair, night, band ``all`` and window ``night`` (every measure).
     stats : pandas.DataFrame
         The statistics of the same pair, night, band and window (``paired_t`` and ``circular``
-        rows give each panel's test line).
+        rows give each panel's test line: estimate, interval, ``p_value`` and ``p_fdr``).
     night, pair : str
         For the title.
 
@@ -174,9 +178,9 @@ def windows_figure(stats: pd.DataFrame, pair: str) -> Figure | None:
     Returns
     -------
     Figure or None
-        None without window rows.
+        None without a window that has an estimate (no rows, or too few subjects in every one).
     """
-    if stats.empty:
+    if not np.isfinite(stats["estimate"].to_numpy(float)).any():
         return None
     measures = list(dict.fromkeys(stats["measure"]))
     nights = list(dict.fromkeys(stats["night"]))

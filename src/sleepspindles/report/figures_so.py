@@ -12,8 +12,9 @@ import pandas as pd
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from .canvas import FULL_WIDTH, channel_lines, figure_title, new_figure, non_negative
+from .canvas import FULL_WIDTH, channel_lines, figure_title, new_figure, non_negative, title_height
 from .channels import ChannelStyle, homologous_groups
+from .tables import of_stage
 from .windows import LockedAverage
 
 __all__ = ["PHASE_BINS", "coupling_rose_figure", "phase_counts", "so_waveform_figure", "swa_cycles_figure"]
@@ -35,8 +36,11 @@ def so_waveform_figure(averages: dict[str, LockedAverage], band: tuple[float, fl
     groups = homologous_groups(averages)
     ncols = min(4, len(groups))
     nrows = -(-len(groups) // ncols)
-    width, height = max(2.7 * ncols + 0.9, 6.0), 2.9 * nrows + 0.75
-    fig = new_figure(width, height, left=0.8, right=0.15, top=0.65, bottom=0.45)
+    width = max(2.7 * ncols + 0.9, 6.0)
+    title = (f"Average slow oscillation locked to its trough: raw EEG (mean +/- SEM), below it the {band[0]:g}-"
+             f"{band[1]:g} Hz sigma envelope\nleft solid, right dashed")
+    top = title_height(title, width) + 0.2  # a narrow figure wraps its title onto more lines: room for them
+    fig = new_figure(width, 2.9 * nrows + 0.1 + top, left=0.8, right=0.15, top=top, bottom=0.45)
     outer = fig.add_gridspec(nrows, ncols, wspace=0.12, hspace=0.3)
     first_eeg = first_sigma = None
     for i, group in enumerate(groups):
@@ -55,8 +59,7 @@ def so_waveform_figure(averages: dict[str, LockedAverage], band: tuple[float, fl
             sigma.set_ylabel("Sigma (uV)")
         if i >= len(groups) - ncols:
             sigma.set_xlabel("Time from SO trough (s)")
-    figure_title(fig, f"Average slow oscillation locked to its trough: raw EEG (mean +/- SEM), below it the "
-                      f"{band[0]:g}-{band[1]:g} Hz sigma envelope\nleft solid, right dashed")
+    figure_title(fig, title)
     return fig
 
 
@@ -97,14 +100,17 @@ def coupling_rose_figure(phases: dict[str, np.ndarray], stats: pd.DataFrame, sta
         Coupling rows of one stage group and band ``all``, indexed by channel (``n_coupled``,
         ``phase_deg``, ``mvl``, ``ppc``, ``surrogate_p``).
     stage : str
-        The stage group, for the title.
+        The stage group (as in the tables: ``UNSCORED`` reads as the whole recording), for the title.
     styles : dict of str to ChannelStyle
     """
     ncols = min(_ROSE_COLUMNS, max(len(phases), 1))
     slots = _slots(homologous_groups(phases), ncols)
     nrows = max((row for _, row, _ in slots), default=0) + 1
-    width, height = max(1.75 * ncols, 6.0), 2.05 * nrows + 0.75
-    fig = new_figure(width, height, left=0.1, right=0.1, top=0.75, bottom=0.05)
+    width = max(1.75 * ncols, 6.0)
+    title = (f"{of_stage('SO phase of the coupled spindles', stage)}: time runs clockwise, trough at the bottom\nwedge area = "
+             "count (ring = tallest bin); arrow = circular mean, length = mean vector length (ring = 1)")
+    top = title_height(title, width) + 0.29  # a narrow figure wraps its title onto more lines: room for them
+    fig = new_figure(width, 2.05 * nrows + top, left=0.1, right=0.1, top=top, bottom=0.05)
     ax = fig.add_subplot()
     ax.set_axis_off()
     ax.set_aspect("equal")
@@ -138,9 +144,7 @@ def coupling_rose_figure(phases: dict[str, np.ndarray], stats: pd.DataFrame, sta
         ax.text(first_x + dx, dy, text, ha=ha, va="center", fontsize=7, color="#555555")
     ax.set_xlim(-1.7, 3.0 * (ncols - 1) + 1.7)
     ax.set_ylim(-3.6 * (nrows - 1) - 2.2, 1.35)
-    figure_title(fig, f"SO phase of the coupled spindles ({stage}): time runs clockwise, trough at the bottom\n"
-                      "wedge area = count (ring = tallest bin); arrow = circular mean, length = mean vector length "
-                      "(ring = 1)")
+    figure_title(fig, title)
     return fig
 
 

@@ -22,7 +22,7 @@ from . import figures as F
 from .render import Section, check_format, pdf_bytes, render
 from .subject_lateral import lateral_section
 from .subject_so import so_facts, so_sections
-from .tables import by_channel, channel_notes, searched_stage, with_units
+from .tables import UNSTAGED, by_channel, channel_notes, of_stage, searched_stage, stage_label, with_units
 from .view import ReportView, report_view
 from .windows import MAX_EVENTS
 
@@ -51,7 +51,8 @@ def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
     wide = table.pivot(index="channel", columns="stage", values=["n_spindles", "density"])
     wide = wide.reindex(index=by_channel(table.drop_duplicates("channel"))["channel"],
                         columns=[(v, s) for v in ("n_spindles", "density") for s in dict.fromkeys(table["stage"])])
-    wide.columns = [f"spindles {s}" if v == "n_spindles" else f"density {s} (1/min)" for v, s in wide.columns]
+    wide.columns = [f"spindles {stage_label(s)}" if v == "n_spindles" else f"density {stage_label(s)} (1/min)"
+                    for v, s in wide.columns]
     return wide.reset_index()
 
 
@@ -227,7 +228,9 @@ def _subject_facts(result) -> dict[str, str]:
     facts = {
         "Recording": f"{rec.duration / 3600:.2f} h, {len(rec.eeg_channels)} EEG channel(s) at {rec.sf:g} Hz",
         "Staging": hyp.source if hyp is not None else "none",
-        "Detection": f"{result.config.detection.method}, stages {', '.join(result.config.detection.stages)}",
+        # Without a hypnogram detection.stages is not applied: the whole recording is searched.
+        "Detection": f"{result.config.detection.method}, "
+                     + (f"stages {', '.join(result.config.detection.stages)}" if hyp is not None else UNSTAGED),
         "Spindles": f"{len(events)}",
     }
     if hyp is not None:
@@ -235,7 +238,7 @@ def _subject_facts(result) -> dict[str, str]:
     searched = searched_stage(result.summary)
     mean = result.summary.query("band == 'all' and stage == @searched")["density"].mean()
     undefined = f"n/a (no {searched} time)" if _no_spindle_time(result) else "n/a"
-    facts[f"Mean density ({searched})"] = f"{mean:.2f} / min" if np.isfinite(mean) else undefined
+    facts[of_stage("Mean density", searched)] = f"{mean:.2f} / min" if np.isfinite(mean) else undefined
     facts.update(so_facts(result))
     excluded = sum(result.detection.excluded_seconds.values())
     facts["Excluded time"] = f"{excluded / 60:.1f} channel-min" if excluded else "none"

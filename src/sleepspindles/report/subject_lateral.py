@@ -9,7 +9,7 @@ from ..analysis.measures import NIGHT
 from ..schema import SIGMA, SPINDLE_SUMMARY
 from .figures import lateralisation_figure
 from .render import Section
-from .tables import MAIN_MEASURE, measure_label
+from .tables import MAIN_MEASURE, NOT_STAGED, measure_label
 
 __all__ = ["PLOTTED_MEASURE", "lateral_section"]
 
@@ -33,7 +33,7 @@ def lateral_section(result, trained_hand: str, subject: str = "", night: str = "
     which = " / ".join(p for p in (subject, night) if p) or "this recording"
     title = f"Lateralisation (trained hand: {trained_hand})"
     if result.hypnogram is None:
-        return Section("lateralisation", title, "Not available: the recording was not staged.")
+        return Section("lateralisation", title, NOT_STAGED)
     others = {name: frame for name, frame in result.tables.items() if name not in (SPINDLE_SUMMARY.name, SIGMA.name)}
     night_in = night_from_tables(result.summary, result.sigma, result.hypnogram.minutes(Stage.N2),
                                  subject=subject or "subject", night=night or "night", trained_hand=trained_hand,

@@ -15,7 +15,7 @@ from ..schema import COUPLING, PHASE_CONVENTION, SLOW_OSCILLATIONS, SO_SUMMARY, 
 from . import figures_so as FS
 from .figures import density_figure
 from .render import Section
-from .tables import by_channel, channel_notes, searched_stage, unit_of, with_units
+from .tables import NOT_STAGED, by_channel, channel_notes, of_stage, searched_stage, stage_label, unit_of, with_units
 from .view import SO_HALF_WIDTH, ReportView
 from .windows import MAX_EVENTS
 
@@ -122,6 +122,7 @@ def _coupling_section(result, view: ReportView) -> Section | None:
     coupled = spindles[spindles["so_coupled"].fillna(False).astype(bool)
                        & spindles["stage"].isin(stage.split("+")) & spindles["so_phase"].notna()]
     n_surrogates = int(coupling["n_surrogates"].max())
+    shown = stage_label(stage)
     text = (f"SO phase at the sigma-envelope peak of each spindle lying inside an SO of its channel. Phase "
             f"convention: {PHASE_CONVENTION}. PPC: pairwise phase consistency (unbiased by the number of "
             f"spindles); p: surrogate test of the mean vector length ({n_surrogates} surrogates, spindle peaks "
@@ -135,14 +136,17 @@ def _coupling_section(result, view: ReportView) -> Section | None:
         stats = coupling[coupling["stage"] == stage].set_index("channel")
         figures = (FS.coupling_rose_figure(phases, stats, stage, view.styles),)
     else:
-        notes = (f"No spindle peak ({stage}) fell inside a slow oscillation: there is no phase to plot.",)
+        notes = (f"{of_stage('No spindle peak', stage)} fell inside a slow oscillation: there is no phase to plot.",)
     return Section("coupling", "SO-spindle coupling", text, figures=figures,
-                   tables=((f"Coupling per channel and stage (all spindles; {stage} in the figure)", table),),
+                   tables=((f"Coupling per channel and stage, all spindles (the figure: {shown})", table),),
                    notes=notes)
 
 
 def _swa_section(result, view: ReportView) -> Section | None:
-    """SWA per sleep cycle (figure) and per stage and early-night window (table)."""
+    """SWA per sleep cycle (figure) and per stage and early-night window (table); why not, when unstaged."""
+    title = "Slow-wave activity across the night"
+    if result.hypnogram is None:  # cycles and NREM epochs need stages: say so, as the lateralisation does
+        return Section("swa", title, NOT_STAGED)
     swa = result.tables.get(SWA.name, SWA.empty())
     if not len(swa):
         return None
@@ -163,7 +167,7 @@ def _swa_section(result, view: ReportView) -> Section | None:
     if figure is None:
         notes += (f"{len(per_cycle)} sleep cycle(s): no change across cycles to draw (swa.csv has every window).",)
     return Section(
-        "swa", "Slow-wave activity across the night", text,
+        "swa", title, text,
         figures=(figure,) if figure is not None else (),
         tables=(("SWA per stage and over the first minutes of NREM sleep", _per_window(windows, "power")),
                 ("Relative SWA per stage and over the first minutes of NREM sleep", _per_window(windows, "relative"))),

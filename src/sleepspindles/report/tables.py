@@ -5,11 +5,18 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis.measures import MAIN_MEASURE  # the measure of both reports' figures and the console summary
+from ..hypnogram import Stage
 from ..schema import TableSchema
 from .channels import order_channels
 
-__all__ = ["MAIN_MEASURE", "by_channel", "channel_notes", "measure_label", "measure_unit", "searched_stage", "unit_of",
-           "with_units"]
+__all__ = ["MAIN_MEASURE", "NOT_STAGED", "UNSTAGED", "by_channel", "channel_notes", "measure_label", "measure_unit",
+           "of_stage", "searched_stage", "stage_label", "unit_of", "with_units"]
+
+#: How the stage group of a recording searched without a hypnogram reads: the tables' ``UNSCORED``
+#: would read as "the unscored epochs", not as the whole recording.
+UNSTAGED = "whole recording (not staged)"
+#: What stands in place of a section that needs sleep stages, for a recording without them.
+NOT_STAGED = "Not available: the recording was not staged."
 
 _MEASURE_WORDS = {
     "density_n2": "spindle density, N2", "density_n2n3": "spindle density, N2+N3", "amplitude": "spindle amplitude, N2",
@@ -27,6 +34,17 @@ def searched_stage(table: pd.DataFrame) -> str:
     return next((g for g in groups if "+" in g), groups[0] if groups else "")
 
 
+def stage_label(stage: str) -> str:
+    """A stage group as the reader sees it: :data:`UNSTAGED` for ``UNSCORED``, any other unchanged."""
+    return UNSTAGED if stage == Stage.UNSCORED.name else stage
+
+
+def of_stage(text: str, stage: str) -> str:
+    """``"Fast vs slow (N2+N3)"``, or ``"Fast vs slow, whole recording (not staged)"``: no nested brackets."""
+    label = stage_label(stage)
+    return f"{text} ({label})" if label == stage else f"{text}, {label}"
+
+
 def channel_notes(table: pd.DataFrame) -> tuple[str, ...]:
     """Why rates are NaN or partial: one line per stage group and note, naming its channels.
 
@@ -38,7 +56,7 @@ def channel_notes(table: pd.DataFrame) -> tuple[str, ...]:
     for (stage, note), rows in noted.groupby(["stage", "note"], sort=False):
         channels = order_channels(rows["channel"].unique())
         names = ", ".join(channels) if len(channels) <= 12 else f"{len(channels)} channels: {', '.join(channels[:6])}..."
-        lines.append(f"{stage}: {note} ({names})")
+        lines.append(f"{stage_label(stage)}: {note} ({names})")
     return tuple(lines)
 
 
@@ -50,12 +68,12 @@ def by_channel(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_units(frame: pd.DataFrame, schema: TableSchema, names: dict[str, str] | None = None) -> pd.DataFrame:
-    """``frame`` with each of ``schema``'s columns labelled ``"name (unit)"``.
+    """``frame`` with each of ``schema``'s columns labelled ``"name (unit)"`` and its stages as :func:`stage_label`.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Columns of ``schema`` (others keep their names).
+        Columns of ``schema`` (others keep their names); a ``stage`` column's values are relabelled.
     schema : TableSchema
         Where the units come from; a unit of ``"-"`` adds nothing.
     names : dict of str to str, optional
@@ -66,6 +84,8 @@ def with_units(frame: pd.DataFrame, schema: TableSchema, names: dict[str, str] |
     for column in frame.columns:
         label, unit = names.get(column, column), unit_of(schema, column)
         labels[column] = label if unit == "-" else f"{label} ({unit})"
+    if "stage" in frame:
+        frame = frame.assign(stage=frame["stage"].map(stage_label))
     return frame.rename(columns=labels)
 
 

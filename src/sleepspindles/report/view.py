@@ -15,7 +15,7 @@ from ..schema import SLOW_OSCILLATIONS, SO_SUMMARY
 from .channels import ChannelStyle, channel_styles, order_channels, select_channels
 from .figures import overview_figure
 from .render import Section
-from .tables import searched_stage
+from .tables import of_stage, searched_stage
 from .windows import LockedAverage, evenly_spaced, event_windows, locked_average
 
 __all__ = ["SIGMA_PAD", "SO_HALF_WIDTH", "SPINDLE_HALF_WIDTH", "ReportView", "report_view"]
@@ -69,11 +69,11 @@ class ReportView:
         from ..analysis.scalp import positions
 
         stage = searched_stage(result.summary)
-        maps = {f"Spindles / min ({stage})": _rates(result.summary[result.summary["band"] == "all"], stage)}
+        maps = {of_stage("Spindles / min", stage): _rates(result.summary[result.summary["band"] == "all"], stage)}
         so_summary = result.tables.get(SO_SUMMARY.name)
         if so_summary is not None and len(so_summary):
             stage = searched_stage(so_summary)
-            maps[f"SOs / min ({stage})"] = _rates(so_summary, stage)
+            maps[of_stage("SOs / min", stage)] = _rates(so_summary, stage)
         text = (f"{len(self.channels)} EEG channels. The figures below draw {len(self.shown)} of them one by one: the "
                 f"laterality pairs and the 10-20 sites present ({', '.join(self.shown)}). Every channel is in the "
                 "tables of this report and in the CSV files.")
