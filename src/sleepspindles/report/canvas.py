@@ -90,24 +90,48 @@ def grouped_bars(ax, channels: Sequence[str], series: Sequence[tuple[str, np.nda
 
 
 def channel_lines(ax, x: np.ndarray, table: pd.DataFrame, styles: dict[str, ChannelStyle],
-                  highlight: Sequence[str] = ()) -> None:
+                  highlight: Sequence[str] = (), faint: np.ndarray | None = None, faint_label: str = "") -> None:
     """One line per channel column of ``table`` against ``x`` (each in its style), with a legend beside.
 
     More than a few channels give their median and 10-90% range across channels instead, with
     the ``highlight`` channels (the motor pair) drawn on top in their own styles.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x : numpy.ndarray
+        One position per row of ``table``.
+    table : pandas.DataFrame
+        One column per channel.
+    styles : dict of str to ChannelStyle
+    highlight : sequence of str
+        Channels drawn over the median of many.
+    faint : numpy.ndarray of bool, optional
+        Rows resting on too little data to read as the others: drawn as hollow grey markers, left
+        out of the lines (and the range), with one legend entry, ``faint_label``.
+    faint_label : str
     """
+    faint = np.zeros(len(table), dtype=bool) if faint is None else np.asarray(faint, dtype=bool)
     many = len(table.columns) > _MANY_LINES
     shown = [c for c in highlight if c in table.columns] if many else list(table.columns)
+    drawn = []  # (label, values, line style, marker): every line, its faint points drawn after them all
     if many:
         values = table.to_numpy(dtype=float)
         finite = np.isfinite(values).any(axis=1)
         low, mid, high = (np.where(finite, np.nanpercentile(np.where(finite[:, None], values, 0), q, axis=1), np.nan)
                           for q in (10, 50, 90))
-        ax.fill_between(x, low, high, color="#cccccc", lw=0, label=f"10-90% of {len(table.columns)} channels")
-        ax.plot(x, mid, color="#555555", lw=1.6, label=f"median of {len(table.columns)} channels")
+        ax.fill_between(x, np.where(faint, np.nan, low), np.where(faint, np.nan, high), color="#cccccc", lw=0,
+                        label=f"10-90% of {len(table.columns)} channels")
+        drawn.append((f"median of {len(table.columns)} channels", mid, {"color": "#555555", "lw": 1.6}, "o"))
     for channel in shown:
         style = styles[channel]
-        ax.plot(x, table[channel], color=style.colour, ls=style.linestyle, marker=style.marker, ms=4, lw=1.3,
-                label=channel)
+        drawn.append((channel, table[channel].to_numpy(dtype=float),
+                      {"color": style.colour, "ls": style.linestyle, "marker": style.marker, "ms": 4, "lw": 1.3},
+                      style.marker))
+    for label, values, line, _ in drawn:
+        ax.plot(x, np.where(faint, np.nan, values), label=label, **line)
+    for k, (_, values, _, marker) in enumerate(drawn if faint.any() else ()):
+        ax.plot(np.asarray(x)[faint], values[faint], ls="none", marker=marker, ms=5, mfc="none", mec="#999999",
+                mew=1.0, clip_on=False, label=faint_label if k == 0 else "_faint")  # a 0 stays whole on the axis
     if len(table.columns):
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

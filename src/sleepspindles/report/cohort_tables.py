@@ -137,30 +137,52 @@ def model_table(stats: pd.DataFrame, pair: str) -> dict[str, pd.DataFrame]:
 
 
 def _wide(rows: pd.DataFrame, across: str) -> pd.DataFrame:
-    """Rows of (measure, test) with one ``"estimate [CI], p"`` column per value of ``across``; notes joined.
+    """Rows of (measure, test) with one ``"estimate [CI], p"`` column per value of ``across``; n and notes per line.
 
-    The ``test`` column is left out when every row has the same test (the caption names it).
+    ``n`` is the subjects of each column's test: one number when every line has the same in all
+    its columns, else one per column in their order (the header names them: a baseline with one
+    subject is not the learning night's two). A note shared by every column of a line is shown
+    once; others are prefixed with the columns they belong to. The ``test`` column is left out
+    when every row has the same test (the caption names it).
     """
     if rows.empty:
         return pd.DataFrame()
     order = {t: k for k, t in enumerate(MODEL_TESTS)}
+    keys = list(dict.fromkeys(rows[across]))
     rows = rows.assign(_t=rows["test"].map(order), _m=pd.factorize(rows["measure"])[0], cell=[
         f"{_interval(e, lo, hi)}, p\u00a0=\u00a0{p:.2g}" if np.isfinite(e) else "\u2013"
         for e, lo, hi, p in zip(rows["estimate"], rows["ci_low"], rows["ci_high"], rows["p_value"])])
-    out = []
+    out, counts = [], []
     for (_, _, measure, test), group in rows.groupby(["_t", "_m", "measure", "test"], sort=True):
-        line = {"measure (unit)": measure_label(measure), "test": test, "n": int(group["n"].max())}
+        line = {"measure (unit)": measure_label(measure), "test": test, "n": ""}
         line.update(dict(zip(group[across], group["cell"])))
+        counts.append(dict(zip(group[across], group["n"].astype(int))))
         first = group.iloc[0]  # one caveat per line, its interval only when the line has one estimate
         spread = (first["ci_low"], first["ci_high"]) if len(group) == 1 else (np.nan, np.nan)
         caveat = correlation_caveat(test, int(group["n"].min()), float(first["estimate"]), *spread)
-        notes = group["note"].fillna("")
-        shared = set(notes) if notes.nunique() == 1 else set()  # a fit's note, not one test's of several
-        line["note"] = "; ".join(x for x in [caveat, *shared] if x)
+        line["note"] = "; ".join(x for x in [caveat, *_column_notes(group, across)] if x)
         out.append(line)
     table = pd.DataFrame(out)
+    table = table.loc[:, [c for c in table.columns if c not in keys] + [k for k in keys if k in table.columns]]
+    if all(len(set(n.values())) == 1 for n in counts):
+        table["n"] = [next(iter(n.values())) for n in counts]
+    else:
+        table["n"] = [" / ".join(str(n[k]) if k in n else "\u2013" for k in keys) for n in counts]
+        table = table.rename(columns={"n": f"n ({' / '.join(keys)})"})
     columns = [c for c in table.columns if c != "note" and not (c == "test" and table[c].nunique() == 1)] + ["note"]
     return table.loc[:, columns].fillna("\u2013")
+
+
+def _column_notes(group: pd.DataFrame, across: str) -> list[str]:
+    """The notes of one line: said once when every column has it, else each after the columns it is of."""
+    columns: dict[str, list[str]] = {}
+    for key, note in zip(group[across], group["note"].fillna("")):
+        if note:
+            columns.setdefault(note, []).append(str(key))
+    if len(columns) == 1 and len(next(iter(columns.values()))) == len(group):
+        return list(columns)
+    # A sentence each: the notes themselves hold semicolons ("only 1 subject(s)...; at least 4 needed").
+    return [" ".join(f"{', '.join(keys)}: {note}." for note, keys in columns.items())] if columns else []
 
 
 def clusters_table(clusters: pd.DataFrame, night: str) -> pd.DataFrame:

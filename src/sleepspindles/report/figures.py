@@ -20,6 +20,7 @@ from .tables import of_stage, stage_label
 from .windows import LockedAverage
 
 __all__ = [
+    "THIN_BIN_MINUTES",
     "aligned_bins",
     "density_figure",
     "distributions_figure",
@@ -28,6 +29,7 @@ __all__ = [
     "night_bin_minutes",
     "night_density",
     "night_density_figure",
+    "night_minutes",
     "overview_figure",
     "staging_figure",
     "waveform_figure",
@@ -35,6 +37,9 @@ __all__ = [
 
 _STAGE_ROWS = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)  # bottom to top
 _PANEL_COLUMNS = 4  # waveform panels per row
+#: Bins of density across the night with less searched-stage time (min) are drawn apart: a rate
+#: over a few minutes swings by whole spindles per minute (0 or 2 in one minute of N2).
+THIN_BIN_MINUTES = 5.0
 
 
 def _hours(seconds) -> np.ndarray:
@@ -164,15 +169,8 @@ def night_density(events: pd.DataFrame, hypnogram: Hypnogram | None, duration: f
         Index: bin start in hours; columns: channels; NaN where a bin has under one minute of
         searched stages.
     """
-    width = night_bin_minutes(duration) * 60.0
-    edges = np.arange(0.0, duration + width, width)
-    if hypnogram is None:
-        minutes = np.diff(np.clip(edges, 0, duration)) / 60.0
-    else:
-        codes = [int(s) for s in stages]
-        starts = hypnogram.offset + np.arange(hypnogram.n_epochs) * hypnogram.epoch_length
-        searched = np.isin(hypnogram.stages, codes)
-        minutes = np.histogram(starts[searched], bins=edges)[0] * hypnogram.epoch_length / 60.0
+    edges = _night_edges(duration)
+    minutes = night_minutes(hypnogram, duration, stages)
     peaks = events.groupby("channel")["peak"]
     out = {}
     for channel in channels:
@@ -182,15 +180,38 @@ def night_density(events: pd.DataFrame, hypnogram: Hypnogram | None, duration: f
     return pd.DataFrame(out, index=pd.Index(_hours(edges[:-1]), name="hour"))
 
 
+def _night_edges(duration: float) -> np.ndarray:
+    """Edges (s) of the bins of density across the night."""
+    width = night_bin_minutes(duration) * 60.0
+    return np.arange(0.0, duration + width, width)
+
+
+def night_minutes(hypnogram: Hypnogram | None, duration: float, stages) -> np.ndarray:
+    """Minutes of searched-stage time in each bin of :func:`night_density` (of recording, without a hypnogram)."""
+    edges = _night_edges(duration)
+    if hypnogram is None:
+        return np.diff(np.clip(edges, 0, duration)) / 60.0
+    codes = [int(s) for s in stages]
+    starts = hypnogram.offset + np.arange(hypnogram.n_epochs) * hypnogram.epoch_length
+    searched = np.isin(hypnogram.stages, codes)
+    return np.histogram(starts[searched], bins=edges)[0] * hypnogram.epoch_length / 60.0
+
+
 def night_density_figure(table: pd.DataFrame, bin_minutes: float, styles: dict[str, ChannelStyle],
-                         highlight: tuple[str, ...] = ()) -> Figure | None:
-    """Density per bin across the night, a line per channel (or their median and range); None when empty."""
+                         highlight: tuple[str, ...] = (), minutes: np.ndarray | None = None) -> Figure | None:
+    """Density per bin across the night, a line per channel (or their median and range); None when empty.
+
+    ``minutes`` (:func:`night_minutes`, one per bin): bins with under :data:`THIN_BIN_MINUTES` of
+    searched stages are hollow grey markers, not joined to the lines.
+    """
     values = table.to_numpy(dtype=float)
     if not np.isfinite(values).any():
         return None
     fig = new_figure(FULL_WIDTH, 2.7, right=1.6, top=0.4)
     ax = fig.add_subplot()
-    channel_lines(ax, table.index.to_numpy(dtype=float) + bin_minutes / 120.0, table, styles, highlight)  # centres
+    thin = None if minutes is None else np.asarray(minutes, dtype=float) < THIN_BIN_MINUTES
+    channel_lines(ax, table.index.to_numpy(dtype=float) + bin_minutes / 120.0, table, styles, highlight,  # centres
+                  faint=thin, faint_label=f"bin with < {THIN_BIN_MINUTES:g} min\nof searched stages")
     ax.set_xlim(0, table.index[-1] + bin_minutes / 60.0)
     non_negative(ax, values)
     ax.set_xlabel("Time from recording start (h)")
@@ -225,7 +246,7 @@ def distributions_figure(events: pd.DataFrame, fast_threshold: float, styles: di
     """Histograms of duration, frequency and amplitude (an outline per channel up to 4, else pooled)."""
     if not len(events):
         return None
-    fig = new_figure(FULL_WIDTH, 2.6, left=0.65, right=1.0, top=0.4, wspace=0.22)
+    fig = new_figure(FULL_WIDTH, 2.6, left=0.65, right=1.0, top=0.5, wspace=0.22)
     axes = fig.subplots(1, 3, sharey=False)
     specs = (("duration", "Duration (s)"), ("frequency", "Frequency (Hz)"), ("amplitude", "Amplitude (uV p-p)"))
     channels = [c for c in styles if c in set(events["channel"])]
@@ -241,8 +262,9 @@ def distributions_figure(events: pd.DataFrame, fast_threshold: float, styles: di
             ax.hist(events[column].to_numpy(dtype=float), bins=bins, color="#777777", histtype="stepfilled")
         if column == "frequency":
             ax.axvline(fast_threshold, color="k", ls="--", lw=0.8)
-            ax.text(fast_threshold, 0.98, "slow | fast", transform=ax.get_xaxis_transform(), va="top", ha="center",
-                    fontsize=8, backgroundcolor="white")
+            # Above the axes: inside them the label (and its box) hid the tallest bins, which sit at the threshold.
+            ax.text(fast_threshold, 1.01, "slow | fast", transform=ax.get_xaxis_transform(), va="bottom", ha="center",
+                    fontsize=8, clip_on=False)
         ax.set_xlabel(label)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylabel("Spindles")

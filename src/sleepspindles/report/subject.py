@@ -22,7 +22,16 @@ from . import figures as F
 from .render import Section, check_format, pdf_bytes, render
 from .subject_lateral import lateral_section
 from .subject_so import so_facts, so_sections
-from .tables import UNSTAGED, by_channel, channel_notes, of_stage, searched_stage, stage_label, with_units
+from .tables import (
+    UNSTAGED,
+    by_channel,
+    channel_notes,
+    of_stage,
+    searched_stage,
+    stage_label,
+    unmeasured_counts,
+    with_units,
+)
 from .view import ReportView, report_view
 from .windows import MAX_EVENTS
 
@@ -47,7 +56,7 @@ def _stage_table(result) -> pd.DataFrame:
 
 def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
     """Channel rows x (count, density) per stage group, band ``all``, channels ordered."""
-    table = summary[summary["band"] == "all"]
+    table = unmeasured_counts(summary[summary["band"] == "all"], ["n_spindles"])
     wide = table.pivot(index="channel", columns="stage", values=["n_spindles", "density"])
     wide = wide.reindex(index=by_channel(table.drop_duplicates("channel"))["channel"],
                         columns=[(v, s) for v in ("n_spindles", "density") for s in dict.fromkeys(table["stage"])])
@@ -99,8 +108,9 @@ def _spindle_sections(result, view: ReportView) -> list[Section]:
     stage = searched_stage(summary)
     everywhere = summary[summary["band"] == "all"]
     width = F.night_bin_minutes(rec.duration)
-    per_bin = F.night_density(events, result.hypnogram, rec.duration, parse_stages(cfg.detection.stages),
-                              view.channels)
+    searched = parse_stages(cfg.detection.stages)
+    per_bin = F.night_density(events, result.hypnogram, rec.duration, searched, view.channels)
+    bin_minutes = F.night_minutes(result.hypnogram, rec.duration, searched)
     unsearched = _unsearched(result)
     no_time = f"the recording has no {unsearched} epoch, the stages searched for spindles" if unsearched else ""
     no_spindle = no_time or "no spindle was detected"
@@ -117,10 +127,12 @@ def _spindle_sections(result, view: ReportView) -> list[Section]:
                  "spaced through the night); one panel per homologous pair.",
                  F.waveform_figure(view.spindle_averages, view.styles), no_spindle),
         _section("night", "Density across the night",
-                 "Spindles per minute of searched-stage time in each bin (bins with under 1 min of it are left out)"
+                 "Spindles per minute of searched-stage time in each bin (bins with under 1 min of it are left out; "
+                 f"bins with under {F.THIN_BIN_MINUTES:g} min are hollow grey markers, not joined to the lines: a rate "
+                 "over so little time swings by whole spindles per minute)"
                  + ("." if len(view.channels) <= 8 else f"; with {len(view.channels)} channels, their median and "
                     "10-90% range, and the motor pair."),
-                 F.night_density_figure(per_bin, width, view.styles, view.highlight),
+                 F.night_density_figure(per_bin, width, view.styles, view.highlight, bin_minutes),
                  no_time or "no bin has a minute of searched-stage time"),
         _section("distributions", "Spindle properties", "Duration, frequency and peak-to-peak amplitude of every "
                  "spindle (bins are whole multiples of the values' resolution).",
@@ -143,7 +155,8 @@ def subject_sections(result, trained_hand: str | None = None, *, subject: str = 
     sections.append(Section(
         "tables", "Spindle summary table",
         "Per channel, stage group and band: count, minutes of the stage, density and mean properties (summary.csv).",
-        tables=(("summary.csv", with_units(by_channel(result.summary), SPINDLE_SUMMARY, _SUMMARY_NAMES)),),
+        tables=(("summary.csv", with_units(unmeasured_counts(by_channel(result.summary), ["n_spindles"]),
+                                           SPINDLE_SUMMARY, _SUMMARY_NAMES)),),
     ))
     return sections
 
@@ -159,7 +172,7 @@ def _run_metadata(result) -> dict[str, Any]:
     from .channels import order_channels
 
     record = result.record
-    excluded = result.detection.excluded_seconds
+    excluded = _signal_excluded(result)
     info = record.recording
     segment = []
     if info.segment_offset_seconds or info.discarded_seconds:
@@ -176,6 +189,7 @@ def _run_metadata(result) -> dict[str, Any]:
         "versions": record.versions,
         "config": yaml.safe_dump(dict(record.config), sort_keys=False, default_flow_style=None),
         "excluded": {ch: excluded[ch] for ch in order_channels(excluded) if excluded[ch] > 0},
+        "unmeasured": order_channels(result.detection.coverage.unmeasurable),
         "notes": segment + list(result.detection.notes),
     }
 
@@ -240,12 +254,23 @@ def _subject_facts(result) -> dict[str, str]:
     undefined = f"n/a (no {searched} time)" if _no_spindle_time(result) else "n/a"
     facts[of_stage("Mean density", searched)] = f"{mean:.2f} / min" if np.isfinite(mean) else undefined
     facts.update(so_facts(result))
-    excluded = sum(result.detection.excluded_seconds.values())
-    facts["Excluded time"] = f"{excluded / 60:.1f} channel-min" if excluded else "none"
+    excluded = sum(_signal_excluded(result).values())
     unmeasurable = result.detection.coverage.unmeasurable
-    if unmeasurable:
+    facts["Excluded time"] = (f"{excluded / 60:.1f} channel-min (NaN or flat signal)" if excluded else "none") + (
+        " in the measured channels" if unmeasurable else "")
+    if unmeasurable:  # the reason the detection gave (marked bad, all NaN...), as the tables' notes say it
         facts["Channels not measured"] = "; ".join(f"{c}: {r}" for c, r in unmeasurable.items())
     return facts
+
+
+def _signal_excluded(result) -> dict[str, float]:
+    """Searched-stage seconds left out of each measured channel (NaN or flat signal).
+
+    A channel not measured at all (marked bad, unusable) has all its time excluded; counting it
+    here would read as a signal problem, so it is left to the "not measured" lines instead.
+    """
+    gone = result.detection.coverage.unmeasurable
+    return {c: s for c, s in result.detection.excluded_seconds.items() if c not in gone}
 
 
 def collapsed(values, channels, *, missing: str = "none") -> str:

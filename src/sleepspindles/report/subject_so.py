@@ -15,7 +15,18 @@ from ..schema import COUPLING, PHASE_CONVENTION, SLOW_OSCILLATIONS, SO_SUMMARY, 
 from . import figures_so as FS
 from .figures import density_figure
 from .render import Section
-from .tables import NOT_STAGED, by_channel, channel_notes, of_stage, searched_stage, stage_label, unit_of, with_units
+from .tables import (
+    NOT_STAGED,
+    by_channel,
+    channel_notes,
+    of_stage,
+    searched_stage,
+    stage_label,
+    unit_of,
+    unmeasured,
+    unmeasured_counts,
+    with_units,
+)
 from .view import SO_HALF_WIDTH, ReportView
 from .windows import MAX_EVENTS
 
@@ -83,12 +94,14 @@ def _so_section(result, found: bool, view: ReportView) -> Section | None:
     alerts = tuple(f"Channel {channel} {check}. Flagged, not flipped: its SOs, SO phases and coupling are reported "
                    f"as recorded (an inverted channel shifts every phase by 180 deg); check its montage."
                    for channel, check in inverted_channels(summary).items())
-    criteria = by_channel(summary.drop_duplicates("channel"))[["channel", "threshold", "polarity"]]
+    criteria = by_channel(summary.drop_duplicates("channel"))[["channel", "threshold", "polarity", "note"]]
     counted = summary.groupby("channel")["n_so"].max()
-    criteria["polarity"] = [p if counted.get(c, 0) > 0 else "not checked: no SO" for c, p in
-                            zip(criteria["channel"], criteria["polarity"])]
+    # An unmeasured channel found no SO because it was never searched: its note says why.
+    criteria["polarity"] = [n if gone else p if counted.get(c, 0) > 0 else "not checked: no SO" for c, p, n, gone in
+                            zip(criteria["channel"], criteria["polarity"], criteria["note"], unmeasured(criteria))]
+    criteria = criteria.drop(columns="note")
     criteria = criteria.rename(columns={"threshold": "amplitude criterion", "polarity": "polarity check"})
-    shown = with_units(by_channel(summary)[list(_SO_COLUMNS)], SO_SUMMARY, _SO_NAMES)
+    shown = with_units(unmeasured_counts(by_channel(summary), ["n_so"])[list(_SO_COLUMNS)], SO_SUMMARY, _SO_NAMES)
     figure = density_figure(summary, view.shown, "SOs / min", "Slow-oscillation density per channel") if found else None
     return Section(
         "so", "Slow oscillations", text + view.caveat,
@@ -127,7 +140,8 @@ def _coupling_section(result, view: ReportView) -> Section | None:
             f"convention: {PHASE_CONVENTION}. PPC: pairwise phase consistency (unbiased by the number of "
             f"spindles); p: surrogate test of the mean vector length ({n_surrogates} surrogates, spindle peaks "
             "moved to random times within their own SO).")
-    table = with_units(by_channel(coupling)[list(_COUPLING_COLUMNS)], COUPLING, _COUPLING_NAMES)
+    table = with_units(unmeasured_counts(by_channel(coupling), ["n_spindles", "n_coupled"])[list(_COUPLING_COLUMNS)],
+                       COUPLING, _COUPLING_NAMES)
     figures, notes = (), ()
     if len(coupled):
         by = coupled.groupby("channel")["so_phase"]

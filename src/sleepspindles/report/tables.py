@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.measures import MAIN_MEASURE  # the measure of both reports' figures and the console summary
+from ..analysis.summary import UNMEASURABLE_NOTE
 from ..hypnogram import Stage
 from ..schema import TableSchema
 from .channels import order_channels
 
 __all__ = ["MAIN_MEASURE", "NOT_STAGED", "UNSTAGED", "by_channel", "channel_notes", "measure_label", "measure_unit",
-           "of_stage", "searched_stage", "stage_label", "unit_of", "with_units"]
+           "of_stage", "searched_stage", "stage_label", "unit_of", "unmeasured", "unmeasured_counts", "with_units"]
 
 #: How the stage group of a recording searched without a hypnogram reads: the tables' ``UNSCORED``
 #: would read as "the unscored epochs", not as the whole recording.
@@ -58,6 +60,35 @@ def channel_notes(table: pd.DataFrame) -> tuple[str, ...]:
         names = ", ".join(channels) if len(channels) <= 12 else f"{len(channels)} channels: {', '.join(channels[:6])}..."
         lines.append(f"{stage_label(stage)}: {note} ({names})")
     return tuple(lines)
+
+
+def unmeasured(table: pd.DataFrame) -> np.ndarray:
+    """Which rows are of a channel that was not measured: no minute and a note saying it was not measurable.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table with a ``note`` column (rows of a table without one are never unmeasured) and
+        optionally ``minutes`` (a row with analysed time was measured, whatever its note says).
+    """
+    if "note" not in table:
+        return np.zeros(len(table), dtype=bool)
+    flagged = table["note"].fillna("").astype(str).str.startswith(UNMEASURABLE_NOTE).to_numpy(dtype=bool)
+    if "minutes" in table:
+        flagged = flagged & (table["minutes"].fillna(0).to_numpy(dtype=float) == 0)
+    return flagged
+
+
+def unmeasured_counts(table: pd.DataFrame, counts) -> pd.DataFrame:
+    """``table`` with its ``counts`` columns missing (shown as an en dash) on :func:`unmeasured` rows.
+
+    A count of 0 reads "measured, none found"; a channel left out (marked bad, unusable) found
+    nothing because it was never searched. Only the report's copy changes: the CSV keeps its 0.
+    """
+    gone = unmeasured(table)
+    if not gone.any():
+        return table
+    return table.assign(**{c: table[c].astype(float).where(~gone) for c in counts if c in table})
 
 
 def by_channel(table: pd.DataFrame) -> pd.DataFrame:
