@@ -188,6 +188,26 @@ def test_cohort_with_a_no_n2_subject_still_analyses_the_others(hand_night):
     assert any("subject 'S9' night 'post': no N2 epochs" in p for p in result.problems)
 
 
+@pytest.mark.parametrize("nights, expected", [
+    ({"S0": ["baseline", "post"], "S1": ["baseline", "post"], "S2": ["post"], "S3": ["baseline"]},
+     ["subject 'S2' has no 'baseline' night: left out of post-baseline",
+      "subject 'S3' has no 'post' night: left out of post-baseline"]),
+    ({"S0": ["Baseline", "post"], "S1": ["Baseline", "post"]},
+     ["night 'Baseline' is not laterality.baseline_night 'baseline' (labels are compared exactly): no "
+      "learning-minus-baseline contrast"]),
+    ({"S0": ["pre", "post"]}, ["no night is named 'baseline' (laterality.baseline_night): no learning-minus-baseline "
+                              "contrast"]),
+    ({"S0": ["post"], "S1": ["post"]}, []),
+])
+def test_contrasts_say_who_they_leave_out_and_why_there_are_none(hand_night, nights, expected):
+    """A subject missing one of the two nights drops out of the contrast's n: the cohort's notes say so."""
+    events, hyp, rec = hand_night
+    data = [night_data(events, hyp, rec, subject=s, night=n, trained_hand="left")
+            for s, held in nights.items() for n in held]
+    problems = lateralise(data, Config().replace("laterality", n_boot=100, n_perm=100)).problems
+    assert [p for p in problems if "contrast" in p or "left out of" in p] == expected
+
+
 def test_no_configured_pair_skips_the_night_with_a_message(hand_night):
     events, hyp, rec = hand_night
     rec = rec.pick(["C3", "Fz"])

@@ -59,6 +59,14 @@ def test_optional_columns_may_be_absent(tmp_path):
          "manifest.csv row 2: field 'night' repeats subject 'S1' night 'post' of row 1"),
         ("S1,baseline,a.edf,,left,,,3,F\nS1,post,b.edf,,right,1,2,3,F\n",
          "manifest.csv row 2: field 'trained_hand' is 'right' but subject 'S1' has 'left' in row 1"),
+        # the same night counted twice, under another subject or night (it is one recording)
+        ("S1,post,a.edf,,left,1,2,3,F\nS2,post,./a.edf,,left,1,2,3,F\n",
+         "manifest.csv row 2: field 'recording' repeats the recording of row 1"),
+        # one subject (night) split in two by its spelling
+        ("S03,post,a.edf,,left,1,2,3,F\ns03,baseline,b.edf,,left,1,2,3,F\n",
+         "manifest.csv row 2: field 'subject' is 's03' but row 1 spells it 'S03'; use one spelling"),
+        ("S1,post,a.edf,,left,1,2,3,F\nS2,Post,b.edf,,left,1,2,3,F\n",
+         "manifest.csv row 2: field 'night' is 'Post' but row 1 spells it 'post'"),
     ],
 )
 def test_bad_rows_name_the_row_and_the_field(tmp_path, body, message):

@@ -307,6 +307,7 @@ def lateralise(nights: Sequence[NightData], config: Config | None = None) -> Lat
     laterality.insert(4, "role", _roles(laterality["pair"], config))
     gain, notes = _subject_gain(nights, config.laterality.baseline_night)
     problems.extend(notes)
+    problems.extend(_contrast_notes(nights, config.laterality.baseline_night))
     position = list(laterality.columns).index("score_post") + 1
     laterality.insert(position, "gain", laterality["subject"].map(gain).astype(np.float64))
     for note in problems:
@@ -359,3 +360,30 @@ def _subject_gain(nights: Sequence[NightData], baseline: str) -> tuple[dict[str,
         if len(set(by_night.values())) > 1
     ]
     return gain, notes
+
+
+def _contrast_notes(nights: Sequence[NightData], baseline: str) -> list[str]:
+    """Who the learning-minus-baseline contrasts leave out, and why there are none.
+
+    A subject lacking the baseline night or a learning night drops out of that contrast (its
+    n falls); without a night named ``baseline`` there is no contrast at all.
+    """
+    by_subject: dict[str, set[str]] = {}
+    for night in nights:
+        by_subject.setdefault(night.subject, set()).add(night.night)
+    names = sorted({n for held in by_subject.values() for n in held})
+    if baseline not in names:
+        near = [n for n in names if n.casefold() == baseline.casefold()]
+        if near:
+            return [f"night {near[0]!r} is not laterality.baseline_night {baseline!r} (labels are compared exactly): "
+                    "no learning-minus-baseline contrast"]
+        return [f"no night is named {baseline!r} (laterality.baseline_night): no learning-minus-baseline contrast"
+                ] if len(names) > 1 else []
+    notes = []
+    for learning in (n for n in names if n != baseline):
+        lacking = {s: missing for s, held in by_subject.items()
+                   if (missing := {baseline, learning} - held) and held & {baseline, learning}}
+        notes += [f"subject {s!r} has no {sorted(m)[0]!r} night: left out of {learning}-{baseline}"
+                  for s, m in sorted(lacking.items())]
+    return notes
+

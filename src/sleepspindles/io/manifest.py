@@ -253,7 +253,24 @@ def _number(where: str, name: str, value: str) -> float:
 
 
 def _check_consistency(path: Path, rows: list[ManifestRow]) -> None:
-    """One row per subject and night; one trained hand per subject."""
+    """One row per subject and night and per recording; one spelling per label; one trained hand per subject.
+
+    A recording listed twice would count one night twice (or as two subjects); labels that differ
+    only in case (``S03``/``s03``, ``post``/``Post``) would split one subject or night in two.
+    """
+    files: dict[str, int] = {}
+    spelling: dict[tuple[str, str], tuple[str, int]] = {}
+    for rec in rows:
+        if rec.recording in files:
+            raise DataError(f"{path.name} row {rec.row}: field 'recording' repeats the recording of row "
+                            f"{files[rec.recording]} ({rec.recording}); each night is one recording")
+        files[rec.recording] = rec.row
+        for field in ("subject", "night"):
+            label = getattr(rec, field)
+            first = spelling.setdefault((field, label.casefold()), (label, rec.row))
+            if first[0] != label:
+                raise DataError(f"{path.name} row {rec.row}: field {field!r} is {label!r} but row {first[1]} "
+                                f"spells it {first[0]!r}; use one spelling (labels are compared exactly)")
     seen: dict[tuple[str, str], int] = {}
     hands: dict[str, tuple[str | None, int]] = {}
     for rec in rows:
