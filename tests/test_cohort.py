@@ -275,3 +275,21 @@ def test_cli_options_for_the_references(monkeypatch):
     assert main(["cohort", "m.csv", "--out", "o"]) == 2 and seen["references"] == ()
     with pytest.raises(SystemExit):
         main(["cohort", "m.csv", "--out", "o", "--references", "left-ear"])
+
+
+def test_a_cohort_rerun_killed_midway_does_not_leave_the_folder_looking_complete(tmp_path, monkeypatch):
+    """run.json marks a complete cohort folder: a rerun removes it before touching any table."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("subject,night,recording,trained_hand\nS1,post,a.edf,left\nS2,post,b.edf,right\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / COHORT_FILES["run"]).write_text("{}")  # an earlier, complete run
+    (out / COHORT_FILES["laterality"]).write_text("its tables\n")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sleepspindles.pipeline.cohort.run_batch", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_cohort(manifest, out, progress=False)
+    assert not (out / COHORT_FILES["run"]).exists() and (out / COHORT_FILES["laterality"]).exists()

@@ -64,7 +64,7 @@ def test_50_hz_gives_the_same_spindles(night):
 
 
 def test_too_low_sampling_rate_is_a_clear_error():
-    rec = Recording(np.random.default_rng(0).standard_normal((1, 3200)), 32.0, ("C3",))
+    rec = Recording(20 * np.random.default_rng(0).standard_normal((1, 3200)), 32.0, ("C3",))
     with pytest.raises(DataError, match="sampling rate of 32 Hz"):
         detect_spindles(rec, None, CFG)
 
@@ -141,7 +141,7 @@ def test_threaded_channels_equal_serial(night):
 
 def test_no_spindle_is_an_empty_table_and_a_note():
     rng = np.random.default_rng(5)
-    rec = Recording(0.5 * rng.standard_normal((2, 100 * 300)), 100.0, ("C3", "C4"))
+    rec = Recording(3.0 * rng.standard_normal((2, 100 * 300)), 100.0, ("C3", "C4"))
     result = a7.detect(rec, None, CFG)
     assert result.events.empty and list(result.events.columns) == list(SPINDLES.names)
     assert result.notes[-1] == "a7: no spindle found on any channel"

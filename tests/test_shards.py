@@ -147,6 +147,19 @@ def test_rows_a_shard_did_not_finish_fail_naming_the_shard(manifest, copy):
     assert pd.read_parquet(copy / cohort_files()["spindles"]).empty
 
 
+def test_rows_whose_recording_changed_since_the_shard_fail_instead_of_reusing_its_folder(manifest, copy):
+    """s1 and s2 swapped in the manifest after the shards ran: their folders hold the other night's tables."""
+    swapped = manifest.with_name("swapped.csv")
+    swapped.write_text("\n".join([HEADER, "s1,learning,s2.edf,,right,10,11", "s5,learning,broken.edf,,left,,",
+                                  "s2,learning,s1.edf,,left,10,12"]) + "\n")
+    result = gather_batch(swapped, copy)
+    errors = result.status.set_index("subject")["error"]
+    assert result.failed == ["s1/learning", "s5/learning", "s2/learning"]
+    for subject, file in (("s1", "s2.edf"), ("s2", "s1.edf")):
+        assert f"was made from other input than {manifest.parent / file} as it is now" in errors[subject]
+    assert pd.read_parquet(copy / cohort_files()["spindles"]).empty
+
+
 @pytest.mark.parametrize("value", ["5/4", "0/3", "3", "1/0", "a/b", "-1/2", ""])
 def test_bad_shard_is_a_one_line_error_before_any_work(manifest, tmp_path, capsys, value):
     assert main(["batch", str(manifest), "--out", str(tmp_path / "out"), f"--shard={value}"]) == 2
@@ -155,7 +168,7 @@ def test_bad_shard_is_a_one_line_error_before_any_work(manifest, tmp_path, capsy
 
 
 def test_slices_are_balanced_and_independent_of_row_order(tmp_path):
-    rows = [f"p{i:02d},{night},p{i}.edf,left" for i in range(7) for night in ("baseline", "learning")]
+    rows = [f"p{i:02d},{night},p{i}_{night}.edf,left" for i in range(7) for night in ("baseline", "learning")]
     forward, backward = tmp_path / "f.csv", tmp_path / "b.csv"
     forward.write_text("\n".join(["subject,night,recording,trained_hand", *rows]) + "\n")
     backward.write_text("\n".join(["subject,night,recording,trained_hand", *rows[::-1]]) + "\n")
@@ -229,7 +242,7 @@ def test_dask_map_gets_the_retries(tmp_path):
     """``client.map(..., retries=n)``, seen by a spy around a real in-process client."""
     distributed = pytest.importorskip("distributed")
     rows = tmp_path / "m.csv"
-    rows.write_text(f"{HEADER}\na,post,absent.edf,,left,,\nb,post,absent.edf,,left,,\n")
+    rows.write_text(f"{HEADER}\na,post,absent_a.edf,,left,,\nb,post,absent_b.edf,,left,,\n")
     tasks = make_tasks(rows, tmp_path / "out", Config())
 
     class Spy:

@@ -87,7 +87,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def prepare_folder(path: str | Path) -> Path:
+def prepare_folder(path: str | Path, *, rewrite: bool = False) -> Path:
     """Create an output folder, check that it can be written and remove leftover ``.part`` files.
 
     Cheap: call it before any long computation, so a bad output folder fails at once.
@@ -95,6 +95,9 @@ def prepare_folder(path: str | Path) -> Path:
     Parameters
     ----------
     path : str or Path
+    rewrite : bool
+        The folder's set of outputs is about to be rewritten: remove its ``run.json`` first, so
+        that an interrupted run never leaves old and new files looking like one complete set.
 
     Returns
     -------
@@ -117,6 +120,8 @@ def prepare_folder(path: str | Path) -> Path:
         if _PART.fullmatch(leftover.name) and leftover.is_file():
             logger.debug("removing %s, left by an interrupted write", leftover)
             leftover.unlink(missing_ok=True)
+    if rewrite:
+        (path / _RUN_JSON).unlink(missing_ok=True)
     return path
 
 
@@ -142,8 +147,7 @@ class RunFolder:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = prepare_folder(path)
-        (self.path / _RUN_JSON).unlink(missing_ok=True)
+        self.path = prepare_folder(path, rewrite=True)
         self._files: dict[str, Path] = {}
 
     def add(self, path: str | Path) -> Path:

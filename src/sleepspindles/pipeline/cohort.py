@@ -198,6 +198,7 @@ def run_cohort(
         if mode not in REFERENCE_MODES:
             raise param_error("references", f"modes among {REFERENCE_MODES}", mode)
     manifest = read_manifest(manifest_path)  # a bad manifest stops here, before any work
+    output.prepare_folder(out_dir, rewrite=True)  # killed from here on, the folder does not look complete
     batch = run_batch(manifest_path, out_dir, config, jobs, scheduler, progress=progress, report=False)
     nights, failed = _nights(manifest, batch.rows)
     result = lateralise(nights, config)

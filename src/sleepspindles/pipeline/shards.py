@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import file_error, param_error
 from ..io.results import read_run_record, read_status, shard_status_files, shard_status_name
 from ..records import StatusRow
-from .tasks import Task, failed_row, recording_key
+from .tasks import Task, failed_row, recording_key, same_inputs
 
 __all__ = ["Shard", "assign", "select", "read_shard_statuses", "merge_statuses"]
 
@@ -127,14 +127,13 @@ def _checked(task: Task, owner: Shard, found: StatusRow | None) -> StatusRow:
     if found is None:
         return failed_row(task, f"no status: shard {owner.index} of {owner.count} did not process this row "
                                 f"({owner.status_file} does not list it; was the manifest changed?); {rerun}")
-    if found.succeeded and not _finished(task):
-        return failed_row(task, f"incomplete folder {task.out_dir} (no run.json): shard {owner.index} of "
-                                f"{owner.count} did not finish this row; {rerun}")
+    if found.succeeded:
+        record = read_run_record(task.out_dir)
+        if record is None or (record.subject, record.night) != (task.subject, task.night):
+            return failed_row(task, f"incomplete folder {task.out_dir} (no run.json): shard {owner.index} of "
+                                    f"{owner.count} did not finish this row; {rerun}")
+        if not same_inputs(record, task):  # the manifest row or its file changed since the shard ran
+            return failed_row(task, f"{task.out_dir} was made from other input than {task.recording} as it is now "
+                                    f"(SHA-256 of the recording or hypnogram differs); {rerun}")
     # Identity columns from this manifest and folder: the shards may have run elsewhere (a scratch copy).
     return replace(found, row=task.row, recording=task.recording, out_dir=task.out_dir)
-
-
-def _finished(task: Task) -> bool:
-    """Whether the task's folder is complete: its ``run.json`` (written last) is there and is this recording's."""
-    record = read_run_record(task.out_dir)
-    return record is not None and (record.subject, record.night) == (task.subject, task.night)

@@ -27,7 +27,8 @@ from ..io.manifest import ManifestRow, read_manifest
 from ..records import InputFile, RunRecord, StatusRow
 from ..schema import EVENT_KINDS
 
-__all__ = ["Task", "recording_key", "folder_name", "make_tasks", "is_complete", "process_task", "failed_row"]
+__all__ = ["Task", "recording_key", "folder_name", "make_tasks", "is_complete", "same_inputs", "process_task",
+           "failed_row"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,15 @@ def _inputs(task: Task) -> dict[str, InputFile]:
     return inputs
 
 
+def same_inputs(run: RunRecord, task: Task) -> bool:
+    """Whether ``run`` was made from the task's files as they are now (recording and hypnogram SHA-256)."""
+    try:
+        current = _inputs(task)
+    except SleepSpindlesError:  # a file gone or unreadable: nothing it made is current
+        return False
+    return {k: v.sha256 for k, v in run.inputs.items()} == {k: v.sha256 for k, v in current.items()}
+
+
 def is_complete(task: Task) -> RunRecord | None:
     """The task's run record when its outputs are complete and current, else ``None``.
 
@@ -138,11 +148,7 @@ def is_complete(task: Task) -> RunRecord | None:
         return None
     if _computing(run.config) != _computing(json.loads(json.dumps(config_to_dict(task.config)))):
         return None
-    try:
-        current = _inputs(task)
-    except SleepSpindlesError:
-        return None
-    if {k: v.sha256 for k, v in run.inputs.items()} != {k: v.sha256 for k, v in current.items()}:
+    if not same_inputs(run, task):
         return None
     folder = Path(task.out_dir)
     wanted = {t.file for t in expected_tables(task.config)}
