@@ -191,7 +191,7 @@ def test_cohort_with_a_no_n2_subject_still_analyses_the_others(hand_night):
 @pytest.mark.parametrize("nights, expected", [
     ({"S0": ["baseline", "post"], "S1": ["baseline", "post"], "S2": ["post"], "S3": ["baseline"]},
      ["subject 'S2' has no 'baseline' night: left out of post-baseline",
-      "subject 'S3' has no 'post' night: left out of post-baseline"]),
+      "post-baseline: 1 subject(s) with a 'baseline' night have no 'post' night (S3): left out of it"]),
     ({"S0": ["Baseline", "post"], "S1": ["Baseline", "post"]},
      ["night 'Baseline' is not laterality.baseline_night 'baseline' (labels are compared exactly): no "
       "learning-minus-baseline contrast"]),

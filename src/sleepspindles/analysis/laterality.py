@@ -381,9 +381,11 @@ def _contrast_notes(nights: Sequence[NightData], baseline: str) -> list[str]:
                 ] if len(names) > 1 else []
     notes = []
     for learning in (n for n in names if n != baseline):
-        lacking = {s: missing for s, held in by_subject.items()
-                   if (missing := {baseline, learning} - held) and held & {baseline, learning}}
-        notes += [f"subject {s!r} has no {sorted(m)[0]!r} night: left out of {learning}-{baseline}"
-                  for s, m in sorted(lacking.items())]
+        contrast = f"{learning}-{baseline}"
+        notes += [f"subject {s!r} has no {baseline!r} night: left out of {contrast}"
+                  for s, held in sorted(by_subject.items()) if learning in held and baseline not in held]
+        lacking = sorted(s for s, held in by_subject.items() if baseline in held and learning not in held)
+        if lacking:
+            notes.append(f"{contrast}: {len(lacking)} subject(s) with a {baseline!r} night have no {learning!r} night "
+                         f"({', '.join(lacking)}): left out of it")
     return notes
-
