@@ -27,7 +27,9 @@ def manifest(tmp_path_factory) -> Path:
     night = make_synthetic_night(hypnogram=_hypnogram(), duration_hours=1 / 3, sf=100.0, channels=("C3", "C4"),
                                  density={"C3": 3.0, "C4": 4.0}, seed=1)
     write_edf(night.recording, folder / "night.edf")
-    rows = [f"s{i},learning,night.edf,,left,," for i in range(N_ROWS)]
+    for i in range(N_ROWS):  # a name per row (a manifest lists each recording once), one file's blocks
+        os.link(folder / "night.edf", folder / f"night{i}.edf")
+    rows = [f"s{i},learning,night{i}.edf,,left,," for i in range(N_ROWS)]
     (folder / "manifest.csv").write_text("\n".join([HEADER, *rows]) + "\n")
     return folder / "manifest.csv"
 

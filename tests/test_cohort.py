@@ -10,6 +10,8 @@ hand declared.
 """
 
 import json
+import os
+import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -82,6 +84,19 @@ def test_failed_rows_are_recorded_and_the_rest_analysed(cohort_run):
     assert "bad.edf" in failed[8].error and failed[8].subject == "S7" and "Traceback" not in failed[8].error
     assert result.status["status"].tolist() == ["done"] * 6 + ["failed"] * 2
     assert set(result.laterality["subject"]) == {f"S{s}" for s in range(6)}
+
+
+def test_a_copy_of_a_recording_under_another_name_counts_once(cohort_run, tmp_path):
+    """S8 is S0's night under another file name: its row fails, S0's stays, nothing counts twice."""
+    tmp, _ = cohort_run
+    os.link(tmp / "s0.edf", tmp / "s0_copy.edf")
+    manifest = tmp / "with_copy.csv"
+    manifest.write_text((tmp / "manifest.csv").read_text() + "S8,post,s0_copy.edf,,left,100,120,42\n")
+    shutil.copytree(tmp / "out", tmp_path / "out")  # its six recordings are complete: only S8 runs
+    result = run_cohort(manifest, tmp_path / "out", load_config(tmp / "config.yaml"), jobs=1, progress=False)
+    failed = {f.subject: f.error for f in result.failed}
+    assert "is the same recording as row 1 (SHA-256" in failed["S8"]
+    assert result.n_analysed == 6 and set(result.laterality["subject"]) == {f"S{s}" for s in range(6)}
 
 
 def test_notes_for_missing_pair_and_missing_score(cohort_run):

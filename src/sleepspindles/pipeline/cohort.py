@@ -227,13 +227,19 @@ def _nights(manifest: Manifest, rows: tuple[StatusRow, ...]) -> tuple[list[Night
     """NightData of every completed recording (from its folder); failed rows in manifest order."""
     nights: list[NightData] = []
     failed: list[FailedRow] = []
+    seen: dict[str, int] = {}  # recording SHA-256 -> the first row that analysed it
     for st in sorted(rows, key=lambda r: r.row):
         rec = manifest.row(st.row)
         if not st.succeeded:  # already logged by the batch
             error = st.error or "failed"
         else:
             try:
-                nights.append(_night(manifest, rec, st.out_dir))
+                night, digest = _night(manifest, rec, st.out_dir)
+                if digest is not None and digest in seen:  # copies under two names: one night must not count twice
+                    raise DataError(f"{manifest.where(rec.row)}: {rec.recording} is the same recording as row "
+                                    f"{seen[digest]} (SHA-256 {digest[:12]}...); each night is one recording")
+                seen.setdefault(digest, rec.row)
+                nights.append(night)
                 continue
             except SleepSpindlesError as exc:  # an unusable folder fails its row only
                 error = str(exc)
@@ -243,8 +249,8 @@ def _nights(manifest: Manifest, rows: tuple[StatusRow, ...]) -> tuple[list[Night
     return nights, failed
 
 
-def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> NightData:
-    """One row's NightData from the summary, sigma power and N2 minutes stored in its folder."""
+def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> tuple[NightData, str | None]:
+    """One row's NightData from the summary, sigma power and N2 minutes stored in its folder, and its recording's SHA-256."""
     stored = read_run_tables(folder)
     if not stored.record.staged:
         raise DataError(f"{manifest.where(rec.row)}: no sleep stages for {rec.recording}; N2 measures need a hypnogram")
@@ -259,7 +265,7 @@ def _night(manifest: Manifest, rec: ManifestRow, folder: str) -> NightData:
         score_post=rec.score_post,
         covariates=dict(rec.covariates),
         tables={name: frame for name, frame in stored.tables.items() if name not in ("spindle_summary", "sigma")},
-    )
+    ), getattr(stored.record.inputs.get("recording"), "sha256", None)
 
 
 def _write(out: Path, manifest: Manifest, config: Config, result: LateralityResult, batch: BatchResult,
