@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from test_report import sections_of, sleep_hypnogram
 
@@ -104,3 +106,19 @@ def test_titles_of_single_channel_figures_fit_the_figure(which):
     panels = [ax.get_window_extent(renderer) for ax in fig.axes]
     assert all(box.y0 >= panel.y1 for panel in panels)  # the panels begin below the title's last line
     assert title.get_text().split()[-1] in ("dashed", "1)")  # wrapped, not cut: the last word is there
+
+
+def test_stage_minutes_read_the_same_in_the_bars_and_the_table():
+    """36.5 min is '36.5' on its bar (it was '36', rounded half to even), and a stage with 0 min is in both."""
+    from sleepspindles.hypnogram import Hypnogram
+    from sleepspindles.report import figures as F
+    from sleepspindles.report.subject import _stage_table
+
+    hyp = Hypnogram(np.array([0] * 3 + [2] * 73 + [3] * 20), 30.0)  # W 1.5, N2 36.5, N3 10 min; no N1, no REM
+    figure = F.staging_figure(hyp, hyp.n_epochs * 30.0)
+    labels = [t.get_text() for t in figure.axes[1].texts]
+    assert labels == ["1.5", "0", "36.5", "10", "0"]
+
+    result = SimpleNamespace(hypnogram=hyp, recording=SimpleNamespace(duration=hyp.n_epochs * 30.0))
+    table = _stage_table(result)
+    assert table["stage"].tolist() == list(F.SLEEP_STAGES) and table["time (min)"].tolist() == [1.5, 0, 36.5, 10, 0]

@@ -20,6 +20,7 @@ from .tables import of_stage, stage_label
 from .windows import LockedAverage
 
 __all__ = [
+    "SLEEP_STAGES",
     "THIN_BIN_MINUTES",
     "aligned_bins",
     "density_figure",
@@ -37,6 +38,8 @@ __all__ = [
 
 _STAGE_ROWS = (Stage.N3, Stage.N2, Stage.N1, Stage.REM, Stage.W)  # bottom to top
 _PANEL_COLUMNS = 4  # waveform panels per row
+#: The stages the staging figure's bars and the report's stage table always list (0 min included).
+SLEEP_STAGES = ("W", "N1", "N2", "N3", "REM")
 #: Bins of density across the night with less searched-stage time (min) are drawn apart: a rate
 #: over a few minutes swings by whole spindles per minute (0 or 2 in one minute of N2).
 THIN_BIN_MINUTES = 5.0
@@ -68,10 +71,10 @@ def staging_figure(hypnogram: Hypnogram, duration: float) -> Figure:
     ax.set_title(f"Hypnogram ({hypnogram.source}; grey = artefact/unscored)", loc="left", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     minutes = hypnogram.stage_minutes()
-    names = [s for s in ("W", "N1", "N2", "N3", "REM") if s in minutes]
+    names = [s for s in SLEEP_STAGES if s in minutes]
     values = [minutes[s] for s in names]
     drawn = bars.barh(names, values, color=[STAGE_COLOURS[s] for s in names])
-    bars.bar_label(drawn, labels=[f"{v:.0f}" for v in values], padding=2, fontsize=8)
+    bars.bar_label(drawn, labels=[f"{v:g}" for v in values], padding=2, fontsize=8)  # 36.5 min, as the table
     bars.invert_yaxis()
     bars.set_xlim(0, max(values + [1.0]) * 1.3)
     bars.set_xlabel("Minutes")

@@ -47,11 +47,11 @@ NO_HAND = ("Not shown: lateralisation needs the trained hand (sleepspindles run 
 
 
 def _stage_table(result) -> pd.DataFrame:
-    """Minutes and share of the recording per stage."""
+    """Minutes and share of the recording per stage: the five sleep stages always (as the figure's bars), others when present."""
     minutes = result.hypnogram.stage_minutes()
     total = result.recording.duration / 60.0
     return pd.DataFrame([{"stage": k, "time (min)": v, "share of recording (%)": 100.0 * v / total if total else np.nan}
-                         for k, v in minutes.items() if v > 0])
+                         for k, v in minutes.items() if v > 0 or k in F.SLEEP_STAGES])
 
 
 def _density_pivot(summary: pd.DataFrame) -> pd.DataFrame:
