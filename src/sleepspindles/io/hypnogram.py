@@ -223,8 +223,10 @@ def _read_edf(path: Path, epoch_length: float | None, start_time: _dt.datetime |
     if hyp is None:
         found = sorted(set(annotations.description))[:10]
         raise file_error(path, f"no sleep-stage annotations found (annotations present: {found})")
+    if start_time is None or duration is None:  # nothing to place it against: the header is not read
+        return hyp
     header = read_edf_header(path)
-    if start_time is None or header.start is None or duration is None:
+    if header.start is None:
         return hyp
     # mne counts onsets from the file's first data record: place that on the recording's clock.
     first = header.start + _dt.timedelta(seconds=first_record_onset(path, header))

@@ -235,10 +235,11 @@ def _nights(manifest: Manifest, rows: tuple[StatusRow, ...]) -> tuple[list[Night
         else:
             try:
                 night, digest = _night(manifest, rec, st.out_dir)
-                if digest is not None and digest in seen:  # copies under two names: one night must not count twice
-                    raise DataError(f"{manifest.where(rec.row)}: {rec.recording} is the same recording as row "
-                                    f"{seen[digest]} (SHA-256 {digest[:12]}...); each night is one recording")
-                seen.setdefault(digest, rec.row)
+                if digest is not None:  # copies under two names: one night must not count twice
+                    if digest in seen:
+                        raise DataError(f"{manifest.where(rec.row)}: {rec.recording} is the same recording as row "
+                                        f"{seen[digest]} (SHA-256 {digest[:12]}...); each night is one recording")
+                    seen[digest] = rec.row
                 nights.append(night)
                 continue
             except SleepSpindlesError as exc:  # an unusable folder fails its row only
