@@ -342,11 +342,12 @@ def test_stage_changes_without_durations_last_until_the_next(tmp_path, caplog):
     assert "read as stage changes" in caplog.text
 
 
-def test_one_mark_per_epoch_without_durations_keeps_its_gaps_unscored(tmp_path):
+def test_one_mark_per_epoch_without_durations_keeps_its_gaps_unscored(tmp_path, caplog):
     path = tmp_path / "per_epoch.edf"
     labels = ["Sleep stage W", "Sleep stage W", "Sleep stage N2", "Sleep stage N2"]
     _marks(path, [(30 * k, d) for k, d in enumerate(labels)] + [(180, "Sleep stage N2"), (270, "Sleep stage N3")])
     assert load_recording(path).hypnogram.stages.tolist() == [W, W, N2, N2, UNS, UNS, N2, UNS, UNS, N3]
+    assert "read as one epoch each, leave 120 s unscored between them" in caplog.text
 
 
 def test_unknown_stage_annotations_are_reported_not_unscored(tmp_path):

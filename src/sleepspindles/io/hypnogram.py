@@ -107,6 +107,12 @@ def _events_to_stages(
         logger.warning("%s: stage annotations without durations, more than an epoch apart and each a new "
                        "stage: read as stage changes (each lasting until the next; the last %g s)", path, last)
         durations = np.append(np.diff(onsets), last)
+    elif onsets.size > 1 and not (durations > 0).any():
+        gaps = np.diff(onsets) - epoch_length
+        unscored = float(gaps[gaps > _GRID_TOLERANCE * epoch_length].sum())
+        if unscored:  # not changes (a stage repeats): the gaps stay unscored, which the reader should know
+            logger.warning("%s: stage annotations without durations, read as one epoch each, leave %g s unscored "
+                           "between them", path, unscored)
     # Otherwise a zero duration (some exports) means one epoch.
     counts = np.where(durations > 0, durations / epoch_length, 1.0)
     for name, values in (("onset", starts), ("duration", counts)):
